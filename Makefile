@@ -1,0 +1,24 @@
+# The two commands of the README. Each creates the virtual environment when it is missing (or when a
+# requirements file changed) and is safe to run again.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+READY := $(VENV)/.ready
+
+.PHONY: test demo clean
+
+$(READY): requirements.txt requirements-fairseq.txt setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-fairseq.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(READY)
+
+test: $(READY)
+	$(PY) -m pytest tests
+
+demo: $(READY)
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH bash examples/demo/run.sh
+
+clean:
+	rm -rf $(VENV) runs

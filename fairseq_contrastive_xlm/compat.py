@@ -1,0 +1,64 @@
+"""Every shim between fairseq 0.12 and the current stack, in one place.
+
+Each shim says what breaks without it, so it can be dropped once upstream fixes land. NumPy 2 is not
+shimmed: requirements.txt pins numpy 1.26.4 because fairseq 0.12 calls np.compat.long.
+"""
+
+import argparse
+import functools
+import pickle
+import re
+
+import torch
+
+from .errors import UserInputError
+
+
+def allow_fairseq_checkpoints():
+    """Let torch's weights-only loader read the one non-tensor global fairseq pickles.
+
+    Without it, torch >= 2.6 (weights_only=True by default) refuses every fairseq 0.12 checkpoint
+    ("Unsupported global: argparse.Namespace"): resuming, --restore-file and evaluation all fail.
+    Only argparse.Namespace is allowed; the weights-only guard itself stays on.
+    """
+    torch.serialization.add_safe_globals([argparse.Namespace])
+
+
+class CheckpointRefusedError(UserInputError):
+    def __init__(self, path, reason):
+        found = re.search(r"GLOBAL (\S+)", reason)
+        what = f"the global {found.group(1)}" if found else "content"
+        super().__init__(
+            f"refused to load checkpoint {path}: it carries {what}, which a weights-only load does not "
+            "allow (only argparse.Namespace is allowed beside tensors and plain data). A checkpoint is "
+            "untrusted input; re-save it from code you trust if you need it."
+        )
+
+
+def explain_refused_checkpoints():
+    """Name the file and the offending global when torch refuses a checkpoint.
+
+    Without it, a checkpoint carrying any other global fails deep inside torch.load with advice to
+    set weights_only=False, which would run arbitrary code from the file.
+    """
+    from fairseq import checkpoint_utils
+
+    original = checkpoint_utils.load_checkpoint_to_cpu
+    if getattr(original, "refusal_explained", False):
+        return
+
+    @functools.wraps(original)
+    def load_checkpoint_to_cpu(path, *args, **kwargs):
+        try:
+            return original(path, *args, **kwargs)
+        except pickle.UnpicklingError as err:
+            raise CheckpointRefusedError(path, str(err)) from None
+
+    load_checkpoint_to_cpu.refusal_explained = True
+    # fairseq's trainer and its own helpers look the function up on the module at call time.
+    checkpoint_utils.load_checkpoint_to_cpu = load_checkpoint_to_cpu
+
+
+def apply_all():
+    allow_fairseq_checkpoints()
+    explain_refused_checkpoints()

@@ -1,0 +1,142 @@
+"""masked_lm_ntxent: MLM and TLM cross-entropy plus lambda * NT-Xent, each logged on its own.
+
+fairseq divides the loss summed over workers by the sample_size summed over workers. The LM terms are
+sums over masked tokens, with sample_size = masked tokens, exactly as fairseq's masked_lm. The NT-Xent
+sum over views is scaled by (masked tokens / views), both counted over all workers, so the gradient is
+that of
+
+    mean LM loss per masked token + lambda * mean NT-Xent loss per view
+
+whatever the number of workers. With lambda = 0 the loss is the MLM/TLM loss exactly.
+
+Logged (base 2, as fairseq): mlm_loss, tlm_loss and their perplexities mlm_ppl, tlm_ppl (never mixed
+with the contrastive term), ntxent_loss, ntxent_acc (% of views whose nearest neighbour among all
+gathered views is their translation), and loss, the total that is trained.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from fairseq import metrics, modules, utils
+from fairseq.criterions import FairseqCriterion, register_criterion
+from fairseq.dataclass import FairseqDataclass
+from fairseq.distributed import utils as distributed_utils
+
+from ..errors import UserInputError
+from ..losses import nt_xent
+
+LM_OBJECTIVES = ("mlm", "tlm")
+
+
+@dataclass
+class MaskedLmNTXentConfig(FairseqDataclass):
+    ntxent_weight: float = field(
+        default=1.0,
+        metadata={
+            "help": "lambda: weight of the NT-Xent loss beside the MLM/TLM loss; 0 trains on MLM/TLM alone "
+            "while still logging ntxent_loss and ntxent_acc"
+        },
+    )
+    ntxent_temperature: float = field(
+        default=0.1, metadata={"help": "tau: temperature dividing the cosine similarities of NT-Xent"}
+    )
+
+
+def _sum_over_workers(values, device):
+    totals = torch.tensor(values, dtype=torch.float64, device=device)
+    if distributed_utils.get_data_parallel_world_size() > 1:
+        distributed_utils.all_reduce(totals, group=distributed_utils.get_data_parallel_group())
+    return totals
+
+
+@register_criterion("masked_lm_ntxent", dataclass=MaskedLmNTXentConfig)
+class MaskedLmNTXentLoss(FairseqCriterion):
+    def __init__(self, cfg: MaskedLmNTXentConfig, task):
+        super().__init__(task)
+        if cfg.ntxent_weight < 0:
+            raise UserInputError(f"--ntxent-weight must be >= 0, got {cfg.ntxent_weight}")
+        if cfg.ntxent_temperature <= 0:
+            raise UserInputError(f"--ntxent-temperature must be > 0, got {cfg.ntxent_temperature}")
+        self.weight = cfg.ntxent_weight
+        self.temperature = cfg.ntxent_temperature
+
+    def forward(self, model, sample, reduce=True):
+        logging_output = {"ntokens": sample["ntokens"], "nsentences": sample["nsentences"]}
+        lm_loss, lm_tokens = None, 0
+        for name in LM_OBJECTIVES:
+            if name in sample:
+                loss, tokens = self.masked_lm_loss(model, sample[name])
+                lm_loss = loss if lm_loss is None else lm_loss + loss
+                lm_tokens = lm_tokens + tokens
+                logging_output[f"{name}_loss"] = loss.detach()
+                logging_output[f"{name}_sample_size"] = tokens
+
+        ntxent = self.ntxent_loss(model, sample["ntxent"]) if "ntxent" in sample else None
+        if ntxent is not None:
+            logging_output["ntxent_loss"] = ntxent.loss.detach()
+            logging_output["ntxent_correct"] = ntxent.correct
+            logging_output["ntxent_views"] = ntxent.views
+
+        if ntxent is None:
+            loss, sample_size = lm_loss, lm_tokens
+        elif lm_loss is None:
+            loss, sample_size = self.weight * ntxent.loss, ntxent.views
+        else:
+            tokens_all, views_all = _sum_over_workers([float(lm_tokens), float(ntxent.views)], lm_loss.device)
+            scale = (tokens_all / views_all).float()
+            # Added even when lambda = 0 (adding 0 * finite is exact), so that the projection head takes
+            # part in every backward, as DistributedDataParallel requires.
+            loss, sample_size = lm_loss + self.weight * scale * ntxent.loss, lm_tokens
+        logging_output["loss"] = loss.detach()
+        logging_output["sample_size"] = sample_size
+        return loss, sample_size, logging_output
+
+    def masked_lm_loss(self, model, batch):
+        """Summed cross-entropy over the masked tokens, and their number (as fairseq's masked_lm)."""
+        masked = batch["target"].ne(self.padding_idx)
+        tokens = masked.int().sum()
+        # Rare: nothing masked in the whole batch. Project every token (all targets are pad, so the loss
+        # is 0 but still part of the graph); on GPU without a device-to-host sync, as fairseq does.
+        if masked.device.type == "cpu":
+            if not masked.any():
+                masked = None
+        else:
+            masked = torch.where(masked.any(), masked, masked.new([True]))
+        logits = model(**batch["net_input"], masked_tokens=masked)[0]
+        targets = batch["target"][masked] if masked is not None else batch["target"]
+        loss = modules.cross_entropy(
+            logits.view(-1, logits.size(-1)), targets.view(-1), reduction="sum", ignore_index=self.padding_idx
+        )
+        return loss, tokens
+
+    def ntxent_loss(self, model, batch):
+        """Both sides of every pair encoded in one forward as separate sentences; rows < pairs are side a."""
+        projections = model(**batch["net_input"], ntxent_projection=True)[0]
+        pairs = batch["pairs"]
+        group = distributed_utils.get_data_parallel_group() if distributed_utils.get_data_parallel_world_size() > 1 else None
+        return nt_xent(projections[:pairs], projections[pairs:], self.temperature, group=group)
+
+    @staticmethod
+    def reduce_metrics(logging_outputs) -> None:
+        def total(key):
+            return utils.item(sum(log.get(key, 0) for log in logging_outputs))
+
+        sample_size = total("sample_size")
+        if sample_size > 0:
+            metrics.log_scalar("loss", total("loss") / sample_size / math.log(2), sample_size, round=3)
+        for name in LM_OBJECTIVES:
+            tokens = total(f"{name}_sample_size")
+            if tokens > 0:
+                metrics.log_scalar(f"{name}_loss", total(f"{name}_loss") / tokens / math.log(2), tokens, round=3)
+                metrics.log_derived(
+                    f"{name}_ppl", lambda meters, key=f"{name}_loss": utils.get_perplexity(meters[key].avg)
+                )
+        views = total("ntxent_views")
+        if views > 0:
+            metrics.log_scalar("ntxent_loss", total("ntxent_loss") / views / math.log(2), views, round=3)
+            metrics.log_scalar("ntxent_acc", 100.0 * total("ntxent_correct") / views, views, round=2)
+
+    @staticmethod
+    def logging_outputs_can_be_summed() -> bool:
+        return True

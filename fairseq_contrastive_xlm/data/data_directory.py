@@ -1,0 +1,131 @@
+"""The data directory that the task reads, and the checks that turn bad input into clear errors.
+
+Layout (each part written by one fairseq-preprocess run with --srcdict DATA/dict.txt):
+
+    DATA/dict.txt                                   the one shared fairseq dictionary
+    DATA/mono/<lang>/<split>.{bin,idx}              monolingual text of <lang>
+    DATA/para/<src>-<tgt>/<split>.<src>-<tgt>.<src>.{bin,idx}
+    DATA/para/<src>-<tgt>/<split>.<src>-<tgt>.<tgt>.{bin,idx}
+                                                    line-aligned translations; a pair is found
+                                                    under either direction (en-de serves de-en)
+"""
+
+import os
+from typing import List, Tuple
+
+from fairseq.data import Dictionary, data_utils, indexed_dataset
+
+from ..errors import UserInputError
+
+Pair = Tuple[str, str]
+
+
+def parse_langs(text: str, option: str) -> List[str]:
+    """'en,de' -> ['en', 'de'] ('' -> []); duplicates are an error."""
+    langs = [part.strip() for part in text.split(",") if part.strip()]
+    for lang in langs:
+        if "-" in lang or "/" in lang or lang in (".", ".."):
+            raise UserInputError(f"{option}: '{lang}' is not a language code (expected e.g. en,de)")
+    _refuse_duplicates(langs, option)
+    return langs
+
+
+def parse_pairs(text: str, option: str) -> List[Pair]:
+    """'en-de,en-fr' -> [('en', 'de'), ('en', 'fr')] ('' -> []); en-de and de-en are the same pair."""
+    pairs = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        sides = part.split("-")
+        if len(sides) != 2 or not all(sides) or sides[0] == sides[1] or "/" in part:
+            raise UserInputError(f"{option}: '{part}' is not a language pair (expected e.g. en-de,en-fr)")
+        pairs.append((sides[0], sides[1]))
+    _refuse_duplicates([tuple(sorted(p)) for p in pairs], option)
+    return pairs
+
+
+def _refuse_duplicates(items, option):
+    seen = set()
+    for item in items:
+        if item in seen:
+            name = "-".join(item) if isinstance(item, tuple) else item
+            raise UserInputError(f"{option}: '{name}' is given twice")
+        seen.add(item)
+
+
+class DataDirectory:
+    def __init__(self, path: str):
+        if not path or not os.path.isdir(path):
+            raise UserInputError(f"data directory {path!r} does not exist")
+        self.path = path
+        self.dictionary_path = os.path.join(path, "dict.txt")
+        if not os.path.isfile(self.dictionary_path):
+            raise UserInputError(
+                f"{self.dictionary_path} is missing: the data directory needs one shared fairseq dictionary "
+                "(see the README, 'The data directory')"
+            )
+
+    def load_dictionary(self) -> Dictionary:
+        try:
+            return Dictionary.load(self.dictionary_path)
+        except (ValueError, RuntimeError, UnicodeDecodeError) as err:
+            raise UserInputError(f"{self.dictionary_path} is not a fairseq dictionary: {err}") from None
+
+    def languages(self) -> List[str]:
+        return _subdirs(os.path.join(self.path, "mono"))
+
+    def pairs(self) -> List[str]:
+        return _subdirs(os.path.join(self.path, "para"))
+
+    def mono_dir(self, lang: str) -> str:
+        path = os.path.join(self.path, "mono", lang)
+        if not os.path.isdir(path):
+            raise UserInputError(
+                f"no monolingual data for language '{lang}': {path} does not exist "
+                f"(languages present: {', '.join(self.languages()) or 'none'})"
+            )
+        return path
+
+    def pair_dir(self, pair: Pair) -> Tuple[str, Pair]:
+        """The directory holding a pair and the direction it is stored in."""
+        for stored in (pair, pair[::-1]):
+            path = os.path.join(self.path, "para", "-".join(stored))
+            if os.path.isdir(path):
+                return path, stored
+        raise UserInputError(
+            f"no parallel data for pair '{'-'.join(pair)}': neither "
+            f"{os.path.join(self.path, 'para', '-'.join(pair))} nor the reverse direction exists "
+            f"(pairs present: {', '.join(self.pairs()) or 'none'})"
+        )
+
+    def check_dictionaries(self, dirs: List[str]):
+        """Every dictionary that fairseq-preprocess left beside the binaries must be the shared one:
+        token ids mean nothing under another dictionary."""
+        shared_dict = Dictionary.load(self.dictionary_path)
+        shared = shared_dict.symbols
+        for directory in dirs:
+            for name in sorted(os.listdir(directory)):
+                if not (name.startswith("dict") and name.endswith(".txt")):
+                    continue
+                other = Dictionary.load(os.path.join(directory, name)).symbols
+                if other != shared:
+                    first = next(
+                        (i for i, (a, b) in enumerate(zip(other, shared)) if a != b), min(len(other), len(shared))
+                    )
+                    line = first - shared_dict.nspecial + 1  # the special symbols are not in the file
+                    raise UserInputError(
+                        f"{os.path.join(directory, name)} differs from {self.dictionary_path} (first at line "
+                        f"{line}: {len(other)} vs {len(shared)} entries): these binaries were made with "
+                        f"another dictionary; re-run fairseq-preprocess with --srcdict {self.dictionary_path}"
+                    )
+
+    def load_split(self, prefix: str, dictionary: Dictionary, what: str):
+        if not indexed_dataset.dataset_exists(prefix, impl="mmap"):
+            raise UserInputError(f"{what}: {prefix}.bin/.idx is missing")
+        return data_utils.load_indexed_dataset(prefix, dictionary, dataset_impl="mmap")
+
+
+def _subdirs(path: str) -> List[str]:
+    if not os.path.isdir(path):
+        return []
+    return sorted(name for name in os.listdir(path) if os.path.isdir(os.path.join(path, name)))

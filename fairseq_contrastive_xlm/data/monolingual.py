@@ -1,0 +1,51 @@
+"""MLM samples of one language: blocks of running text with <s> in front, masked."""
+
+import numpy as np
+from fairseq.data import FairseqDataset, TokenBlockDataset
+
+from .collate import language_row, masked_lm_batch
+from .masking import MaskingScheme, item_rng, mask_tokens
+
+
+class MaskedBlocks(FairseqDataset):
+    """Blocks of at most max_tokens tokens (<s> included) cut from one language's sentences.
+
+    blocks: a TokenBlockDataset over the binarized sentences. In 'complete' mode a sentence longer than
+    a block makes a block of its own; such a block is cut to max_tokens so positions stay in range.
+    """
+
+    def __init__(
+        self,
+        blocks: TokenBlockDataset,
+        lang_id: int,
+        bos: int,
+        max_tokens: int,
+        scheme: MaskingScheme,
+        seed: int,
+        stream: int,
+    ):
+        self.blocks = blocks
+        self.lang_id = lang_id
+        self.bos = bos
+        self.max_body = max_tokens - 1
+        self.scheme = scheme
+        self.seed = seed
+        self.stream = stream
+        self.epoch = 1
+        self.sizes = np.minimum(np.asarray(blocks.sizes), self.max_body) + 1
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __len__(self):
+        return len(self.blocks)
+
+    def __getitem__(self, index):
+        body = self.blocks[index].numpy()[: self.max_body]
+        tokens = np.concatenate([[self.bos], body]).astype(np.int64)
+        rng = item_rng(self.seed, self.epoch, index, self.stream)
+        inputs, target = mask_tokens(tokens, self.scheme, rng)
+        return {"tokens": inputs, "target": target, "langs": language_row(self.lang_id, len(tokens))}
+
+    def collater(self, items):
+        return masked_lm_batch(items, self.scheme.pad_idx)

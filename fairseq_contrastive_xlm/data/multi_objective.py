@@ -1,0 +1,125 @@
+"""One training item holds one sample of every enabled objective; one batch holds a sub-batch of each.
+
+fairseq's trainer takes one batch per step, so MLM, TLM and the NT-Xent views travel together:
+
+    batch = {"mlm": {...}, "tlm": {...}, "ntxent": {...}, "nsentences": ..., "ntokens": ...}
+
+Each objective draws from its datasets (one per language or pair). For training, every item draws a
+dataset k with probability p_k = q_k^alpha / sum_j q_j^alpha, q_k being k's share of the objective's
+items (XLM's language sampling: alpha=1 keeps the natural shares, alpha=0 is uniform), then an item of
+k uniformly; the draws change each epoch. Validation enumerates every item of every objective once,
+in order; an objective with fewer items than the longest wraps around.
+
+An item's size is the sum of its samples' sizes, so --max-tokens bounds the whole batch.
+"""
+
+from typing import Dict, List
+
+import numpy as np
+from fairseq.data import FairseqDataset
+
+OBJECTIVES = ("mlm", "tlm", "ntxent")
+
+
+def sampling_probs(counts: np.ndarray, alpha: float) -> np.ndarray:
+    shares = counts / counts.sum()
+    weights = np.where(counts > 0, shares**alpha, 0.0)
+    return weights / weights.sum()
+
+
+class MultiObjectiveDataset(FairseqDataset):
+    def __init__(self, objectives: Dict[str, List[FairseqDataset]], alpha: float, seed: int, sample: bool):
+        unknown = set(objectives) - set(OBJECTIVES)
+        assert not unknown, f"unknown objectives {unknown}"
+        self.objectives = {
+            name: datasets for name, datasets in objectives.items() if sum(len(d) for d in datasets) > 0
+        }
+        assert self.objectives, "no objective has any data"
+        self.alpha = alpha
+        self.seed = seed
+        self.sample = sample
+        self.counts = {name: np.array([len(d) for d in ds]) for name, ds in self.objectives.items()}
+        self.length = int(max(c.sum() for c in self.counts.values()))
+        self.epoch = None
+        self.set_epoch(1)
+
+    @property
+    def can_reuse_epoch_itr_across_epochs(self):
+        return not self.sample  # training draws (and so sizes and batches) change every epoch
+
+    def set_epoch(self, epoch):
+        for datasets in self.objectives.values():
+            for dataset in datasets:
+                if hasattr(dataset, "set_epoch"):
+                    dataset.set_epoch(epoch)
+        if epoch == self.epoch or (self.epoch is not None and not self.sample):
+            return
+        self.epoch = epoch
+        self.draws = {name: self._draw(name, epoch) for name in self.objectives}
+        sizes = np.zeros(self.length, dtype=np.int64)
+        for name, (which, item) in self.draws.items():
+            for k, dataset in enumerate(self.objectives[name]):
+                chosen = which == k
+                sizes[chosen] += np.asarray(dataset.sizes)[item[chosen]]
+        self.sizes = sizes
+
+    def _draw(self, name, epoch):
+        """For every slot of the epoch: which dataset of the objective, and which item in it."""
+        counts = self.counts[name]
+        if self.sample:
+            rng = np.random.default_rng([self.seed, epoch, OBJECTIVES.index(name)])
+            which = rng.choice(len(counts), size=self.length, p=sampling_probs(counts, self.alpha))
+            item = (rng.random(self.length) * counts[which]).astype(np.int64)
+        else:
+            flat = np.arange(self.length) % counts.sum()
+            starts = np.cumsum(counts) - counts
+            which = np.searchsorted(np.cumsum(counts), flat, side="right")
+            item = flat - starts[which]
+        return which, item
+
+    def __len__(self):
+        return self.length
+
+    def __getitem__(self, index):
+        sample = {}
+        for name, (which, item) in self.draws.items():
+            sample[name] = self.objectives[name][which[index]][item[index]]
+        return sample
+
+    def collater(self, samples):
+        if not samples:
+            return {}
+        batch = {}
+        for name, datasets in self.objectives.items():
+            batch[name] = datasets[0].collater([s[name] for s in samples])
+        batch["nsentences"] = len(samples)
+        batch["ntokens"] = sum(batch[name]["ntokens"] for name in self.objectives)
+        return batch
+
+    def num_tokens(self, index):
+        return int(self.sizes[index])
+
+    def num_tokens_vec(self, indices):
+        return self.sizes[indices]
+
+    def size(self, index):
+        return int(self.sizes[index])
+
+    def ordered_indices(self):
+        """Sorted by size so batches waste little padding; ties (and training) in shuffled order."""
+        if self.sample:
+            order = np.random.default_rng([self.seed, self.epoch, len(OBJECTIVES)]).permutation(self.length)
+        else:
+            order = np.arange(self.length)
+        return order[np.argsort(self.sizes[order], kind="stable")]
+
+    def filter_indices_by_size(self, indices, max_sizes):
+        # Every objective dataset already fits the model's positions; item sizes are sums over objectives.
+        return indices, []
+
+    @property
+    def supports_prefetch(self):
+        return False
+
+    def objective_sizes(self) -> Dict[str, int]:
+        return {name: int(c.sum()) for name, c in self.counts.items()}

@@ -1,0 +1,103 @@
+"""Samples made from translation pairs: TLM sequences, and the two separate views of the NT-Xent loss."""
+
+import numpy as np
+from fairseq.data import FairseqDataset
+
+from ..errors import UserInputError
+from .collate import language_row, masked_lm_batch, views_batch
+from .masking import MaskingScheme, item_rng, mask_tokens
+
+
+class ParallelCorpus:
+    """Line-aligned translations of one language pair, restricted to pairs that fit in max_tokens.
+
+    Each side is a binarized dataset whose sentences end with </s>. A pair is kept when both sides fit
+    in one TLM sequence: <s> a </s> </s> b </s>, i.e. len(a) + len(b) + 2 <= max_tokens. Longer pairs are
+    dropped, not cut: a truncated translation is no longer a translation.
+    """
+
+    def __init__(self, src, tgt, src_lang_id, tgt_lang_id, max_tokens, name, src_path, tgt_path):
+        if len(src) != len(tgt):
+            raise UserInputError(
+                f"pair {name}: the two sides have different numbers of sentences: {src_path} has "
+                f"{len(src)} and {tgt_path} has {len(tgt)}"
+            )
+        self.src, self.tgt = src, tgt
+        self.src_lang_id, self.tgt_lang_id = src_lang_id, tgt_lang_id
+        self.name = name
+        src_sizes, tgt_sizes = np.asarray(src.sizes), np.asarray(tgt.sizes)
+        self.kept = np.flatnonzero(src_sizes + tgt_sizes + 2 <= max_tokens)
+        self.dropped = len(src) - len(self.kept)
+        self.src_sizes = src_sizes[self.kept]
+        self.tgt_sizes = tgt_sizes[self.kept]
+
+    def __len__(self):
+        return len(self.kept)
+
+    def __getitem__(self, index):
+        line = self.kept[index]
+        return self.src[line].numpy(), self.tgt[line].numpy()
+
+
+class TLMPairs(FairseqDataset):
+    """TLM samples: <s> a </s> </s> b </s> with the two sides in random order, positions restarting at 0
+    for the second side, a language id on every token, masked like MLM."""
+
+    def __init__(self, corpus: ParallelCorpus, bos, eos, scheme: MaskingScheme, seed, stream):
+        self.corpus = corpus
+        self.bos, self.eos = bos, eos
+        self.scheme = scheme
+        self.seed, self.stream = seed, stream
+        self.epoch = 1
+        self.sizes = corpus.src_sizes + corpus.tgt_sizes + 2
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __len__(self):
+        return len(self.corpus)
+
+    def __getitem__(self, index):
+        a, b = self.corpus[index]
+        lang_a, lang_b = self.corpus.src_lang_id, self.corpus.tgt_lang_id
+        rng = item_rng(self.seed, self.epoch, index, self.stream)
+        if rng.random() < 0.5:
+            a, b, lang_a, lang_b = b, a, lang_b, lang_a
+        first = np.concatenate([[self.bos], a])
+        second = np.concatenate([[self.eos], b])
+        tokens = np.concatenate([first, second]).astype(np.int64)
+        inputs, target = mask_tokens(tokens, self.scheme, rng)
+        return {
+            "tokens": inputs,
+            "target": target,
+            "positions": np.concatenate([np.arange(len(first)), np.arange(len(second))]),
+            "langs": np.concatenate([language_row(lang_a, len(first)), language_row(lang_b, len(second))]),
+        }
+
+    def collater(self, items):
+        return masked_lm_batch(items, self.scheme.pad_idx)
+
+
+class PairedViews(FairseqDataset):
+    """The two sides of a pair as separate, unmasked sentences <s> a </s> and <s> b </s>: the positive
+    views of the NT-Xent loss. The model encodes each on its own, so neither can attend to the other."""
+
+    def __init__(self, corpus: ParallelCorpus, bos, pad):
+        self.corpus = corpus
+        self.bos, self.pad = bos, pad
+        self.sizes = corpus.src_sizes + corpus.tgt_sizes + 2
+
+    def __len__(self):
+        return len(self.corpus)
+
+    def __getitem__(self, index):
+        a, b = self.corpus[index]
+        return {
+            "view_a": np.concatenate([[self.bos], a]),
+            "view_b": np.concatenate([[self.bos], b]),
+            "lang_a": self.corpus.src_lang_id,
+            "lang_b": self.corpus.tgt_lang_id,
+        }
+
+    def collater(self, items):
+        return views_batch(items, self.pad)

@@ -1,0 +1,244 @@
+"""cross_lingual_lm_contrastive: XLM's MLM and TLM, plus translation pairs as NT-Xent views.
+
+Reads one data directory (see data/data_directory.py and the README) and builds, for each split, a
+batch that holds an MLM sub-batch (monolingual blocks of the --mlm-langs), a TLM sub-batch (pairs of
+the --tlm-pairs) and the paired views of the --ntxent-pairs, each part present only when enabled.
+"""
+
+import itertools
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Optional
+
+from fairseq.data import TokenBlockDataset
+from fairseq.tasks import FairseqTask, register_task
+from fairseq.tasks.language_modeling import SAMPLE_BREAK_MODE_CHOICES
+from fairseq.dataclass import FairseqDataclass
+from omegaconf import II, MISSING
+
+from ..data.data_directory import DataDirectory, parse_langs, parse_pairs
+from ..data.masking import MaskingScheme
+from ..data.monolingual import MaskedBlocks
+from ..data.multi_objective import MultiObjectiveDataset, sampling_probs
+from ..data.parallel import PairedViews, ParallelCorpus, TLMPairs
+from ..errors import UserInputError
+from ..models.contrastive_xlm import XNLI_LANGS
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CrossLingualLMContrastiveConfig(FairseqDataclass):
+    data: str = field(
+        default=MISSING,
+        metadata={"help": "data directory: dict.txt, mono/<lang>/ and para/<src>-<tgt>/ (see the README)"},
+    )
+    mlm_langs: str = field(
+        default="", metadata={"help": "comma-separated languages for MLM on monolingual data; empty: no MLM"}
+    )
+    tlm_pairs: str = field(
+        default="", metadata={"help": "comma-separated pairs for TLM on parallel data, e.g. en-de,en-fr; empty: no TLM"}
+    )
+    ntxent_pairs: Optional[str] = field(
+        default=None,
+        metadata={
+            "help": "comma-separated pairs whose translations are the positive views of NT-Xent; "
+            "default: the TLM pairs; 'none': no contrastive loss"
+        },
+    )
+    langs: str = field(
+        default=XNLI_LANGS,
+        metadata={
+            "help": "ordered language list; a language's id (for language embeddings) is its place here. "
+            "Every language named by the options above must be in it"
+        },
+    )
+    lang_sampling_alpha: float = field(
+        default=0.5,
+        metadata={
+            "help": "language-balanced sampling exponent: a language (or pair) is drawn with probability "
+            "proportional to its share of the data ** alpha (XLM: 0.5, XLM-R: 0.3; 1: natural shares)"
+        },
+    )
+    tokens_per_sample: int = field(
+        default=256,
+        metadata={"help": "maximum tokens of an MLM block and of a TLM pair (both sides); longer pairs are dropped"},
+    )
+    sample_break_mode: SAMPLE_BREAK_MODE_CHOICES = field(
+        default="complete",
+        metadata={
+            "help": "how MLM blocks are cut from the monolingual stream: 'none' fills every block, "
+            "'complete' keeps sentences whole, 'eos' one sentence per block"
+        },
+    )
+    mask_prob: float = field(default=0.15, metadata={"help": "share of tokens chosen for prediction"})
+    leave_unmasked_prob: float = field(default=0.1, metadata={"help": "share of chosen tokens left unchanged"})
+    random_token_prob: float = field(
+        default=0.1, metadata={"help": "share of chosen tokens replaced by a random word"}
+    )
+    seed: int = II("common.seed")
+    train_subset: str = II("dataset.train_subset")
+
+
+@register_task("cross_lingual_lm_contrastive", dataclass=CrossLingualLMContrastiveConfig)
+class CrossLingualLMContrastiveTask(FairseqTask):
+    cfg: CrossLingualLMContrastiveConfig
+
+    def __init__(self, cfg, data_dir, dictionary, mlm_langs, tlm_pairs, ntxent_pairs, langs):
+        super().__init__(cfg)
+        self.data_dir = data_dir
+        self.dictionary = dictionary
+        self.mask_idx = dictionary.add_symbol("<mask>")
+        self.mlm_langs = mlm_langs
+        self.tlm_pairs = tlm_pairs
+        self.ntxent_pairs = ntxent_pairs
+        self.langs = langs
+        self.masking = MaskingScheme.for_dictionary(
+            dictionary,
+            self.mask_idx,
+            mask_prob=cfg.mask_prob,
+            leave_unmasked_prob=cfg.leave_unmasked_prob,
+            random_token_prob=cfg.random_token_prob,
+        )
+
+    @classmethod
+    def setup_task(cls, cfg: CrossLingualLMContrastiveConfig, **kwargs):
+        data_dir = DataDirectory(cfg.data)
+        mlm_langs = parse_langs(cfg.mlm_langs, "--mlm-langs")
+        tlm_pairs = parse_pairs(cfg.tlm_pairs, "--tlm-pairs")
+        if cfg.ntxent_pairs is None:
+            ntxent_pairs = list(tlm_pairs)
+        else:
+            ntxent_pairs = parse_pairs("" if cfg.ntxent_pairs.strip() == "none" else cfg.ntxent_pairs, "--ntxent-pairs")
+        langs = parse_langs(cfg.langs, "--langs")
+        if not (mlm_langs or tlm_pairs or ntxent_pairs):
+            raise UserInputError("nothing to train: give --mlm-langs, --tlm-pairs and/or --ntxent-pairs")
+        named = mlm_langs + [lang for pair in tlm_pairs + ntxent_pairs for lang in pair]
+        unknown = sorted(set(named) - set(langs))
+        if unknown:
+            raise UserInputError(
+                f"language(s) {', '.join(unknown)} are not in --langs ({','.join(langs)}); add them there"
+            )
+        if cfg.tokens_per_sample < 4:
+            raise UserInputError(f"--tokens-per-sample must be at least 4, got {cfg.tokens_per_sample}")
+        dirs = [data_dir.mono_dir(lang) for lang in mlm_langs]
+        dirs += [data_dir.pair_dir(pair)[0] for pair in tlm_pairs + ntxent_pairs]
+        data_dir.check_dictionaries(sorted(set(dirs)))
+        dictionary = data_dir.load_dictionary()
+        logger.info("dictionary: %d types (%s)", len(dictionary), data_dir.dictionary_path)
+        return cls(cfg, data_dir, dictionary, mlm_langs, tlm_pairs, ntxent_pairs, langs)
+
+    @property
+    def has_ntxent(self) -> bool:
+        return bool(self.ntxent_pairs)
+
+    def lang_id(self, lang: str) -> int:
+        return self.langs.index(lang)
+
+    def load_dataset(self, split, epoch=1, combine=False, **kwargs):
+        stream = itertools.count()  # a distinct masking stream for every dataset
+        objectives = {}
+        if self.mlm_langs:
+            objectives["mlm"] = [self._masked_blocks(lang, split, next(stream)) for lang in self.mlm_langs]
+        corpora = {}
+        for pair in self.tlm_pairs + self.ntxent_pairs:
+            if pair not in corpora:
+                corpora[pair] = self._parallel_corpus(pair, split)
+        if self.tlm_pairs:
+            bos, eos = self.dictionary.bos(), self.dictionary.eos()
+            objectives["tlm"] = [
+                TLMPairs(corpora[pair], bos, eos, self.masking, self.cfg.seed, next(stream)) for pair in self.tlm_pairs
+            ]
+        if self.ntxent_pairs:
+            objectives["ntxent"] = [
+                PairedViews(corpora[pair], self.dictionary.bos(), self.dictionary.pad()) for pair in self.ntxent_pairs
+            ]
+        sample = split == self.cfg.train_subset
+        dataset = MultiObjectiveDataset(objectives, self.cfg.lang_sampling_alpha, self.cfg.seed, sample=sample)
+        for name, datasets in dataset.objectives.items():
+            counts = dataset.counts[name]
+            probs = sampling_probs(counts, self.cfg.lang_sampling_alpha) if sample else counts / counts.sum()
+            names = self.mlm_langs if name == "mlm" else [
+                "-".join(p) for p in (self.tlm_pairs if name == "tlm" else self.ntxent_pairs)
+            ]
+            logger.info(
+                "%s %s: %s",
+                split,
+                name,
+                ", ".join(f"{n} {c} items (p={p:.3f})" for n, c, p in zip(names, counts, probs)),
+            )
+        logger.info("%s: %d items per epoch", split, len(dataset))
+        self.datasets[split] = dataset
+        return dataset
+
+    def _masked_blocks(self, lang, split, stream):
+        prefix = os.path.join(self.data_dir.mono_dir(lang), split)
+        sentences = self.data_dir.load_split(prefix, self.dictionary, f"monolingual {split} data of '{lang}'")
+        if len(sentences) == 0:
+            raise UserInputError(f"monolingual {split} data of '{lang}' ({prefix}.bin) has no sentences")
+        blocks = TokenBlockDataset(
+            sentences,
+            sentences.sizes,
+            self.cfg.tokens_per_sample - 1,  # one place for <s>
+            pad=self.dictionary.pad(),
+            eos=self.dictionary.eos(),
+            break_mode=self.cfg.sample_break_mode,
+        )
+        return MaskedBlocks(
+            blocks,
+            self.lang_id(lang),
+            self.dictionary.bos(),
+            self.cfg.tokens_per_sample,
+            self.masking,
+            self.cfg.seed,
+            stream,
+        )
+
+    def _parallel_corpus(self, pair, split):
+        directory, stored = self.data_dir.pair_dir(pair)
+        prefix = os.path.join(directory, f"{split}.{'-'.join(stored)}.")
+        name = "-".join(pair)
+        sides = [
+            self.data_dir.load_split(prefix + lang, self.dictionary, f"parallel {split} data of '{name}'")
+            for lang in pair
+        ]
+        corpus = ParallelCorpus(
+            *sides,
+            self.lang_id(pair[0]),
+            self.lang_id(pair[1]),
+            self.cfg.tokens_per_sample,
+            name,
+            prefix + pair[0] + ".bin",
+            prefix + pair[1] + ".bin",
+        )
+        if len(corpus) == 0:
+            raise UserInputError(
+                f"parallel {split} data of '{name}' ({prefix}*) has no pair that fits --tokens-per-sample "
+                f"{self.cfg.tokens_per_sample} ({corpus.dropped} pairs are longer)"
+            )
+        if corpus.dropped:
+            logger.info(
+                "%s %s: dropped %d of %d pairs longer than --tokens-per-sample %d",
+                split, name, corpus.dropped, corpus.dropped + len(corpus), self.cfg.tokens_per_sample,
+            )
+        return corpus
+
+    def build_model(self, cfg, from_checkpoint=False):
+        max_positions = getattr(cfg, "max_positions", None)
+        if max_positions is not None and self.cfg.tokens_per_sample > max_positions:
+            raise UserInputError(
+                f"--tokens-per-sample {self.cfg.tokens_per_sample} exceeds the model's --max-positions {max_positions}"
+            )
+        return super().build_model(cfg, from_checkpoint)
+
+    def max_positions(self):
+        return self.cfg.tokens_per_sample
+
+    @property
+    def source_dictionary(self):
+        return self.dictionary
+
+    @property
+    def target_dictionary(self):
+        return self.dictionary

@@ -1,0 +1,25 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="fairseq-contrastive-xlm",
+    version="0.1.0",
+    description="Contrastive learning (NT-Xent over translation pairs) for cross-lingual LM pretraining: a fairseq plugin",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10",
+    packages=find_packages(include=["fairseq_contrastive_xlm", "fairseq_contrastive_xlm.*"]),
+    package_data={"fairseq_contrastive_xlm": ["config/*.yaml", "config/*/*.yaml"]},
+    # fairseq is deliberately not listed: its metadata pulls torchaudio, which replaces the CPU torch with a
+    # CUDA build. Install it from requirements-fairseq.txt with --no-deps (the Makefile does).
+    install_requires=[
+        "torch>=2.6",
+        "numpy<2",
+        "hydra-core>=1.3,<1.4",
+        "omegaconf>=2.3,<2.4",
+        "sentencepiece",
+        "matplotlib",
+        "scikit-learn",
+        "tqdm",
+    ],
+)
