@@ -12,9 +12,22 @@ class UserInputError(Exception):
     """Bad input from the user: the message names the file or option and the problem."""
 
 
+def find_user_error(exc):
+    """The UserInputError behind exc, if any: fairseq re-raises some errors as a generic Exception
+    (e.g. "Cannot load model parameters from checkpoint ...") with ours as the context."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, UserInputError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def _print_user_errors(exc_type, exc, tb, fallback=sys.excepthook):
-    if issubclass(exc_type, UserInputError):
-        print(f"error: {exc}", file=sys.stderr)
+    user_error = find_user_error(exc)
+    if user_error is not None:
+        print(f"error: {user_error}", file=sys.stderr)
         return
     fallback(exc_type, exc, tb)
 

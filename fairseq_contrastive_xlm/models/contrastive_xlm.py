@@ -15,6 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from fairseq import utils
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
+from fairseq.dataclass.utils import gen_parser_from_dataclass
 from fairseq.models import register_model, register_model_architecture
 from fairseq.models.roberta import RobertaEncoder, RobertaModel
 from fairseq.models.roberta.model import base_architecture as roberta_base_architecture
@@ -244,6 +245,12 @@ class ContrastiveXLMModel(RobertaModel):
             nn.init.zeros_(langs.weight)
 
     @classmethod
+    def add_args(cls, parser):
+        # RobertaModel declares its options with argparse; every option of ours comes from the dataclass.
+        # No defaults here, so that architecture functions can fill what the command line leaves unset.
+        gen_parser_from_dataclass(parser, ContrastiveXLMConfig(), delete_default=True)
+
+    @classmethod
     def build_model(cls, args, task):
         if OmegaConf.is_config(args):
             OmegaConf.set_struct(args, False)
@@ -310,12 +317,22 @@ class ContrastiveXLMModel(RobertaModel):
             del state_dict[key]
         if unused:
             logger.info("in the checkpoint but not in this model, not loaded: %s", ", ".join(unused))
-        key = prefix + "encoder.sentence_encoder.embed_langs.weight"
-        if key in state_dict and state_dict[key].shape != current[key[len(prefix):]].shape:
+        mismatched = [
+            f"{key} {_shape(state_dict[prefix + key])} (model: {_shape(value)})"
+            for key, value in current.items()
+            if prefix + key in state_dict and state_dict[prefix + key].shape != value.shape
+        ]
+        if mismatched:
             raise UserInputError(
-                f"the checkpoint has language embeddings for {state_dict[key].size(0)} languages, this model "
-                f"for {len(self.langs)} ({','.join(self.langs)}): pass the checkpoint's --langs"
+                "the checkpoint was made for another model shape; build this one with the checkpoint's sizes "
+                "(--encoder-embed-dim, --encoder-ffn-embed-dim, --max-positions, --langs, the same dictionary): "
+                + "; ".join(mismatched[:5])
+                + (f"; and {len(mismatched) - 5} more" if len(mismatched) > 5 else "")
             )
+
+
+def _shape(tensor) -> str:
+    return "x".join(str(d) for d in tensor.shape)
 
 
 def base_architecture(args):

@@ -1,0 +1,43 @@
+"""Building real (small) instances of the plugin's components for tests."""
+
+from omegaconf import OmegaConf
+
+import fairseq_contrastive_xlm  # noqa: F401  (registration)
+from fairseq_contrastive_xlm.criterions.masked_lm_ntxent import MaskedLmNTXentConfig, MaskedLmNTXentLoss
+from fairseq_contrastive_xlm.models.contrastive_xlm import ContrastiveXLMConfig
+from fairseq_contrastive_xlm.tasks.cross_lingual_lm_contrastive import (
+    CrossLingualLMContrastiveConfig,
+    CrossLingualLMContrastiveTask,
+)
+
+TINY = dict(
+    encoder_layers=2,
+    encoder_embed_dim=32,
+    encoder_ffn_embed_dim=64,
+    encoder_attention_heads=2,
+    max_positions=128,
+    dropout=0.0,
+    attention_dropout=0.0,
+    ntxent_proj_dim=16,
+)
+
+
+def build_task(data, **options):
+    options = {"mlm_langs": "en,de", "tlm_pairs": "en-de", "tokens_per_sample": 128, **options}
+    cfg = CrossLingualLMContrastiveConfig(data=data, seed=1, train_subset="train", **options)
+    return CrossLingualLMContrastiveTask.setup_task(cfg)
+
+
+def build_model(task, **options):
+    cfg = OmegaConf.structured(ContrastiveXLMConfig(**{**TINY, **options}))
+    cfg._name = "contrastive_xlm"
+    return task.build_model(cfg)
+
+
+def build_criterion(task, **options):
+    return MaskedLmNTXentLoss(MaskedLmNTXentConfig(**options), task)
+
+
+def batch_of(task, split, indices):
+    dataset = task.datasets[split]
+    return dataset.collater([dataset[i] for i in indices])

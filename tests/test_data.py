@@ -1,0 +1,123 @@
+"""What the task puts in a batch: MLM blocks, TLM pairs, separate views, and how items are drawn."""
+
+import collections
+
+import numpy as np
+import pytest
+
+from helpers import batch_of, build_task
+from fairseq_contrastive_xlm.data.multi_objective import sampling_probs
+
+
+@pytest.fixture(scope="module")
+def task(data_dir):
+    task = build_task(data_dir, mlm_langs="en,de,fr", tlm_pairs="en-de,en-fr")
+    task.load_dataset("train")
+    task.load_dataset("valid")
+    return task
+
+
+def unmasked(item, pad):
+    return np.where(item["target"] != pad, item["target"], item["tokens"])
+
+
+def test_tlm_pairs_concatenate_both_sides_with_restarting_positions_and_language_ids(task):
+    d = task.dictionary
+    tlm = task.datasets["train"].objectives["tlm"][0]  # en-de
+    corpus = tlm.corpus
+    en, de = task.lang_id("en"), task.lang_id("de")
+    orders = collections.Counter()
+    for index in range(200):
+        item = tlm[index]
+        src, tgt = corpus[index]
+        tokens = unmasked(item, d.pad())
+        assert item["target"][0] == d.pad(), "the first token was masked"
+        assert tokens[0] == d.bos()
+        first_len = len(src) + 1 if item["langs"][0] == en else len(tgt) + 1
+        first, second = tokens[:first_len], tokens[first_len:]
+        a, b = (src, tgt) if item["langs"][0] == en else (tgt, src)
+        orders[item["langs"][0] == en] += 1
+        np.testing.assert_array_equal(first, np.concatenate([[d.bos()], a]))
+        np.testing.assert_array_equal(second, np.concatenate([[d.eos()], b]))
+        np.testing.assert_array_equal(item["positions"], np.concatenate([np.arange(len(first)), np.arange(len(second))]))
+        lang_a, lang_b = (en, de) if item["langs"][0] == en else (de, en)
+        np.testing.assert_array_equal(item["langs"], [lang_a] * len(first) + [lang_b] * len(second))
+    assert 70 < orders[True] < 130, f"the order of the two sides is not random: {orders}"
+
+
+def test_tlm_batch_pads_positions_and_language_ids(task):
+    batch = batch_of(task, "train", range(6))["tlm"]
+    net_input = batch["net_input"]
+    assert net_input["positions"].shape == net_input["src_tokens"].shape == net_input["lang_ids"].shape
+    assert batch["target"].shape == net_input["src_tokens"].shape
+
+
+def test_views_are_the_two_sides_as_separate_unmasked_sentences(task):
+    d = task.dictionary
+    views = task.datasets["train"].objectives["ntxent"][1]  # en-fr
+    items = [views[i] for i in range(5)]
+    batch = views.collater(items)
+    tokens, langs = batch["net_input"]["src_tokens"], batch["net_input"]["lang_ids"]
+    assert batch["pairs"] == 5 and tokens.size(0) == 10
+    for i, item in enumerate(items):
+        src, tgt = views.corpus[i]
+        for row, sentence, lang in ((i, src, "en"), (i + 5, tgt, "fr")):
+            real = tokens[row][tokens[row] != d.pad()].numpy()
+            np.testing.assert_array_equal(real, np.concatenate([[d.bos()], sentence]))
+            assert set(langs[row].tolist()) == {task.lang_id(lang)}
+    assert not (tokens == task.mask_idx).any()
+
+
+def test_mlm_blocks_start_with_bos_and_fit_the_sample_size(task):
+    d = task.dictionary
+    for blocks in task.datasets["train"].objectives["mlm"]:
+        for index in range(0, len(blocks), 17):
+            item = blocks[index]
+            assert item["tokens"][0] == d.bos() and item["target"][0] == d.pad()
+            assert len(item["tokens"]) <= task.cfg.tokens_per_sample
+            assert len(set(item["langs"])) == 1
+    assert {b.lang_id for b in task.datasets["train"].objectives["mlm"]} == {task.lang_id(x) for x in ("en", "de", "fr")}
+
+
+def test_training_draws_follow_the_language_balanced_distribution(task):
+    dataset = task.datasets["train"]
+    counts = dataset.counts["mlm"]
+    expected = sampling_probs(counts, task.cfg.lang_sampling_alpha)
+    which, _ = dataset.draws["mlm"]
+    observed = np.bincount(which, minlength=len(counts)) / len(which)
+    np.testing.assert_allclose(observed, expected, atol=0.03)
+    uniform, natural = sampling_probs(counts, 0.0), sampling_probs(counts, 1.0)
+    np.testing.assert_allclose(uniform, 1 / len(counts))
+    np.testing.assert_allclose(natural, counts / counts.sum())
+
+
+def test_training_draws_change_with_the_epoch_and_sizes_follow(task):
+    dataset = task.datasets["train"]
+    dataset.set_epoch(1)
+    first = dataset.draws["tlm"][1].copy()
+    dataset.set_epoch(2)
+    assert not np.array_equal(first, dataset.draws["tlm"][1])
+    index = 3
+    item_sizes = sum(len(v) for v in (dataset[index]["tlm"]["tokens"], dataset[index]["mlm"]["tokens"]))
+    views = dataset[index]["ntxent"]
+    assert dataset.sizes[index] == item_sizes + len(views["view_a"]) + len(views["view_b"])
+    dataset.set_epoch(1)
+    np.testing.assert_array_equal(first, dataset.draws["tlm"][1])
+
+
+def test_validation_enumerates_every_item(task):
+    dataset = task.datasets["valid"]
+    for name, datasets in dataset.objectives.items():
+        which, item = dataset.draws[name]
+        total = sum(len(d) for d in datasets)
+        seen = set(zip(which.tolist(), item.tolist()))
+        assert len(seen) == total, f"{name}: {len(seen)} of {total} items"
+    assert len(dataset) == max(sum(len(d) for d in ds) for ds in dataset.objectives.values())
+    assert dataset.can_reuse_epoch_itr_across_epochs and not task.datasets["train"].can_reuse_epoch_itr_across_epochs
+
+
+def test_batches_hold_every_objective(task):
+    batch = batch_of(task, "train", range(4))
+    assert set(batch) == {"mlm", "tlm", "ntxent", "nsentences", "ntokens"}
+    assert batch["ntokens"] == sum(batch[k]["ntokens"] for k in ("mlm", "tlm", "ntxent"))
+    assert batch_of(task, "train", []) == {}

@@ -1,0 +1,78 @@
+"""NT-Xent on one worker: a hand-computed example, symmetry, and which views are positives."""
+
+import math
+
+import pytest
+import torch
+
+from fairseq_contrastive_xlm.losses import nt_xent
+
+
+def test_hand_computed_example():
+    # Two pairs, tau = 0.5. After normalisation a1=(1,0), a2=(0,1), b1=(0.6,0.8), b2=(0,1), so the
+    # similarities / tau are: a1.a2=0, a1.b1=1.2, a1.b2=0, a2.b1=1.6, a2.b2=2.0, b1.b2=1.6.
+    z_a = torch.tensor([[2.0, 0.0], [0.0, 5.0]])
+    z_b = torch.tensor([[3.0, 4.0], [0.0, 0.5]])
+    expected = (
+        (-1.2 + math.log(math.exp(0) + math.exp(1.2) + math.exp(0)))  # a1: positive b1 among a2, b1, b2
+        + (-2.0 + math.log(math.exp(0) + math.exp(1.6) + math.exp(2.0)))  # a2: positive b2 among a1, b1, b2
+        + (-1.2 + math.log(math.exp(1.2) + math.exp(1.6) + math.exp(1.6)))  # b1: positive a1 among a1, a2, b2
+        + (-2.0 + math.log(math.exp(0) + math.exp(2.0) + math.exp(1.6)))  # b2: positive a2 among a1, a2, b1
+    )
+    result = nt_xent(z_a, z_b, temperature=0.5)
+    assert result.loss.item() == pytest.approx(expected, rel=1e-6)
+    assert result.views == 4
+    assert int(result.correct) == 3  # b1 is nearer to a2 and b2 (1.6) than to its translation a1 (1.2)
+
+
+def test_symmetric_in_the_two_sides():
+    torch.manual_seed(0)
+    z_a, z_b = torch.randn(7, 5), torch.randn(7, 5)
+    forward, backward = nt_xent(z_a, z_b, 0.1), nt_xent(z_b, z_a, 0.1)
+    torch.testing.assert_close(forward.loss, backward.loss)
+    assert int(forward.correct) == int(backward.correct)
+
+
+def test_reordering_whole_pairs_changes_nothing():
+    torch.manual_seed(1)
+    z_a, z_b = torch.randn(9, 4), torch.randn(9, 4)
+    order = torch.randperm(9)
+    torch.testing.assert_close(nt_xent(z_a, z_b, 0.2).loss, nt_xent(z_a[order], z_b[order], 0.2).loss)
+
+
+@pytest.mark.parametrize("permutation", [[0, 1, 2, 3, 4, 5], [1, 0, 2, 3, 4, 5], [1, 2, 3, 4, 5, 0], [0, 2, 1, 3, 5, 4]])
+def test_only_the_translation_is_a_positive(permutation):
+    """a_i = e_i and b_i = e_pi(i): every view has exactly one candidate at similarity 1 (the rest 0),
+    and it is its positive exactly when pi(i) = i. Any other pairing rule (neighbours, offsets) gives a
+    different loss and accuracy than this closed form."""
+    n, tau = 6, 0.1
+    z_a = torch.eye(n)
+    z_b = z_a[permutation]
+    fixed = sum(1 for i, p in enumerate(permutation) if i == p)
+    denominator = math.exp(1 / tau) + 2 * n - 2
+    expected = 2 * fixed * -math.log(math.exp(1 / tau) / denominator) + 2 * (n - fixed) * -math.log(1 / denominator)
+    result = nt_xent(z_a, z_b, tau)
+    assert result.loss.item() == pytest.approx(expected, rel=1e-5, abs=1e-5)
+    assert int(result.correct) == 2 * fixed
+
+
+def test_half_precision_inputs_are_compared_in_float32():
+    z = torch.full((4, 8), 60000.0, dtype=torch.float16)  # near fp16's maximum
+    z[1:, 0] = -60000.0
+    result = nt_xent(z, z.clone(), temperature=0.01)
+    assert result.loss.dtype == torch.float32
+    assert torch.isfinite(result.loss)
+
+
+def test_gradients_reach_both_sides():
+    z_a = torch.randn(5, 3, requires_grad=True)
+    z_b = torch.randn(5, 3, requires_grad=True)
+    nt_xent(z_a, z_b, 0.1).loss.backward()
+    assert z_a.grad.abs().sum() > 0 and z_b.grad.abs().sum() > 0
+
+
+def test_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="same shape"):
+        nt_xent(torch.randn(3, 2), torch.randn(4, 2), 0.1)
+    with pytest.raises(ValueError, match="temperature"):
+        nt_xent(torch.randn(3, 2), torch.randn(3, 2), 0.0)
