@@ -12,6 +12,12 @@ setup(
     package_data={"fairseq_contrastive_xlm": ["config/*.yaml", "config/*/*.yaml"]},
     # fairseq is deliberately not listed: its metadata pulls torchaudio, which replaces the CPU torch with a
     # CUDA build. Install it from requirements-fairseq.txt with --no-deps (the Makefile does).
+    entry_points={
+        "console_scripts": [
+            "cxlm-prepare = fairseq_contrastive_xlm.cli.prepare:main",
+            "cxlm-gettext-corpus = fairseq_contrastive_xlm.cli.gettext_corpus:main",
+        ],
+    },
     install_requires=[
         "torch>=2.6",
         "numpy<2",

@@ -1,0 +1,1 @@
+"""From raw corpora to the data directory: gettext corpus, SentencePiece, binarizing."""

@@ -1,0 +1,76 @@
+"""From tokenised text to the data directory the task reads: one shared dictionary, then fairseq-preprocess
+into mono/<lang>/ and para/<src>-<tgt>/ (the layout of data/data_directory.py).
+
+fairseq-preprocess does the binarizing (mmap, indexed); it runs in-process to avoid its start-up cost.
+"""
+
+import os
+import shutil
+from typing import Dict, Iterable, List
+
+import sentencepiece as spm
+
+from ..compat import run_fairseq_preprocess
+
+
+def fairseq_preprocess(*argv: str, workers: int = 1):
+    run_fairseq_preprocess(["--workers", str(workers), *argv])
+
+
+def train_sentencepiece(text_path: str, model_prefix: str, vocab_size: int, seed: int = 1):
+    """A unigram SentencePiece model; character coverage 0.9995 keeps rare characters of CJK scripts
+    from bloating the vocabulary, as XLM-R's model does."""
+    spm.set_random_generator_seed(seed)  # the trainer's own sampling; not a TrainerSpec field
+    spm.SentencePieceTrainer.train(
+        input=text_path,
+        model_prefix=model_prefix,
+        vocab_size=vocab_size,
+        model_type="unigram",
+        character_coverage=0.9995,
+        minloglevel=2,
+    )
+    return model_prefix + ".model"
+
+
+def encode_file(model: str, source: str, target: str):
+    """Raw text -> space-separated SentencePiece pieces, line by line (fairseq-preprocess splits on spaces)."""
+    processor = spm.SentencePieceProcessor(model_file=model)
+    with open(source, encoding="utf-8") as f, open(target, "w", encoding="utf-8") as out:
+        for line in f:
+            out.write(" ".join(processor.encode(line.rstrip("\n"), out_type=str)) + "\n")
+
+
+def build_dictionary(encoded_train_files: Iterable[str], out_dir: str, workers: int = 1) -> str:
+    """One fairseq dictionary over the training text of every language: DIR/dict.txt."""
+    joined = os.path.join(out_dir, "dictionary_source.tmp")
+    with open(joined, "w", encoding="utf-8") as out:
+        for path in encoded_train_files:
+            with open(path, encoding="utf-8") as f:
+                shutil.copyfileobj(f, out)
+    fairseq_preprocess("--only-source", "--trainpref", joined, "--destdir", out_dir, "--dict-only", workers=workers)
+    os.remove(joined)
+    return os.path.join(out_dir, "dict.txt")
+
+
+def _split_options(prefixes: Dict[str, str]) -> List[str]:
+    flags = {"train": "--trainpref", "valid": "--validpref", "test": "--testpref"}
+    argv = []
+    for split, prefix in prefixes.items():
+        argv += [flags[split], prefix]
+    return argv
+
+
+def binarize_mono(data_dir: str, lang: str, files: Dict[str, str], dictionary: str, workers: int = 1):
+    """files: split -> tokenised text of `lang` -> DATA/mono/<lang>/<split>.{bin,idx}."""
+    fairseq_preprocess(
+        "--only-source", "--srcdict", dictionary, "--destdir", os.path.join(data_dir, "mono", lang),
+        *_split_options(files), workers=workers,
+    )
+
+
+def binarize_pair(data_dir: str, src: str, tgt: str, prefixes: Dict[str, str], dictionary: str, workers: int = 1):
+    """prefixes: split -> P with tokenised P.<src> and P.<tgt> -> DATA/para/<src>-<tgt>/<split>.<src>-<tgt>.<lang>."""
+    fairseq_preprocess(
+        "--source-lang", src, "--target-lang", tgt, "--srcdict", dictionary, "--tgtdict", dictionary,
+        "--destdir", os.path.join(data_dir, "para", f"{src}-{tgt}"), *_split_options(prefixes), workers=workers,
+    )
