@@ -16,6 +16,7 @@ setup(
         "console_scripts": [
             "cxlm-prepare = fairseq_contrastive_xlm.cli.prepare:main",
             "cxlm-gettext-corpus = fairseq_contrastive_xlm.cli.gettext_corpus:main",
+            "cxlm-download = fairseq_contrastive_xlm.cli.download:main",
         ],
     },
     install_requires=[

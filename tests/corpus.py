@@ -31,7 +31,7 @@ def build_data_dir(out, langs=("de", "fr"), pairs_per_lang=2500, valid=250, voca
     with open(everything, "w", encoding="utf-8") as f:
         for pairs in corpora.values():
             f.writelines(f"{s}\n{t}\n" for s, t in pairs)
-    model = binarize.train_sentencepiece(everything, os.path.join(out, "spm"), vocab_size)
+    model = binarize.train_sentencepiece(everything, os.path.join(out, "spm.model"), vocab_size)
     for name in os.listdir(raw):
         if name != "all.txt":
             binarize.encode_file(model, os.path.join(raw, name), os.path.join(tok, name))

@@ -1,5 +1,10 @@
-"""Building real (small) instances of the plugin's components for tests."""
+"""Building real (small) instances of the plugin's components for tests, and running its commands."""
 
+import os
+import subprocess
+import sys
+
+import pytest
 from omegaconf import OmegaConf
 
 import fairseq_contrastive_xlm  # noqa: F401  (registration)
@@ -41,3 +46,16 @@ def build_criterion(task, **options):
 def batch_of(task, split, indices):
     dataset = task.datasets[split]
     return dataset.collater([dataset[i] for i in indices])
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+USER_DIR = os.path.join(REPO, "fairseq_contrastive_xlm")
+BIN = os.path.dirname(sys.executable)
+
+
+def run_tool(tool, *argv, check=True):
+    """A command of this environment (fairseq-train, cxlm-prepare, ...) as a user runs it."""
+    result = subprocess.run([os.path.join(BIN, tool), *argv], capture_output=True, text=True, cwd=REPO)
+    if check and result.returncode != 0:
+        pytest.fail(f"{tool} failed ({result.returncode}):\n{result.stderr[-4000:]}")
+    return result

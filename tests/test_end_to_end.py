@@ -4,33 +4,21 @@ stock RoBERTa checkpoint, and refusing an unsafe one. Real text, a tiny model, a
 import fractions
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
 from fairseq import checkpoint_utils
 
-from helpers import build_model, build_task
+from helpers import USER_DIR, build_model, build_task, run_tool
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-USER_DIR = os.path.join(REPO, "fairseq_contrastive_xlm")
-BIN = os.path.dirname(sys.executable)
 TINY = [
     "--encoder-layers", "2", "--encoder-embed-dim", "64", "--encoder-ffn-embed-dim", "128",
     "--encoder-attention-heads", "2", "--max-positions", "128", "--tokens-per-sample", "128",
 ]
 
 
-def fairseq(tool, *argv, check=True):
-    result = subprocess.run([os.path.join(BIN, tool), *argv], capture_output=True, text=True, cwd=REPO)
-    if check and result.returncode != 0:
-        pytest.fail(f"{tool} failed ({result.returncode}):\n{result.stderr[-4000:]}")
-    return result
-
-
 def train(data, save_dir, *extra, check=True):
-    return fairseq(
+    return run_tool(
         "fairseq-train", data, "--user-dir", USER_DIR, "--task", "cross_lingual_lm_contrastive",
         "--arch", "contrastive_xlm", "--criterion", "masked_lm_ntxent", *TINY,
         "--batch-size", "32", "--optimizer", "adam", "--lr", "1e-3", "--lr-scheduler", "inverse_sqrt",
@@ -93,7 +81,7 @@ def test_resume_continues_from_the_last_checkpoint(trained, data_dir):
 
 def test_hydra_config(data_dir, tmp_path):
     save_dir = str(tmp_path / "hydra")
-    result = fairseq(
+    result = run_tool(
         "fairseq-hydra-train", "--config-dir", os.path.join(USER_DIR, "config"), "--config-name", "contrastive_mlm_tlm",
         f"common.user_dir={USER_DIR}", f"task.data={data_dir}", "task.mlm_langs='en,de'", "task.tlm_pairs=en-de",
         "task.tokens_per_sample=128", "model.encoder_layers=2", "model.encoder_embed_dim=64",
@@ -110,7 +98,7 @@ def test_hydra_config(data_dir, tmp_path):
 def roberta_checkpoint(data_dir, tmp_path_factory):
     """A checkpoint saved by fairseq's own roberta model (XLM-R's architecture), same dictionary."""
     save_dir = str(tmp_path_factory.mktemp("roberta"))
-    fairseq(
+    run_tool(
         "fairseq-train", os.path.join(data_dir, "mono", "en"), "--task", "masked_lm", "--arch", "roberta",
         "--criterion", "masked_lm", *TINY, "--batch-size", "16", "--optimizer", "adam", "--lr", "1e-3",
         "--max-update", "3", "--cpu", "--num-workers", "0", "--no-epoch-checkpoints", "--save-dir", save_dir,

@@ -357,8 +357,7 @@ def main(argv=None):
         else:
             sample = os.path.join(work, "spm_sample.txt")
             sentencepiece_sample(corpora, prefixes, args, sample)
-            trained = binarize.train_sentencepiece(sample, os.path.join(work, "spm"), args.vocab_size, args.seed)
-            shutil.copy(trained, model)
+            binarize.train_sentencepiece(sample, model, args.vocab_size, args.seed)
 
         texts = [f"{prefixes[c.name].format(s)}.{lang}" for c in corpora for s in SPLITS for lang in c.langs]
         encode(model, texts, args.workers)

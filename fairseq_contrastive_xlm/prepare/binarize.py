@@ -4,6 +4,7 @@ into mono/<lang>/ and para/<src>-<tgt>/ (the layout of data/data_directory.py).
 fairseq-preprocess does the binarizing (mmap, indexed); it runs in-process to avoid its start-up cost.
 """
 
+import io
 import os
 import shutil
 from typing import Dict, Iterable, List
@@ -11,25 +12,38 @@ from typing import Dict, Iterable, List
 import sentencepiece as spm
 
 from ..compat import run_fairseq_preprocess
+from ..errors import UserInputError
 
 
 def fairseq_preprocess(*argv: str, workers: int = 1):
     run_fairseq_preprocess(["--workers", str(workers), *argv])
 
 
-def train_sentencepiece(text_path: str, model_prefix: str, vocab_size: int, seed: int = 1):
-    """A unigram SentencePiece model; character coverage 0.9995 keeps rare characters of CJK scripts
-    from bloating the vocabulary, as XLM-R's model does."""
+def train_sentencepiece(text_path: str, model_path: str, vocab_size: int, seed: int = 1) -> str:
+    """A unigram SentencePiece model of text_path, written to model_path. Character coverage 0.9995 keeps
+    rare characters of CJK scripts from bloating the vocabulary, as XLM-R's model does.
+
+    The model is trained from an iterator into memory: given a file name and a prefix, SentencePiece records
+    both (temporary paths) in the model, and the same data would not give the same bytes twice.
+    """
     spm.set_random_generator_seed(seed)  # the trainer's own sampling; not a TrainerSpec field
-    spm.SentencePieceTrainer.train(
-        input=text_path,
-        model_prefix=model_prefix,
-        vocab_size=vocab_size,
-        model_type="unigram",
-        character_coverage=0.9995,
-        minloglevel=2,
-    )
-    return model_prefix + ".model"
+    model = io.BytesIO()
+    with open(text_path, encoding="utf-8") as f:
+        try:
+            spm.SentencePieceTrainer.train(
+                sentence_iterator=(line.rstrip("\n") for line in f),
+                model_writer=model,
+                vocab_size=vocab_size,
+                model_type="unigram",
+                character_coverage=0.9995,
+                minloglevel=2,
+            )
+        except RuntimeError as err:  # e.g. "Vocabulary size too high (8000). Please set it to a value <= 2713."
+            message = str(err).split(")] ")[-1]
+            raise UserInputError(f"SentencePiece cannot train a {vocab_size}-piece model on this text: {message}") from None
+    with open(model_path, "wb") as out:
+        out.write(model.getvalue())
+    return model_path
 
 
 def encode_file(model: str, source: str, target: str):
