@@ -1,9 +1,9 @@
 """Small real multilingual data for tests, made at test time (nothing third-party is committed): gettext
-en-X pairs -> SentencePiece -> the plugin's binarizing steps."""
+en-X pairs through cxlm-prepare."""
 
 import os
 
-from fairseq_contrastive_xlm.prepare import binarize
+from fairseq_contrastive_xlm.cli import prepare
 from fairseq_contrastive_xlm.prepare.gettext_corpus import gettext_pairs, shuffled
 
 
@@ -14,35 +14,21 @@ def usable_pairs(lang, limit):
 
 
 def build_data_dir(out, langs=("de", "fr"), pairs_per_lang=2500, valid=250, vocab_size=2000):
-    """DATA with dict.txt, mono/en (the English side of the first pair), mono/<lang>, para/en-<lang>."""
-    raw, tok, data = (os.path.join(out, name) for name in ("raw", "tok", "data"))
-    for path in (raw, tok, data):
-        os.makedirs(path, exist_ok=True)
-    corpora = {lang: usable_pairs(lang, pairs_per_lang) for lang in langs}
-    splits = {"valid": slice(0, valid), "train": slice(valid, None)}
-    for lang, pairs in corpora.items():
-        assert len(pairs) >= 2 * valid, f"too few gettext pairs for {lang}: {len(pairs)}"
-        for split, part in splits.items():
-            for side, name in ((0, "en"), (1, lang)):
-                with open(os.path.join(raw, f"{split}.en-{lang}.{name}"), "w", encoding="utf-8") as f:
-                    f.writelines(p[side] + "\n" for p in pairs[part])
-
-    everything = os.path.join(raw, "all.txt")
-    with open(everything, "w", encoding="utf-8") as f:
-        for pairs in corpora.values():
-            f.writelines(f"{s}\n{t}\n" for s, t in pairs)
-    model = binarize.train_sentencepiece(everything, os.path.join(out, "spm.model"), vocab_size)
-    for name in os.listdir(raw):
-        if name != "all.txt":
-            binarize.encode_file(model, os.path.join(raw, name), os.path.join(tok, name))
-
-    dictionary = binarize.build_dictionary(
-        [os.path.join(tok, n) for n in sorted(os.listdir(tok)) if n.startswith("train.")], data
-    )
-    first = langs[0]
-    mono = {"en": f"en-{first}.en", **{lang: f"en-{lang}.{lang}" for lang in langs}}
-    for lang, name in mono.items():
-        binarize.binarize_mono(data, lang, {s: os.path.join(tok, f"{s}.{name}") for s in splits}, dictionary)
+    """DATA with dict.txt, para/en-<lang>, mono/<lang> (its side of the pairs) and mono/en (the English
+    side of the first pair); train and valid splits."""
+    raw = os.path.join(out, "raw")
+    os.makedirs(raw, exist_ok=True)
+    argv = []
     for lang in langs:
-        binarize.binarize_pair(data, "en", lang, {s: os.path.join(tok, f"{s}.en-{lang}") for s in splits}, dictionary)
+        pairs = usable_pairs(lang, pairs_per_lang)
+        assert len(pairs) >= 4 * valid, f"too few gettext pairs for {lang}: {len(pairs)}"
+        prefix = os.path.join(raw, f"en-{lang}")
+        for side, name in ((0, "en"), (1, lang)):
+            with open(f"{prefix}.{name}", "w", encoding="utf-8") as f:
+                f.writelines(pair[side] + "\n" for pair in pairs)
+        argv += ["--para", f"en-{lang}:{prefix}.en,{prefix}.{lang}", "--mono", f"{lang}:{prefix}.{lang}"]
+    argv += ["--mono", f"en:{os.path.join(raw, f'en-{langs[0]}.en')}"]
+    data = os.path.join(out, "data")
+    prepare.main([*argv, "--vocab-size", str(vocab_size), "--valid-size", str(valid), "--test-size", "0",
+                  "--workers", "2", "--out", data])
     return data

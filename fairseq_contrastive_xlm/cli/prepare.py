@@ -252,7 +252,7 @@ def _load_processor(model):
 
 
 def _encode_chunk(lines):
-    return [" ".join(_processor.encode(line.rstrip("\n"), out_type=str)) for line in lines]
+    return [binarize.encode_line(_processor, line.rstrip("\n")) for line in lines]
 
 
 def encode(model: str, files: List[str], workers: int, chunk: int = 2000):

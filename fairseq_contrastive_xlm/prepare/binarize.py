@@ -46,12 +46,19 @@ def train_sentencepiece(text_path: str, model_path: str, vocab_size: int, seed: 
     return model_path
 
 
+def encode_line(processor: spm.SentencePieceProcessor, text: str) -> str:
+    """Space-separated pieces (fairseq-preprocess splits on spaces). Characters the model does not cover
+    become <unk>, fairseq's own unknown symbol: spelled out, they would enter the dictionary as pieces
+    the SentencePiece model does not have."""
+    return " ".join(processor.id_to_piece(processor.encode(text)))
+
+
 def encode_file(model: str, source: str, target: str):
-    """Raw text -> space-separated SentencePiece pieces, line by line (fairseq-preprocess splits on spaces)."""
+    """Raw text -> pieces, line by line."""
     processor = spm.SentencePieceProcessor(model_file=model)
     with open(source, encoding="utf-8") as f, open(target, "w", encoding="utf-8") as out:
         for line in f:
-            out.write(" ".join(processor.encode(line.rstrip("\n"), out_type=str)) + "\n")
+            out.write(encode_line(processor, line.rstrip("\n")) + "\n")
 
 
 def build_dictionary(encoded_train_files: Iterable[str], out_dir: str, workers: int = 1) -> str:
