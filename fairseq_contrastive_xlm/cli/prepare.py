@@ -11,12 +11,14 @@ written to a temporary directory beside --out and moved into place only when com
 """
 
 import argparse
+import contextlib
 import json
 import logging
 import multiprocessing
 import os
 import shutil
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
@@ -335,6 +337,13 @@ def manifest(corpora: List[Corpus], args, dictionary_size: int) -> dict:
     }
 
 
+@contextlib.contextmanager
+def stage(name):
+    start = time.perf_counter()
+    yield
+    logger.info("%s: %.1f s", name, time.perf_counter() - start)
+
+
 @command("cxlm-prepare")
 def main(argv=None):
     args = parse_args(argv)
@@ -345,34 +354,38 @@ def main(argv=None):
     os.makedirs(work)
     try:
         prefixes = {}
-        for corpus in corpora:
-            cleaned = clean(corpus, args, work)
-            if corpus.kept == 0:
-                raise UserInputError(f"{corpus.name}: no line is left after cleaning ({', '.join(corpus.paths)})")
-            prefixes[corpus.name] = split(corpus, cleaned, args, work)
+        with stage("clean and split"):
+            for corpus in corpora:
+                cleaned = clean(corpus, args, work)
+                if corpus.kept == 0:
+                    raise UserInputError(f"{corpus.name}: no line is left after cleaning ({', '.join(corpus.paths)})")
+                prefixes[corpus.name] = split(corpus, cleaned, args, work)
 
         model = os.path.join(staging, "spm.model")
         if args.spm_model:
             shutil.copy(args.spm_model, model)
         else:
-            sample = os.path.join(work, "spm_sample.txt")
-            sentencepiece_sample(corpora, prefixes, args, sample)
-            binarize.train_sentencepiece(sample, model, args.vocab_size, args.seed)
+            with stage("SentencePiece"):
+                sample = os.path.join(work, "spm_sample.txt")
+                sentencepiece_sample(corpora, prefixes, args, sample)
+                binarize.train_sentencepiece(sample, model, args.vocab_size, args.seed)
 
-        texts = [f"{prefixes[c.name].format(s)}.{lang}" for c in corpora for s in SPLITS for lang in c.langs]
-        encode(model, texts, args.workers)
-        for corpus in corpora:
-            if corpus.parallel:
-                filter_length_ratio(corpus, prefixes[corpus.name], args.max_length_ratio)
-            count_tokens(corpus, prefixes[corpus.name])
+        with stage("encode and filter"):
+            texts = [f"{prefixes[c.name].format(s)}.{lang}" for c in corpora for s in SPLITS for lang in c.langs]
+            encode(model, texts, args.workers)
+            for corpus in corpora:
+                if corpus.parallel:
+                    filter_length_ratio(corpus, prefixes[corpus.name], args.max_length_ratio)
+                count_tokens(corpus, prefixes[corpus.name])
 
-        if args.dict:
-            dictionary = os.path.join(staging, "dict.txt")
-            shutil.copy(args.dict, dictionary)
-        else:
-            train_texts = [f"{prefixes[c.name].format('train')}.{lang}.tok" for c in corpora for lang in c.langs]
-            dictionary = binarize.build_dictionary(train_texts, staging, args.workers)
-        binarize_all(corpora, prefixes, dictionary, staging, args.workers)
+        with stage("dictionary and fairseq-preprocess"):
+            if args.dict:
+                dictionary = os.path.join(staging, "dict.txt")
+                shutil.copy(args.dict, dictionary)
+            else:
+                train_texts = [f"{prefixes[c.name].format('train')}.{lang}.tok" for c in corpora for lang in c.langs]
+                dictionary = binarize.build_dictionary(train_texts, staging, args.workers)
+            binarize_all(corpora, prefixes, dictionary, staging, args.workers)
         shutil.rmtree(work)
 
         with open(dictionary, encoding="utf-8") as f:
