@@ -17,6 +17,8 @@ setup(
             "cxlm-prepare = fairseq_contrastive_xlm.cli.prepare:main",
             "cxlm-gettext-corpus = fairseq_contrastive_xlm.cli.gettext_corpus:main",
             "cxlm-download = fairseq_contrastive_xlm.cli.download:main",
+            "cxlm-xnli-prepare = fairseq_contrastive_xlm.cli.xnli_prepare:main",
+            "cxlm-xnli-eval = fairseq_contrastive_xlm.cli.xnli_eval:main",
         ],
     },
     install_requires=[

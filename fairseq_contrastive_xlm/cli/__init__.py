@@ -19,7 +19,7 @@ def command(prog):
                 stream=sys.stderr,
             )
             try:
-                return main(argv)
+                main(argv)  # console scripts pass a returned value to sys.exit: return nothing
             except UserInputError as err:
                 print(f"{prog}: error: {err}", file=sys.stderr)
                 sys.exit(2)

@@ -31,6 +31,7 @@ from ..errors import UserInputError
 from ..prepare import binarize
 from ..prepare.cleaning import DropCounts, clean_mono, clean_pairs, ratio_ok
 from ..prepare.languages import is_known
+from ..prepare.output import refuse_existing, staged_directory
 from . import command
 
 logger = logging.getLogger("cxlm-prepare")
@@ -142,8 +143,7 @@ def check_inputs(args) -> List[Corpus]:
         raise UserInputError(f"--vocab-size {args.vocab_size} is too small (at least 100)")
     if args.valid_size < 0 or args.test_size < 0:
         raise UserInputError("--valid-size and --test-size must be >= 0")
-    if os.path.exists(args.out) and not args.force:
-        raise UserInputError(f"{args.out} exists; pass --force to replace it")
+    refuse_existing(args.out, args.force)
     return corpora
 
 
@@ -348,11 +348,9 @@ def stage(name):
 def main(argv=None):
     args = parse_args(argv)
     corpora = check_inputs(args)
-    out = os.path.abspath(args.out)
-    staging = f"{out}.partial-{os.getpid()}"
-    work = os.path.join(staging, "work")
-    os.makedirs(work)
-    try:
+    with staged_directory(args.out) as staging:
+        work = os.path.join(staging, "work")
+        os.makedirs(work)
         prefixes = {}
         with stage("clean and split"):
             for corpus in corpora:
@@ -392,16 +390,10 @@ def main(argv=None):
             dictionary_size = sum(1 for _ in f)
         with open(os.path.join(staging, "manifest.json"), "w", encoding="utf-8") as f:
             json.dump(manifest(corpora, args, dictionary_size), f, indent=2, ensure_ascii=False)
-        if os.path.exists(out):
-            shutil.rmtree(out)
-        os.replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     for corpus in corpora:
         sizes = ", ".join(f"{s} {corpus.split_sizes[s]}" for s in SPLITS)
         logger.info("%s: %s sentences; dropped %s", corpus.name, sizes, corpus.drops.as_dict())
-    logger.info("wrote %s", out)
+    logger.info("wrote %s", os.path.abspath(args.out))
 
 
 if __name__ == "__main__":

@@ -93,6 +93,13 @@ class ContrastiveXLMConfig(FairseqDataclass):
             "--langs when training, and stored in checkpoints"
         },
     )
+    input_lang: str = field(
+        default="",
+        metadata={
+            "help": "language whose embedding is added when a batch carries no language ids, as with "
+            "fairseq's sentence_prediction task (fine-tune XNLI with --input-lang en); empty: none"
+        },
+    )
     ntxent_pooling: POOLING_CHOICES = field(
         default="first",
         metadata={"help": "sentence embedding for NT-Xent: first token (SE), max-pool (ME) or mean over real tokens"},
@@ -136,9 +143,10 @@ class ContrastiveXLMSentenceEncoder(TransformerEncoder):
     """fairseq's TransformerEncoder that also takes 0-based positions (restarting for TLM's second
     sentence) and language ids. Without them it computes exactly what TransformerEncoder computes."""
 
-    def __init__(self, args, dictionary, embed_tokens, num_langs: int):
+    def __init__(self, args, dictionary, embed_tokens, num_langs: int, default_lang_id: Optional[int] = None):
         super().__init__(args, dictionary, embed_tokens)
         self.embed_langs = nn.Embedding(num_langs, embed_tokens.embedding_dim) if num_langs else None
+        self.default_lang_id = default_lang_id  # used when a batch carries no language ids
 
     def forward_embedding(self, src_tokens, token_embedding=None, positions=None, lang_ids=None):
         if token_embedding is None:
@@ -152,8 +160,11 @@ class ContrastiveXLMSentenceEncoder(TransformerEncoder):
                 padded = positions + self.padding_idx + 1
                 padded = padded.masked_fill(src_tokens.eq(self.padding_idx), self.padding_idx)
                 x = x + F.embedding(padded, self.embed_positions.weight, self.padding_idx)
-        if self.embed_langs is not None and lang_ids is not None:
-            x = x + self.embed_langs(lang_ids)
+        if self.embed_langs is not None:
+            if lang_ids is not None:
+                x = x + self.embed_langs(lang_ids)
+            elif self.default_lang_id is not None:
+                x = x + self.embed_langs.weight[self.default_lang_id]
         if self.layernorm_embedding is not None:
             x = self.layernorm_embedding(x)
         x = self.dropout_module(x)
@@ -195,8 +206,9 @@ class ContrastiveXLMSentenceEncoder(TransformerEncoder):
 
 class ContrastiveXLMEncoder(RobertaEncoder):
     def build_encoder(self, args, dictionary, embed_tokens):
-        num_langs = len(args.langs.split(",")) if args.use_lang_embeddings else 0
-        encoder = ContrastiveXLMSentenceEncoder(args, dictionary, embed_tokens, num_langs)
+        langs = args.langs.split(",") if args.use_lang_embeddings else []
+        default = langs.index(args.input_lang) if args.input_lang and langs else None
+        encoder = ContrastiveXLMSentenceEncoder(args, dictionary, embed_tokens, len(langs), default)
         encoder.apply(init_bert_params)
         return encoder
 
@@ -266,6 +278,8 @@ class ContrastiveXLMModel(RobertaModel):
                 )
         if args.use_lang_embeddings and not args.langs:
             args.langs = XNLI_LANGS
+        if args.use_lang_embeddings and args.input_lang and args.input_lang not in args.langs.split(","):
+            raise UserInputError(f"--input-lang {args.input_lang} is not among the model's languages ({args.langs})")
         num_layers = args.encoder_layers
         if not -num_layers - 1 <= args.ntxent_layer <= num_layers:
             raise UserInputError(f"--ntxent-layer {args.ntxent_layer} is outside the model's layers 0..{num_layers}")
@@ -345,6 +359,7 @@ def base_architecture(args):
     args.encoder_attention_heads = safe_getattr(args, "encoder_attention_heads", 12)
     args.use_lang_embeddings = safe_getattr(args, "use_lang_embeddings", False)
     args.langs = safe_getattr(args, "langs", "")
+    args.input_lang = safe_getattr(args, "input_lang", "")
     args.ntxent_pooling = safe_getattr(args, "ntxent_pooling", "first")
     args.ntxent_layer = safe_getattr(args, "ntxent_layer", -1)
     args.ntxent_proj_dim = safe_getattr(args, "ntxent_proj_dim", 128)

@@ -95,3 +95,23 @@ def binarize_pair(data_dir: str, src: str, tgt: str, prefixes: Dict[str, str], d
         "--source-lang", src, "--target-lang", tgt, "--srcdict", dictionary, "--tgtdict", dictionary,
         "--destdir", os.path.join(data_dir, "para", f"{src}-{tgt}"), *_split_options(prefixes), workers=workers,
     )
+
+
+def binarize_named_splits(files: Dict[str, str], dictionary: str, dest_dir: str, workers: int = 1):
+    """files: split name -> tokenised text; writes DEST_DIR/<name>.{bin,idx} for any names (e.g. dev_ar).
+
+    fairseq-preprocess names its outputs train, valid, valid1, valid2, ...: one run takes the first file
+    as train and the rest as valid prefixes, then its outputs are renamed.
+    """
+    names = list(files)
+    staging = os.path.join(dest_dir, ".binarize")
+    argv = ["--only-source", "--srcdict", dictionary, "--destdir", staging, "--trainpref", files[names[0]]]
+    if len(names) > 1:
+        argv += ["--validpref", ",".join(files[name] for name in names[1:])]
+    fairseq_preprocess(*argv, workers=workers)
+    outputs = ["train"] + ["valid" if i == 0 else f"valid{i}" for i in range(len(names) - 1)]
+    for name, output in zip(names, outputs):
+        for ext in ("bin", "idx"):
+            os.replace(os.path.join(staging, f"{output}.{ext}"), os.path.join(dest_dir, f"{name}.{ext}"))
+    os.replace(os.path.join(staging, "dict.txt"), os.path.join(dest_dir, "dict.txt"))
+    shutil.rmtree(staging)

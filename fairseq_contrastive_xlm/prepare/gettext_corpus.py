@@ -5,6 +5,7 @@ the English original and its msgstr the translation (OPUS builds its GNOME, KDE 
 same way). Most XNLI languages have thousands of such pairs on a Debian machine.
 """
 
+import functools
 import glob
 import gettext
 import logging
@@ -45,14 +46,19 @@ def catalog_pairs(path: str) -> List[Pair]:
 
 def gettext_pairs(lang: str, locale_dir: str = LOCALE_DIR) -> List[Pair]:
     """Every distinct pair for an XNLI language, in a stable order (catalogs sorted by name)."""
-    locale = XNLI_LOCALES.get(lang, lang)
+    return list(_distinct_pairs(XNLI_LOCALES.get(lang, lang), locale_dir))
+
+
+@functools.lru_cache(maxsize=None)
+def _distinct_pairs(locale: str, locale_dir: str) -> Tuple[Pair, ...]:
+    """Read once per process: the catalogs do not change while it runs."""
     seen, pairs = set(), []
     for path in sorted(glob.glob(os.path.join(locale_dir, locale, "LC_MESSAGES", "*.mo"))):
         for pair in catalog_pairs(path):
             if pair not in seen:
                 seen.add(pair)
                 pairs.append(pair)
-    return pairs
+    return tuple(pairs)
 
 
 def available_languages(locale_dir: str = LOCALE_DIR, minimum: int = 1) -> Dict[str, int]:

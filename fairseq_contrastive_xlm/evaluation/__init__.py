@@ -1,0 +1,1 @@
+"""Loading checkpoints for evaluation, and the plots the evaluation commands write."""

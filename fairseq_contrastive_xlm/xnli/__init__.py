@@ -1,0 +1,1 @@
+"""XNLI: the official formats, and zero-shot evaluation of sentence_prediction fine-tunes."""
