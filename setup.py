@@ -19,6 +19,8 @@ setup(
             "cxlm-download = fairseq_contrastive_xlm.cli.download:main",
             "cxlm-xnli-prepare = fairseq_contrastive_xlm.cli.xnli_prepare:main",
             "cxlm-xnli-eval = fairseq_contrastive_xlm.cli.xnli_eval:main",
+            "cxlm-xnli-grid = fairseq_contrastive_xlm.cli.xnli_grid:main",
+            "cxlm-attention = fairseq_contrastive_xlm.cli.attention:main",
         ],
     },
     install_requires=[

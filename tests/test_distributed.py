@@ -1,6 +1,5 @@
 """Negatives gathered from several workers: two gloo processes must match one process on the whole batch."""
 
-import os
 import socket
 
 import pytest

@@ -10,20 +10,15 @@ and, for a directory with end-of-epoch checkpoints, OUT/accuracy_per_epoch.png (
 
 import argparse
 import json
-import logging
 import os
 
-import numpy as np
 
 from ..errors import UserInputError
 from ..evaluation import plots
 from ..evaluation.checkpoints import candidates, epoch_checkpoints, load
-from ..xnli.evaluate import accuracies, evaluate, select_best
+from ..xnli.evaluate import accuracies, dev_scores, evaluate, select_best
 from ..xnli.formats import LABELS
 from . import command
-
-logger = logging.getLogger("cxlm-xnli-eval")
-
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="cxlm-xnli-eval", description=__doc__.split("\n\n")[0])
@@ -45,15 +40,6 @@ def table(langs, rows):
     return "\n".join(lines)
 
 
-def load_on_device(path, data, cpu):
-    import torch
-
-    model, task, _ = load(path, data=data)
-    if torch.cuda.is_available() and not cpu:
-        model.cuda()
-    return model, task
-
-
 @command("cxlm-xnli-eval")
 def main(argv=None):
     args = parse_args(argv)
@@ -69,16 +55,12 @@ def main(argv=None):
 
     if os.path.isdir(args.checkpoint):
         paths = candidates(args.checkpoint)
-        dev = {}
-        for path in paths:
-            model, task = load_on_device(path, args.data, args.cpu)
-            dev[path] = accuracies(evaluate(model, task, langs, ["dev"], args.batch_size)["dev"])
-            logger.info("%s: average dev accuracy %.2f", os.path.basename(path), dev[path]["avg"])
+        dev = dev_scores(paths, args.data, langs, args.batch_size, args.cpu)
         best = select_best(dev)
     else:
         paths, dev, best = [args.checkpoint], {}, args.checkpoint
 
-    model, task = load_on_device(best, args.data, args.cpu)
+    model, task, _ = load(best, data=args.data, cpu=args.cpu)
     confusions = evaluate(model, task, langs, ["dev", "test"], args.batch_size)
     scores = {split: accuracies(confusions[split]) for split in ("dev", "test")}
 

@@ -13,14 +13,18 @@ _EPOCH = re.compile(r"^checkpoint(\d+)\.pt$")
 _UPDATES = re.compile(r"^checkpoint_(\d+)_(\d+)\.pt$")
 
 
-def load(path: str, data: Optional[str] = None, **overrides):
-    """(model in eval mode, task, cfg). `data` replaces the data directory recorded in the checkpoint."""
+def load(path: str, data: Optional[str] = None, cpu: bool = False, **overrides):
+    """(model in eval mode, task, cfg). `data` replaces the data directory recorded in the checkpoint; the
+    model goes to the GPU when there is one, unless cpu."""
     if not os.path.isfile(path):
         raise UserInputError(f"checkpoint {path} does not exist")
     if data is not None:
         overrides["data"] = data
     models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([path], arg_overrides=overrides)
-    return models[0].eval(), task, cfg
+    model = models[0].eval()
+    if torch.cuda.is_available() and not cpu:
+        model.cuda()
+    return model, task, cfg
 
 
 def epoch_checkpoints(directory: str) -> List[Tuple[int, str]]:

@@ -1,13 +1,16 @@
 """Zero-shot XNLI evaluation of a sentence_prediction checkpoint: confusion matrices per language."""
 
+import logging
 from typing import Dict, Iterable, List
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..evaluation.checkpoints import language_ids
+from ..evaluation.checkpoints import language_ids, load
 from .formats import LABELS
+
+logger = logging.getLogger(__name__)
 
 
 def classification_head(model) -> str:
@@ -55,6 +58,16 @@ def accuracies(confusions: Dict[str, np.ndarray]) -> Dict[str, float]:
     """Accuracy (%) per language and their average ('avg', the unweighted mean over languages)."""
     scores = {lang: 100.0 * np.trace(m) / max(m.sum(), 1) for lang, m in confusions.items()}
     scores["avg"] = float(np.mean(list(scores.values())))
+    return scores
+
+
+def dev_scores(paths: List[str], data: str, langs: List[str], batch_size: int = 64, cpu: bool = False):
+    """{checkpoint: dev accuracy per language and 'avg'} for each checkpoint."""
+    scores = {}
+    for path in paths:
+        model, task, _ = load(path, data=data, cpu=cpu)
+        scores[path] = accuracies(evaluate(model, task, langs, ["dev"], batch_size, progress=False)["dev"])
+        logger.info("%s: average dev accuracy %.2f", path, scores[path]["avg"])
     return scores
 
 

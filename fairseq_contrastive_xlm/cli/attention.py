@@ -1,0 +1,94 @@
+"""cxlm-attention: a heatmap of one layer's self-attention over a premise/hypothesis pair (or a sentence).
+
+    cxlm-attention --checkpoint finetune/checkpoint_best.pt --data xnli-bin \\
+        --premise "The cat sat on the mat." --hypothesis "A cat is sitting." --layer 12 --out attention.png
+
+DATA is the directory whose spm.model and dictionary the checkpoint was trained with (the XNLI directory of
+a fine-tune, the pretraining directory of a pretrained model). The pair is encoded as the model sees it:
+<s> premise </s> </s> hypothesis </s>. --head N shows one head; by default the heads are averaged.
+"""
+
+import argparse
+import os
+
+import sentencepiece as spm
+import torch
+
+from ..errors import UserInputError
+from ..evaluation import plots
+from ..evaluation.checkpoints import language_ids, load
+from . import command
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="cxlm-attention", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", required=True, help="a contrastive_xlm checkpoint (pretrained or fine-tuned)")
+    parser.add_argument("--data", required=True, help="the data directory with its spm.model")
+    parser.add_argument("--premise", required=True, help="the first sentence")
+    parser.add_argument("--hypothesis", help="the second sentence (optional)")
+    parser.add_argument("--layer", type=int, default=-1, help="layer 1..L (default: the last)")
+    parser.add_argument("--head", type=int, help="one head 1..H (default: the mean of all heads)")
+    parser.add_argument("--lang", default="en", help="language id given to a model with language embeddings (default en)")
+    parser.add_argument("--out", required=True, help="the PNG to write")
+    return parser.parse_args(argv)
+
+
+def head_weights(attn, x: torch.Tensor, key_padding_mask=None) -> torch.Tensor:
+    """B x heads x T x T self-attention weights of fairseq's MultiheadAttention for input x (T x B x C),
+    from its own projections: its fast path can only return the mean over heads."""
+    length, batch, dim = x.shape
+    heads = attn.num_heads
+    q = (attn.q_proj(x) * attn.scaling).view(length, batch * heads, dim // heads).transpose(0, 1)
+    k = attn.k_proj(x).view(length, batch * heads, dim // heads).transpose(0, 1)
+    scores = (q @ k.transpose(1, 2)).view(batch, heads, length, length)
+    if key_padding_mask is not None:
+        scores = scores.masked_fill(key_padding_mask[:, None, None, :].bool(), float("-inf"))
+    return scores.float().softmax(dim=-1)
+
+
+@torch.no_grad()
+def attention(model, tokens: torch.Tensor, layer: int, lang: str) -> torch.Tensor:
+    """Heads x T x T attention weights of one layer (1-based) for a single sequence."""
+    layers = model.encoder.sentence_encoder.layers
+    if not 1 <= layer <= len(layers):
+        raise UserInputError(f"--layer {layer}: the model has layers 1..{len(layers)}")
+    captured = {}
+
+    def keep_inputs(module, args, kwargs):
+        captured.update(kwargs)
+
+    handle = layers[layer - 1].self_attn.register_forward_pre_hook(keep_inputs, with_kwargs=True)
+    try:
+        model(tokens, features_only=True, lang_ids=language_ids(model, lang, tokens))
+    finally:
+        handle.remove()
+    return head_weights(layers[layer - 1].self_attn, captured["query"], captured.get("key_padding_mask"))[0]
+
+
+@command("cxlm-attention")
+def main(argv=None):
+    args = parse_args(argv)
+    model_path = os.path.join(args.data, "spm.model")
+    if not os.path.isfile(model_path):
+        raise UserInputError(f"{model_path} is missing: --data must hold the SentencePiece model the checkpoint uses")
+    model, task, _ = load(args.checkpoint, data=args.data, cpu=True)
+    dictionary = task.source_dictionary
+    processor = spm.SentencePieceProcessor(model_file=model_path)
+    pieces = ["<s>", *processor.id_to_piece(processor.encode(args.premise)), "</s>"]
+    if args.hypothesis:
+        pieces += ["</s>", *processor.id_to_piece(processor.encode(args.hypothesis)), "</s>"]
+    tokens = torch.tensor([[dictionary.index(p) for p in pieces]])
+    layer = args.layer if args.layer > 0 else len(model.encoder.sentence_encoder.layers)
+    weights = attention(model, tokens, layer, args.lang)
+    if args.head is not None:
+        if not 1 <= args.head <= weights.size(0):
+            raise UserInputError(f"--head {args.head}: the layer has heads 1..{weights.size(0)}")
+        matrix, which = weights[args.head - 1], f"head {args.head}"
+    else:
+        matrix, which = weights.mean(dim=0), f"mean of {weights.size(0)} heads"
+    path = plots.attention_heatmap(pieces, matrix.float().numpy(), args.out, f"layer {layer}, {which}")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

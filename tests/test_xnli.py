@@ -1,0 +1,195 @@
+"""XNLI: the three official formats, cxlm-xnli-prepare, a short sentence_prediction fine-tune, cxlm-xnli-eval,
+the grid helper and the attention view."""
+
+import json
+import os
+
+import matplotlib.image
+import numpy as np
+import pytest
+import torch
+
+from helpers import USER_DIR, run_tool
+from xnli_fixtures import write_multinli_jsonl, write_xnli_dir, write_xnli_mt_train
+from fairseq_contrastive_xlm.cli import attention, xnli_eval, xnli_grid, xnli_prepare
+from fairseq_contrastive_xlm.errors import UserInputError
+from fairseq_contrastive_xlm.prepare.languages import XNLI_LANGUAGES
+from fairseq_contrastive_xlm.xnli import finetune
+from fairseq_contrastive_xlm.xnli.evaluate import select_best
+from fairseq_contrastive_xlm.xnli.formats import MULTINLI_JSONL, XNLI_MT_TSV, XNLI_TSV, by_language, read
+
+TINY = ["--encoder-layers", "2", "--encoder-embed-dim", "64", "--encoder-ffn-embed-dim", "128",
+        "--encoder-attention-heads", "2", "--max-positions", "128"]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("nli")
+    return {
+        "xnli": write_xnli_dir(root / "XNLI-1.0"),
+        "mt": write_xnli_mt_train(root / "multinli.train.en.tsv", 300),
+        "jsonl": write_multinli_jsonl(root / "multinli_1.0_train.jsonl", 60, without_gold=4),
+        "root": root,
+    }
+
+
+def test_readers_map_every_format_to_one_label_order(files):
+    mt = read(str(files["mt"]))
+    assert mt.format == XNLI_MT_TSV and len(mt.examples) == 300
+    assert [e.label for e in mt.examples[:3]] == [0, 1, 2]  # 'contradictory' is read as contradiction
+    with open(files["mt"]) as f:
+        assert "contradictory" in f.read()
+    jsonl = read(str(files["jsonl"]))
+    assert jsonl.format == MULTINLI_JSONL and jsonl.dropped_no_gold_label == 4 and len(jsonl.examples) == 56
+    dev = read(str(files["xnli"] / "xnli.dev.tsv"))
+    assert dev.format == XNLI_TSV
+    groups = by_language(dev, "xnli.dev.tsv", XNLI_LANGUAGES)
+    assert all(len(groups[lang]) == 24 for lang in XNLI_LANGUAGES)
+
+
+def test_bad_files(files, tmp_path):
+    other = tmp_path / "other.tsv"
+    other.write_text("a\tb\tc\n1\t2\t3\n")
+    with pytest.raises(UserInputError, match="none of the known formats"):
+        read(str(other))
+    bad_label = tmp_path / "bad.tsv"
+    bad_label.write_text("premise\thypo\tlabel\nA.\tB.\tentailment\nC.\tD.\tmaybe\n")
+    with pytest.raises(UserInputError, match=r"bad\.tsv, line 3: label 'maybe' is not one of entailment, neutral, contradiction"):
+        read(str(bad_label))
+    dev = read(str(files["xnli"] / "xnli.dev.tsv"))
+    with pytest.raises(UserInputError, match="has no examples for xx"):
+        by_language(dev, "xnli.dev.tsv", ("en", "xx"))
+
+
+@pytest.fixture(scope="module")
+def xnli_bin(files, data_dir, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("xnli") / "bin")
+    xnli_prepare.main(["--train", str(files["mt"]), "--xnli-dir", str(files["xnli"]), "--data", data_dir, "--out", out,
+                       "--max-positions", "128", "--truncate"])
+    return out
+
+
+def test_prepare_writes_what_sentence_prediction_reads(xnli_bin):
+    for key in ("input0", "input1", "label"):
+        names = set(os.listdir(os.path.join(xnli_bin, key)))
+        expected = {"train", "valid", *(f"{s}_{lang}" for s in ("dev", "test") for lang in XNLI_LANGUAGES)}
+        assert names == {f"{n}.{ext}" for n in expected for ext in ("bin", "idx")} | {"dict.txt"}
+    with open(os.path.join(xnli_bin, "label", "dict.txt")) as f:
+        assert [line.split()[0] for line in f] == ["entailment", "neutral", "contradiction"]
+    with open(os.path.join(xnli_bin, "xnli.json")) as f:
+        summary = json.load(f)
+    assert summary["examples"]["train"] == 300 and summary["examples"]["dev_sw"] == 24
+
+
+def test_over_long_examples_fail_clearly_unless_truncated(files, data_dir, tmp_path, capsys):
+    argv = ["--train", str(files["mt"]), "--xnli-dir", str(files["xnli"]), "--data", data_dir, "--max-positions", "12"]
+    with pytest.raises(SystemExit):
+        xnli_prepare.main([*argv, "--out", str(tmp_path / "a")])
+    assert "more than --max-positions 12; pass --truncate" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists()
+    xnli_prepare.main([*argv, "--truncate", "--out", str(tmp_path / "b")])
+    with open(tmp_path / "b" / "xnli.json") as f:
+        assert json.load(f)["truncated"] > 0
+
+
+@pytest.fixture(scope="module")
+def pretrained(data_dir, tmp_path_factory):
+    save = str(tmp_path_factory.mktemp("pretrained"))
+    run_tool("fairseq-train", data_dir, "--user-dir", USER_DIR, "--task", "cross_lingual_lm_contrastive",
+             "--tlm-pairs", "en-de", "--arch", "contrastive_xlm", *TINY, "--tokens-per-sample", "128",
+             "--use-lang-embeddings", "--criterion", "masked_lm_ntxent", "--batch-size", "16", "--optimizer", "adam",
+             "--lr", "1e-3", "--max-update", "20", "--cpu", "--num-workers", "0", "--save-dir", save,
+             "--no-epoch-checkpoints", "--disable-validation")
+    return os.path.join(save, "checkpoint_last.pt")
+
+
+def test_model_options_come_from_the_checkpoint(pretrained):
+    options = finetune.model_options(pretrained)
+    for option, value in (("--encoder-layers", "2"), ("--encoder-embed-dim", "64"), ("--max-positions", "128")):
+        assert options[options.index(option) + 1] == value
+    assert "--use-lang-embeddings" in options and options[options.index("--input-lang") + 1] == "en"
+
+
+@pytest.fixture(scope="module")
+def finetuned(xnli_bin, pretrained, tmp_path_factory):
+    save = str(tmp_path_factory.mktemp("finetuned"))
+    argv = finetune.command(xnli_bin, pretrained, save, lr=1e-4, optimizer="adam", batch_size=32, max_epoch=2,
+                            extra=["--cpu", "--num-workers", "0"])
+    run_tool(*argv)
+    return save
+
+
+def test_eval_of_a_checkpoint_directory(finetuned, xnli_bin, tmp_path, capsys):
+    out = tmp_path / "results"
+    xnli_eval.main(["--checkpoint", finetuned, "--data", xnli_bin, "--out", str(out)])
+    printed = capsys.readouterr().out
+    header = next(line for line in printed.splitlines() if line.split()[:2] == ["ar", "bg"])
+    assert header.split() == [*XNLI_LANGUAGES, "avg"]
+    assert any(line.startswith("test") for line in printed.splitlines())
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["test"]) == {*XNLI_LANGUAGES, "avg"}
+    assert results["selected_by"] == "average dev accuracy"
+    best = max(results["dev_per_checkpoint"].values(), key=lambda s: s["avg"])["avg"]
+    assert results["dev"]["avg"] == pytest.approx(best)
+    for name, at_least in (("confusion_test.png", (600, 900)), ("confusion_test_all.png", (300, 300)),
+                           ("accuracy_per_epoch.png", (400, 700))):
+        image = matplotlib.image.imread(str(out / name))
+        assert image.shape[0] >= at_least[0] and image.shape[1] >= at_least[1], (name, image.shape)
+        assert image.std() > 0.05, f"{name} is blank"
+    for lang in XNLI_LANGUAGES:
+        assert np.array(results["confusion"]["test"][lang]).sum() == 24
+
+
+def test_best_checkpoint_selection():
+    scores = {
+        "checkpoint1.pt": {"en": 80.0, "de": 50.0, "avg": 65.0},
+        "checkpoint2.pt": {"en": 70.0, "de": 64.0, "avg": 67.0},  # lower on English, best on average
+        "checkpoint3.pt": {"en": 79.0, "de": 55.0, "avg": 67.0},  # a tie: the earlier one wins
+    }
+    assert select_best(scores) == "checkpoint2.pt"
+
+
+def test_grid(xnli_bin, pretrained, tmp_path):
+    out = tmp_path / "grid"
+    argv = ["--data", xnli_bin, "--pretrained", pretrained, "--out", str(out), "--lr", "1e-4,1e-3",
+            "--optimizer", "adam", "--batch-size", "32", "--max-epoch", "1", "--langs", "en,de,fr", "--cpu",
+            "--", "--num-workers", "0"]
+    xnli_grid.main(argv)
+    table = json.loads((out / "grid.json").read_text())
+    assert set(table["runs"]) == {"lr0.0001_adam_bs32", "lr0.001_adam_bs32"}
+    assert table["best"]["dev_avg"] == max(run["dev_avg"] for run in table["runs"].values())
+    assert (out / "grid.tsv").read_text().count("\n") == 3
+    logs = {log: os.path.getmtime(log) for log in out.glob("*/train.log")}
+    xnli_grid.main(argv)  # again: both runs are kept, none is repeated
+    assert len(logs) == 2 and all(os.path.getmtime(log) == when for log, when in logs.items())
+
+
+def test_attention_heads_match_fairseq_and_the_heatmap_is_written(finetuned, xnli_bin, tmp_path):
+    from fairseq_contrastive_xlm.evaluation.checkpoints import load
+
+    model, _, _ = load(os.path.join(finetuned, "checkpoint1.pt"), data=xnli_bin, cpu=True)
+    x = torch.randn(7, 2, 64)
+    mask = torch.zeros(2, 7, dtype=torch.bool)
+    mask[1, 5:] = True
+    module = model.encoder.sentence_encoder.layers[1].self_attn
+    _, fairseq_mean = module(query=x, key=x, value=x, key_padding_mask=mask, need_weights=True)
+    ours = attention.head_weights(module, x, mask)
+    torch.testing.assert_close(ours.mean(dim=1), fairseq_mean, rtol=1e-5, atol=1e-6)
+    path = tmp_path / "attention.png"
+    attention.main(["--checkpoint", os.path.join(finetuned, "checkpoint1.pt"), "--data", xnli_bin,
+                    "--premise", "The file could not be opened.", "--hypothesis", "Opening failed.",
+                    "--layer", "2", "--head", "1", "--out", str(path)])
+    assert matplotlib.image.imread(str(path)).shape[0] > 300
+
+
+def test_hydra_finetune_config(xnli_bin, pretrained, tmp_path):
+    save = str(tmp_path / "hydra")
+    run_tool(
+        "fairseq-hydra-train", "--config-dir", os.path.join(USER_DIR, "config"), "--config-name", "xnli_finetune",
+        f"common.user_dir={USER_DIR}", f"task.data={xnli_bin}", f"checkpoint.restore_file={pretrained}",
+        f"checkpoint.save_dir={save}", "lr_scheduler.total_num_update=10", "optimization.max_epoch=1",
+        "task.max_positions=128", "model.encoder_layers=2", "model.encoder_embed_dim=64", "model.encoder_ffn_embed_dim=128",
+        "model.encoder_attention_heads=2", "model.max_positions=128", "model.use_lang_embeddings=true",
+        "optimization.lr=[1e-4]", "common.cpu=true", "dataset.num_workers=0",
+    )
+    assert os.path.exists(os.path.join(save, "checkpoint1.pt"))
