@@ -12,13 +12,13 @@ import argparse
 import json
 import os
 
-
 from ..errors import UserInputError
 from ..evaluation import plots
 from ..evaluation.checkpoints import candidates, epoch_checkpoints, load
 from ..xnli.evaluate import accuracies, dev_scores, evaluate, select_best
 from ..xnli.formats import LABELS
 from . import command
+
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="cxlm-xnli-eval", description=__doc__.split("\n\n")[0])
