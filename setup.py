@@ -21,6 +21,9 @@ setup(
             "cxlm-xnli-eval = fairseq_contrastive_xlm.cli.xnli_eval:main",
             "cxlm-xnli-grid = fairseq_contrastive_xlm.cli.xnli_grid:main",
             "cxlm-attention = fairseq_contrastive_xlm.cli.attention:main",
+            "cxlm-retrieval = fairseq_contrastive_xlm.cli.retrieval:main",
+            "cxlm-perplexity = fairseq_contrastive_xlm.cli.perplexity:main",
+            "cxlm-embed-plot = fairseq_contrastive_xlm.cli.embed_plot:main",
         ],
     },
     install_requires=[

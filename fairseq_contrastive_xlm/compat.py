@@ -81,6 +81,24 @@ def run_fairseq_preprocess(argv):
             handler.close()
 
 
+def quiet_root_logger():
+    """Undo the DEBUG level fairseq's import gives the root logger.
+
+    Without it, importing fairseq 0.12 runs logging.basicConfig(level=DEBUG) (in
+    models/wav2vec/wav2vec2_classification.py) and every library's debug messages (matplotlib's font
+    search, for one) flood the output of our commands. LOGLEVEL=DEBUG still asks for them.
+    """
+    import logging
+    import os
+
+    import fairseq  # noqa: F401  (the import that sets the level)
+
+    root = logging.getLogger()
+    if root.level == logging.DEBUG and os.environ.get("LOGLEVEL", "").upper() != "DEBUG":
+        root.setLevel(logging.INFO)
+
+
 def apply_all():
     allow_fairseq_checkpoints()
     explain_refused_checkpoints()
+    quiet_root_logger()

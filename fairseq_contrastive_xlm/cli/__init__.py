@@ -17,6 +17,7 @@ def command(prog):
                 format="%(asctime)s | %(levelname)s | %(name)s | %(message)s",
                 level=logging.INFO,
                 stream=sys.stderr,
+                force=True,  # replace the handler fairseq's import installed
             )
             try:
                 main(argv)  # console scripts pass a returned value to sys.exit: return nothing

@@ -1,7 +1,6 @@
 """The pictures the evaluation commands write (PNG): confusion matrices, accuracy per epoch, attention,
 embedding maps. Each file is written under a temporary name and renamed, so none is ever half-written."""
 
-import logging
 import math
 import os
 from typing import Dict, List, Sequence
@@ -9,7 +8,6 @@ from typing import Dict, List, Sequence
 import matplotlib
 
 matplotlib.use("Agg")  # files only; no display needed
-logging.getLogger("matplotlib").setLevel(logging.WARNING)  # its font search logs at DEBUG
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
