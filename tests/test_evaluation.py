@@ -1,0 +1,164 @@
+"""Retrieval scoring, the Tatoeba reader, perplexity and the embedding map."""
+
+import json
+import math
+import os
+
+import matplotlib.image
+import numpy as np
+import pytest
+import torch
+from fairseq import metrics
+
+from helpers import USER_DIR, batch_of, build_criterion, build_model, build_task, run_tool
+from fairseq_contrastive_xlm.cli import embed_plot, perplexity, retrieval
+from fairseq_contrastive_xlm.criterions.masked_lm_ntxent import MaskedLmNTXentLoss
+from fairseq_contrastive_xlm.evaluation import tatoeba
+from fairseq_contrastive_xlm.evaluation.perplexity import masked_lm_loss, perplexity as ppl
+from fairseq_contrastive_xlm.evaluation.retrieval import ratio_margin, retrieval_accuracy, top1_accuracy
+
+SHARED_TATOEBA = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "shared", "data", "tatoeba")
+needs_tatoeba = pytest.mark.skipif(not os.path.isdir(SHARED_TATOEBA), reason="../shared/data/tatoeba is not beside this checkout")
+
+
+def test_identical_embeddings_retrieve_everything():
+    x = np.random.default_rng(0).normal(size=(50, 16))
+    scores = retrieval_accuracy(x, x.copy())
+    assert all(v == 100.0 for method in scores.values() for v in method.values())
+
+
+def test_a_fixed_permutation_gives_the_accuracy_it_implies():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(40, 32))
+    moved = np.arange(40)
+    moved[:10] = np.roll(moved[:10], 1)  # rows 0..9 now hold a neighbour's translation
+    scores = retrieval_accuracy(x, x[moved])
+    assert scores["cosine"] == {"src2tgt_acc": 75.0, "tgt2src_acc": 75.0}
+    assert scores["margin"]["src2tgt_acc"] == 75.0
+
+
+def test_margin_by_hand():
+    # cos = [[0.9, 0.5], [0.4, 0.8]], k = 1: each side's nearest neighbour on the other side.
+    similarity = np.array([[0.9, 0.5], [0.4, 0.8]])
+    # source 0: best 0.9; source 1: best 0.8; target 0: best 0.9; target 1: best 0.8
+    expected = np.array([[0.9 / (0.45 + 0.45), 0.5 / (0.45 + 0.4)], [0.4 / (0.4 + 0.45), 0.8 / (0.4 + 0.4)]])
+    np.testing.assert_allclose(ratio_margin(similarity, k=1), expected)
+    # With k = 2 every neighbourhood is the whole row or column.
+    expected_k2 = similarity / (similarity.sum(axis=1, keepdims=True) / 4 + similarity.sum(axis=0, keepdims=True) / 4)
+    np.testing.assert_allclose(ratio_margin(similarity, k=2), expected_k2)
+
+
+def test_margin_discounts_a_hub():
+    """Target 0 is near every source (0.8); sources 1 and 2 are at 0.75 from their own translations. Cosine
+    sends both to the hub; with k = 2 the margin divides the hub's score by its crowded neighbourhood:
+    margin(1, 0) = 0.8 / (1.55/4 + 1.6/4) = 1.016 < margin(1, 1) = 0.75 / (1.55/4 + 0.85/4) = 1.25."""
+    similarity = np.array([[0.80, 0.10, 0.10], [0.80, 0.75, 0.10], [0.80, 0.10, 0.75]])
+    assert top1_accuracy(similarity) == pytest.approx(100 / 3)
+    margin = ratio_margin(similarity, k=2)
+    assert margin[1, 0] == pytest.approx(0.8 / (1.55 / 4 + 1.6 / 4)) and margin[1, 1] == pytest.approx(0.75 / (1.55 / 4 + 0.85 / 4))
+    assert top1_accuracy(margin) == 100.0
+
+
+@needs_tatoeba
+def test_tatoeba_reader_on_the_shared_files():
+    assert tatoeba.available(SHARED_TATOEBA) == ["ar", "bg", "de", "el", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh"]
+    german, english = tatoeba.pairs(SHARED_TATOEBA, "de")
+    assert len(german) == len(english) == 1000
+    assert len(tatoeba.pairs(SHARED_TATOEBA, "sw")[0]) == 390 and len(tatoeba.pairs(SHARED_TATOEBA, "th")[0]) == 548
+
+
+def test_perplexity_is_exp2_of_the_logged_loss(data_dir):
+    """cxlm-perplexity's numbers and the criterion's logged mlm_ppl/tlm_ppl agree on the same items."""
+    task = build_task(data_dir)
+    task.load_dataset("valid")
+    torch.manual_seed(0)
+    model = build_model(task).eval()
+    criterion = build_criterion(task)
+    rows = range(12)
+    with torch.no_grad():
+        _, _, log = criterion(model, batch_of(task, "valid", rows))
+    with metrics.aggregate() as agg:
+        MaskedLmNTXentLoss.reduce_metrics([log])
+        logged = agg.get_smoothed_values()
+    dataset = task.datasets["valid"]
+    for objective in ("mlm", "tlm"):
+        which, item = dataset.draws[objective]
+        items = [dataset.objectives[objective][which[i]][item[i]] for i in rows]
+        batch = dataset.objectives[objective][0].collater(items)
+        with torch.no_grad():
+            loss, tokens = criterion.masked_lm_loss(model, batch)
+        assert ppl(float(loss), int(tokens)) == pytest.approx(2 ** logged[f"{objective}_loss"], rel=2e-3)
+        assert ppl(float(loss), int(tokens)) == pytest.approx(math.exp(float(loss) / int(tokens)))
+
+
+@pytest.fixture(scope="module")
+def checkpoint(data_dir, tmp_path_factory):
+    save = str(tmp_path_factory.mktemp("ckpt"))
+    run_tool("fairseq-train", data_dir, "--user-dir", USER_DIR, "--task", "cross_lingual_lm_contrastive",
+             "--mlm-langs", "en,de", "--tlm-pairs", "en-de,en-fr", "--arch", "contrastive_xlm", "--encoder-layers", "2",
+             "--encoder-embed-dim", "64", "--encoder-ffn-embed-dim", "128", "--encoder-attention-heads", "2",
+             "--max-positions", "128", "--tokens-per-sample", "128", "--criterion", "masked_lm_ntxent",
+             "--batch-size", "16", "--optimizer", "adam", "--lr", "1e-3", "--max-update", "10", "--cpu",
+             "--num-workers", "0", "--save-dir", save, "--no-epoch-checkpoints", "--disable-validation")
+    return os.path.join(save, "checkpoint_last.pt")
+
+
+def test_perplexity_command(checkpoint, data_dir, tmp_path, capsys):
+    out = tmp_path / "ppl.json"
+    perplexity.main(["--checkpoint", checkpoint, "--data", data_dir, "--split", "valid", "--tlm-pairs", "en-fr",
+                     "--json", str(out)])
+    results = json.loads(out.read_text())["results"]
+    assert set(results) == {"mlm en", "mlm de", "tlm en-fr"}
+    assert all(r["ppl"] == pytest.approx(2 ** r["loss_bits"]) and r["masked_tokens"] > 0 for r in results.values())
+    again = tmp_path / "again.json"
+    perplexity.main(["--checkpoint", checkpoint, "--data", data_dir, "--tlm-pairs", "en-fr", "--json", str(again)])
+    assert json.loads(again.read_text())["results"] == results  # fixed masks: the same numbers every time
+
+
+@needs_tatoeba
+def test_retrieval_command_on_tatoeba(checkpoint, data_dir, tmp_path, capsys):
+    out = tmp_path / "tatoeba.json"
+    retrieval.main(["--checkpoint", checkpoint, "--data", data_dir, "--tatoeba", SHARED_TATOEBA, "--langs", "de,fr",
+                    "--pooling", "max", "--json", str(out)])
+    report = json.loads(out.read_text())
+    assert set(report["results"]) == {"de", "fr"} and report["results"]["de"]["pairs"] == 1000
+    for method in ("cosine", "margin"):
+        assert set(report["average"][method]) == {"xx2en_acc", "en2xx_acc"}
+        assert all(0 <= v <= 100 for v in report["average"][method].values())
+    assert report["pooling"] == "max"
+    assert "average" in capsys.readouterr().out
+
+
+def test_retrieval_command_on_two_files_and_its_errors(checkpoint, data_dir, tmp_path, capsys):
+    src, tgt = tmp_path / "s.txt", tmp_path / "t.txt"
+    src.write_text("Open the file\nSave the file\nClose the window\n")
+    tgt.write_text("Datei öffnen\nDatei speichern\nFenster schließen\n")
+    out = tmp_path / "r.json"
+    retrieval.main(["--checkpoint", checkpoint, "--data", data_dir, "--src", str(src), "--tgt", str(tgt),
+                    "--src-lang", "en", "--tgt-lang", "de", "--layer", "1", "--projection", "--json", str(out)])
+    result = json.loads(out.read_text())["results"]["en-de"]
+    assert result["pairs"] == 3 and set(result["cosine"]) == {"src2tgt_acc", "tgt2src_acc"}
+    tgt.write_text("nur eine Zeile\n")
+    with pytest.raises(SystemExit):
+        retrieval.main(["--checkpoint", checkpoint, "--data", data_dir, "--src", str(src), "--tgt", str(tgt)])
+    assert "has 3 lines and" in capsys.readouterr().err
+
+
+@needs_tatoeba
+def test_embedding_map(checkpoint, data_dir, tmp_path, capsys):
+    out = tmp_path / "map.png"
+    embed_plot.main(["--checkpoint", checkpoint, "--data", data_dir, "--tatoeba", SHARED_TATOEBA, "--langs", "de,ru",
+                     "--sentences", "60", "--out", str(out)])
+    image = matplotlib.image.imread(str(out))
+    assert image.shape[0] > 400 and image.shape[1] > 400 and image.std() > 0.05
+    assert "mean cosine: translations" in capsys.readouterr().out
+
+
+def test_masked_lm_loss_counts_every_item(data_dir):
+    task = build_task(data_dir)
+    task.load_dataset("valid")
+    model = build_model(task).eval()
+    dataset = task.datasets["valid"].objectives["mlm"][0]
+    _, tokens = masked_lm_loss(model, build_criterion(task), dataset, batch_size=7)
+    expected = sum(int((dataset[i]["target"] != task.dictionary.pad()).sum()) for i in range(len(dataset)))
+    assert tokens == expected
