@@ -9,7 +9,7 @@ setup(
     license="MIT",
     python_requires=">=3.10",
     packages=find_packages(include=["fairseq_contrastive_xlm", "fairseq_contrastive_xlm.*"]),
-    package_data={"fairseq_contrastive_xlm": ["config/*.yaml", "config/*/*.yaml"]},
+    package_data={"fairseq_contrastive_xlm": ["config/*.yaml", "config/*/*.yaml", "config/*/*/*.yaml"]},
     # fairseq is deliberately not listed: its metadata pulls torchaudio, which replaces the CPU torch with a
     # CUDA build. Install it from requirements-fairseq.txt with --no-deps (the Makefile does).
     entry_points={
@@ -24,6 +24,7 @@ setup(
             "cxlm-retrieval = fairseq_contrastive_xlm.cli.retrieval:main",
             "cxlm-perplexity = fairseq_contrastive_xlm.cli.perplexity:main",
             "cxlm-embed-plot = fairseq_contrastive_xlm.cli.embed_plot:main",
+            "cxlm-summarize = fairseq_contrastive_xlm.cli.summarize:main",
         ],
     },
     install_requires=[

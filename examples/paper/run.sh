@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The paper's seven models end to end: intermediate training (all but the baseline), the XNLI fine-tune,
+# zero-shot XNLI evaluation, Tatoeba retrieval, and one table.
+#
+#   DATA=data-bin XNLI=xnli-bin START=path/to/pretrained.pt OUT=runs/paper examples/paper/run.sh
+#
+# DATA: the pretraining data directory (cxlm-prepare; preprocess/get_paper_data.sh)
+# XNLI: cxlm-xnli-prepare's output; START: the model every run starts from (fairseq format: XLM-R, or one
+# pretrained with this plugin). Optional:
+#   MODELS="baseline tlm mlm_tlm contrastive_se_tlm contrastive_se_mlm_tlm contrastive_me_tlm contrastive_me_mlm_tlm"
+#   MODEL="model.encoder_layers=12 model.encoder_embed_dim=768 ..."   the model size (default: XLM-15's)
+#   PRETRAIN="optimization.max_update=50000 ..."   FINETUNE="optimization.lr=[1e-05] ..."   (Hydra overrides)
+#   BATCH=32 EPOCHS=3 (fine-tuning), TATOEBA=data/tatoeba (retrieval), EXTRA="common.cpu=true"
+# A model whose results exist is skipped, so the script can be run again after an interruption.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+: "${DATA:?set DATA}" "${XNLI:?set XNLI}" "${START:?set START}"
+OUT=${OUT:-runs/paper}
+MODELS=${MODELS:-baseline tlm mlm_tlm contrastive_se_tlm contrastive_se_mlm_tlm contrastive_me_tlm contrastive_me_mlm_tlm}
+BATCH=${BATCH:-32}
+EPOCHS=${EPOCHS:-3}
+CONFIG=$PWD/fairseq_contrastive_xlm/config/paper
+USER_DIR=$PWD/fairseq_contrastive_xlm
+abs() { python3 -c 'import os, sys; print(os.path.abspath(sys.argv[1]))' "$1"; }
+DATA=$(abs "$DATA"); XNLI=$(abs "$XNLI"); START=$(abs "$START"); OUT=$(abs "$OUT")
+TOTAL=$(python3 -c "import json, math; n = json.load(open('$XNLI/xnli.json'))['examples']['train']; print(math.ceil(n / $BATCH) * $EPOCHS)")
+
+for model in $MODELS; do
+  run=$OUT/$model
+  if [ -f "$run/xnli/results.json" ]; then echo "== $model: done before"; continue; fi
+  mkdir -p "$run"
+  if [ "$model" = baseline ]; then
+    pretrained=$START; finetune_config=baseline
+  else
+    echo "== $model: intermediate training"
+    # shellcheck disable=SC2086  # MODEL, PRETRAIN and EXTRA hold several overrides
+    fairseq-hydra-train --config-dir "$CONFIG" --config-name "$model" common.user_dir="$USER_DIR" \
+      task.data="$DATA" checkpoint.restore_file="$START" checkpoint.save_dir="$run/pretrain" \
+      ${MODEL:-} ${PRETRAIN:-} ${EXTRA:-} > "$run/pretrain.log" 2>&1
+    pretrained=$run/pretrain/checkpoint_last.pt; finetune_config=finetune
+  fi
+  echo "== $model: XNLI fine-tune ($TOTAL updates)"
+  # shellcheck disable=SC2086
+  fairseq-hydra-train --config-dir "$CONFIG" --config-name "$finetune_config" common.user_dir="$USER_DIR" \
+    task.data="$XNLI" checkpoint.restore_file="$pretrained" checkpoint.save_dir="$run/finetune" \
+    dataset.batch_size="$BATCH" optimization.max_epoch="$EPOCHS" lr_scheduler.total_num_update="$TOTAL" \
+    ${MODEL:-} ${FINETUNE:-} ${EXTRA:-} > "$run/finetune.log" 2>&1
+  if [ -n "${TATOEBA:-}" ]; then
+    echo "== $model: Tatoeba retrieval"
+    cxlm-retrieval --checkpoint "$pretrained" --data "$DATA" --tatoeba "$TATOEBA" --json "$run/tatoeba.json" > "$run/tatoeba.log" 2>&1
+  fi
+  echo "== $model: zero-shot XNLI"
+  cxlm-xnli-eval --checkpoint "$run/finetune" --data "$XNLI" --out "$run/xnli" > "$run/xnli.log" 2>&1
+done
+cxlm-summarize --runs "$OUT"
