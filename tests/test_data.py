@@ -121,3 +121,12 @@ def test_batches_hold_every_objective(task):
     assert set(batch) == {"mlm", "tlm", "ntxent", "nsentences", "ntokens"}
     assert batch["ntokens"] == sum(batch[k]["ntokens"] for k in ("mlm", "tlm", "ntxent"))
     assert batch_of(task, "train", []) == {}
+
+
+def test_validation_batches_keep_every_item(task):
+    """fairseq drops a last batch whose size is not a multiple of required_batch_size_multiple."""
+    dataset = task.datasets["valid"]
+    indices = dataset.ordered_indices()
+    batches = dataset.batch_by_size(indices, max_sentences=16, required_batch_size_multiple=8)
+    assert len(indices) % 8 != 0  # so fairseq alone would drop some
+    assert sorted(np.concatenate(batches).tolist()) == sorted(indices.tolist())

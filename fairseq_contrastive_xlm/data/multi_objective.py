@@ -113,6 +113,18 @@ class MultiObjectiveDataset(FairseqDataset):
             order = np.arange(self.length)
         return order[np.argsort(self.sizes[order], kind="stable")]
 
+    def batch_by_size(self, indices, max_tokens=None, max_sentences=None, required_batch_size_multiple=1):
+        """fairseq's batching, except that validation keeps every item: with required_batch_size_multiple > 1
+        fairseq drops a last batch of another size (facebookresearch/fairseq#5036), which would leave
+        up to multiple - 1 items out of every validation. Training may drop them: a few items a shuffled
+        epoch, for batch sizes the GPU likes."""
+        batches = super().batch_by_size(indices, max_tokens, max_sentences, required_batch_size_multiple)
+        if not self.sample:
+            batched = sum(len(b) for b in batches)
+            if batched < len(indices):
+                batches = list(batches) + [np.asarray(indices[batched:])]
+        return batches
+
     def filter_indices_by_size(self, indices, max_sizes):
         # Every objective dataset already fits the model's positions; item sizes are sums over objectives.
         return indices, []

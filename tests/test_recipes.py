@@ -1,0 +1,92 @@
+"""The paper's seven models as Hydra recipes, and the script that runs them."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from fairseq.dataclass.initialize import hydra_init
+from hydra import compose, initialize_config_dir
+
+from helpers import REPO, USER_DIR
+from xnli_fixtures import write_xnli_dir, write_xnli_mt_train
+from fairseq_contrastive_xlm.cli import xnli_prepare
+
+CONFIG = os.path.join(USER_DIR, "config", "paper")
+PAIRS = "en-ar,en-bg,en-de,en-el,en-es,en-fr,en-hi,en-ru,en-sw,en-th,en-tr,en-ur,en-vi,en-zh"
+XNLI15 = "ar,bg,de,el,en,es,fr,hi,ru,sw,th,tr,ur,vi,zh"
+
+# model: (TLM pairs, MLM languages, NT-Xent pairs, pooling, lambda)
+PAPER = {
+    "tlm": (PAIRS, "", "none", "first", 0.0),
+    "mlm_tlm": (PAIRS, XNLI15, "none", "first", 0.0),
+    "contrastive_se_tlm": (PAIRS, "", None, "first", 1.0),
+    "contrastive_se_mlm_tlm": (PAIRS, XNLI15, None, "first", 1.0),
+    "contrastive_me_tlm": (PAIRS, "", None, "max", 1.0),
+    "contrastive_me_mlm_tlm": (PAIRS, XNLI15, None, "max", 1.0),
+}
+
+
+def composed(name, *overrides):
+    hydra_init(name)  # as fairseq-hydra-train does: its schema under the config's name
+    with initialize_config_dir(config_dir=CONFIG, version_base="1.1"):
+        return compose(config_name=name, overrides=list(overrides), return_hydra_config=True)
+
+
+@pytest.mark.parametrize("name", sorted(PAPER))
+def test_each_pretraining_recipe_sets_what_makes_its_model(name):
+    cfg = composed(name, "task.data=DATA", "model.encoder_layers=6")
+    pairs, mlm, ntxent, pooling, weight = PAPER[name]
+    assert (cfg.task.tlm_pairs, cfg.task.mlm_langs, cfg.task.ntxent_pairs) == (pairs, mlm, ntxent)
+    assert cfg.model.ntxent_pooling == pooling and cfg.criterion.ntxent_weight == weight
+    # the shared values, and the overrides
+    assert cfg.task._name == "cross_lingual_lm_contrastive" and cfg.task.data == "DATA"
+    assert cfg.model.encoder_layers == 6 and cfg.model.encoder_embed_dim == 1024 and cfg.model.use_lang_embeddings
+    assert cfg.criterion.ntxent_temperature == 0.1 and cfg.optimization.lr == [0.0001]
+    assert cfg.hydra.run.dir == "."
+
+
+@pytest.mark.parametrize("name", ["baseline", "finetune"])
+def test_fine_tuning_recipes(name):
+    cfg = composed(name, "task.data=XNLI", "lr_scheduler.total_num_update=100")
+    assert cfg.task._name == "sentence_prediction" and cfg.task.num_classes == 3
+    assert cfg.model.input_lang == "en" and cfg.checkpoint.best_checkpoint_metric == "accuracy"
+    assert cfg.lr_scheduler.total_num_update == 100
+
+
+def test_the_script_runs_the_recipes(data_dir, tmp_path):
+    """Two of the seven (the baseline and a contrastive one) through the script, at toy size."""
+    xnli = tmp_path / "xnli-bin"
+    xnli_prepare.main(["--train", str(write_xnli_mt_train(tmp_path / "train.tsv", 120)),
+                       "--xnli-dir", str(write_xnli_dir(tmp_path / "XNLI-1.0", per_language=6)),
+                       "--data", data_dir, "--out", str(xnli), "--max-positions", "128", "--truncate"])
+    start = tmp_path / "start"
+    tiny = ["--encoder-layers", "2", "--encoder-embed-dim", "64", "--encoder-ffn-embed-dim", "128",
+            "--encoder-attention-heads", "2", "--max-positions", "128"]
+    subprocess.run([os.path.join(os.path.dirname(sys.executable), "fairseq-train"), data_dir, "--user-dir", USER_DIR,
+                    "--task", "cross_lingual_lm_contrastive", "--mlm-langs", "en", "--arch", "contrastive_xlm", *tiny,
+                    "--use-lang-embeddings", "--tokens-per-sample", "128", "--criterion", "masked_lm_ntxent",
+                    "--batch-size", "8", "--optimizer", "adam", "--lr", "1e-3", "--max-update", "2", "--cpu",
+                    "--num-workers", "0", "--save-dir", str(start), "--disable-validation"], check=True, capture_output=True)
+    model = ("model.encoder_layers=2 model.encoder_embed_dim=64 model.encoder_ffn_embed_dim=128 "
+             "model.encoder_attention_heads=2 model.max_positions=128")
+    env = {
+        **os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"],
+        "DATA": data_dir, "XNLI": str(xnli), "START": str(start / "checkpoint_last.pt"), "OUT": str(tmp_path / "runs"),
+        "MODELS": "baseline contrastive_se_mlm_tlm", "MODEL": model, "EPOCHS": "1", "BATCH": "16",
+        "PRETRAIN": "optimization.max_update=3 task.tokens_per_sample=128 task.mlm_langs='en,de,fr' "
+                    "task.tlm_pairs='en-de,en-fr' dataset.batch_size=8 lr_scheduler.warmup_updates=1 "
+                    "lr_scheduler.total_num_update=3",
+        "FINETUNE": "task.max_positions=128", "EXTRA": "common.cpu=true dataset.num_workers=0",
+    }
+    result = subprocess.run(["bash", "examples/paper/run.sh"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "| baseline |" in result.stdout and "| contrastive_se_mlm_tlm |" in result.stdout
+    summary = json.loads((tmp_path / "runs" / "summary.json").read_text())
+    assert set(summary) == {"baseline", "contrastive_se_mlm_tlm"}
+    assert set(summary["baseline"]["xnli_test"]) == {*XNLI15.split(","), "avg"}
+    pretrain_log = (tmp_path / "runs" / "contrastive_se_mlm_tlm" / "pretrain.log").read_text()
+    assert "ntxent_acc" in pretrain_log and "mlm_ppl" in pretrain_log and "tlm_ppl" in pretrain_log
+    again = subprocess.run(["bash", "examples/paper/run.sh"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert again.stdout.count("done before") == 2
