@@ -5,6 +5,8 @@
 
 Writes OUT/en-<lang>.en and OUT/en-<lang>.<lang> (line-aligned) for each language, OUT/corpus.json
 (pairs per language) and OUT/cxlm-prepare.args: the --para (and --mono) arguments for cxlm-prepare.
+With --heldout N the last N pairs of each language go to OUT/heldout/en-<lang>.{en,<lang>} instead, for
+retrieval tests, and appear in no training file (monolingual ones included).
 """
 
 import argparse
@@ -29,6 +31,8 @@ def parse_args(argv):
     parser.add_argument("--max-pairs", type=int, default=0, help="keep at most this many pairs per language (0: all)")
     parser.add_argument("--mono", action="store_true",
                         help="also write each side as monolingual text (OUT/mono.<lang>) and list it for cxlm-prepare")
+    parser.add_argument("--heldout", type=int, default=0,
+                        help="pairs per language kept out of every training file, in OUT/heldout/ (default 0)")
     parser.add_argument("--locale-dir", default=LOCALE_DIR, help=f"where the catalogs are (default {LOCALE_DIR})")
     parser.add_argument("--seed", type=int, default=1, help="order of the pairs (default 1)")
     return parser.parse_args(argv)
@@ -54,9 +58,16 @@ def main(argv=None):
         pairs = shuffled(gettext_pairs(lang, args.locale_dir), args.seed)
         if args.max_pairs:
             pairs = pairs[: args.max_pairs]
-        if len(pairs) < args.min_pairs:
-            logger.warning("%s: only %d pairs in %s, skipped (--min-pairs %d)", lang, len(pairs), args.locale_dir, args.min_pairs)
+        if len(pairs) < args.min_pairs + args.heldout:
+            logger.warning("%s: only %d pairs in %s, skipped (--min-pairs %d, --heldout %d)", lang, len(pairs),
+                           args.locale_dir, args.min_pairs, args.heldout)
             continue
+        if args.heldout:
+            pairs, heldout = pairs[: -args.heldout], pairs[-args.heldout:]
+            os.makedirs(os.path.join(args.out, "heldout"), exist_ok=True)
+            held = os.path.join(args.out, "heldout", f"en-{lang}")
+            write_lines(f"{held}.en", (p[0] for p in heldout))
+            write_lines(f"{held}.{lang}", (p[1] for p in heldout))
         prefix = os.path.join(args.out, f"en-{lang}")
         write_lines(f"{prefix}.en", (p[0] for p in pairs))
         write_lines(f"{prefix}.{lang}", (p[1] for p in pairs))
@@ -74,7 +85,7 @@ def main(argv=None):
         write_lines(path, dict.fromkeys(english))  # each English message once, in first-seen order
         prepare_args.append(f"--mono en:{path}")
     with open(os.path.join(args.out, "corpus.json"), "w", encoding="utf-8") as f:
-        json.dump({"source": args.locale_dir, "pairs": counts}, f, indent=2)
+        json.dump({"source": args.locale_dir, "pairs": counts, "heldout_per_language": args.heldout}, f, indent=2)
     write_lines(os.path.join(args.out, "cxlm-prepare.args"), prepare_args)
     print(" ".join(prepare_args))
 

@@ -1,6 +1,7 @@
 """cxlm-retrieval: cross-lingual sentence retrieval accuracy of a checkpoint (XTREME's Tatoeba task, LASER's protocol).
 
     cxlm-retrieval --checkpoint checkpoints/checkpoint_best.pt --data data-bin --tatoeba data/tatoeba --json tatoeba.json
+    cxlm-retrieval --checkpoint checkpoints/checkpoint_best.pt --data data-bin --pairs raw/heldout --json heldout.json
     cxlm-retrieval --checkpoint checkpoints/checkpoint_best.pt --data data-bin --src test.de --tgt test.en \\
         --src-lang de --tgt-lang en --pooling max --layer 8
 
@@ -40,12 +41,13 @@ def parse_args(argv):
     parser.add_argument("--src-lang", default="xx", help="language of --src (for language embeddings)")
     parser.add_argument("--tgt-lang", default="en", help="language of --tgt (default en)")
     parser.add_argument("--tatoeba", help="a LASER Tatoeba v1 directory instead of --src/--tgt: every XNLI language in it")
+    parser.add_argument("--pairs", help="a directory of en-<lang>.en / en-<lang>.<lang> files instead (e.g. held-out pairs)")
     parser.add_argument("--langs", help="with --tatoeba: comma-separated languages (default: all present)")
     parser.add_argument("--k", type=int, default=4, help="neighbours for the margin (default 4)")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
-    if bool(args.tatoeba) == bool(args.src or args.tgt) or (args.src and not args.tgt) or (args.tgt and not args.src):
-        parser.error("give either --src and --tgt, or --tatoeba")
+    if sum(map(bool, (args.tatoeba, args.pairs, args.src or args.tgt))) != 1 or bool(args.src) != bool(args.tgt):
+        parser.error("give one of: --src and --tgt, --tatoeba, --pairs")
     return args
 
 
@@ -73,6 +75,9 @@ def main(argv=None):
         if missing or not langs:
             raise UserInputError(f"{args.tatoeba} has no Tatoeba files for {', '.join(missing) or 'any XNLI language'}")
         jobs = {lang: (*tatoeba.pairs(args.tatoeba, lang), lang, "en") for lang in langs}
+        directions = ("xx2en", "en2xx")
+    elif args.pairs:
+        jobs = {lang: (foreign, english, lang, "en") for lang, (foreign, english) in tatoeba.en_x_directory(args.pairs).items()}
         directions = ("xx2en", "en2xx")
     else:
         jobs = {f"{args.src_lang}-{args.tgt_lang}": (*tatoeba.read_aligned(args.src, args.tgt), args.src_lang, args.tgt_lang)}

@@ -1,15 +1,21 @@
-"""cxlm-summarize: one table over runs (the paper's seven models, or the demo's): XNLI test accuracy per
-language and average, and Tatoeba retrieval, from each run's results files.
+"""cxlm-summarize: one table over runs (the paper's seven models, the demo's two), from the result files
+each run directory holds:
+
+    RUN/perplexity.json   cxlm-perplexity            -> MLM and TLM perplexity (mean over languages/pairs)
+    RUN/heldout.json      cxlm-retrieval --pairs     -> retrieval accuracy on held-out pairs
+    RUN/tatoeba.json      cxlm-retrieval --tatoeba   -> Tatoeba accuracy
+    RUN/xnli/results.json cxlm-xnli-eval             -> XNLI test accuracy per language and average
 
     cxlm-summarize --runs runs/paper
 
-Reads RUNS/<model>/xnli/results.json (cxlm-xnli-eval) and RUNS/<model>/tatoeba.json (cxlm-retrieval) where
-present; prints a Markdown table and writes RUNS/summary.md and RUNS/summary.json.
+Columns appear for what some run has. Prints a Markdown table; writes RUNS/summary.md and RUNS/summary.json.
 """
 
 import argparse
 import json
 import os
+
+import numpy as np
 
 from ..errors import UserInputError
 from . import command
@@ -24,11 +30,33 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def read_json(path):
+def read_json(*parts):
+    path = os.path.join(*parts)
     if not os.path.isfile(path):
         return None
     with open(path, encoding="utf-8") as f:
         return json.load(f)
+
+
+def columns(run_dir):
+    """{column: value} for one run."""
+    found = {}
+    ppl = read_json(run_dir, "perplexity.json")
+    if ppl:
+        for kind in ("mlm", "tlm"):
+            values = [r["ppl"] for r in ppl["results"].values() if r["objective"] == kind]
+            if values:
+                found[f"{kind.upper()} ppl"] = float(np.mean(values))
+    for name, label in (("heldout.json", "held-out"), ("tatoeba.json", "Tatoeba")):
+        retrieval = read_json(run_dir, name)
+        if retrieval:
+            for direction in ("xx2en", "en2xx"):
+                found[f"{label} {direction.replace('2', '→')}"] = retrieval["average"]["cosine"][f"{direction}_acc"]
+    xnli = read_json(run_dir, "xnli", "results.json")
+    if xnli:
+        found.update({f"XNLI {lang}": v for lang, v in xnli["test"].items() if lang != "avg"})
+        found["XNLI avg"] = xnli["test"]["avg"]
+    return found
 
 
 @command("cxlm-summarize")
@@ -36,25 +64,18 @@ def main(argv=None):
     args = parse_args(argv)
     if not os.path.isdir(args.runs):
         raise UserInputError(f"{args.runs} does not exist")
-    names = sorted(os.listdir(args.runs), key=lambda n: (PAPER_ORDER.index(n) if n in PAPER_ORDER else len(PAPER_ORDER), n))
-    rows = {}
-    for name in names:
-        xnli = read_json(os.path.join(args.runs, name, "xnli", "results.json"))
-        tatoeba = read_json(os.path.join(args.runs, name, "tatoeba.json"))
-        if xnli or tatoeba:
-            rows[name] = {"xnli_test": xnli and xnli["test"], "tatoeba": tatoeba and tatoeba["average"]}
+    names = sorted(
+        (n for n in os.listdir(args.runs) if os.path.isdir(os.path.join(args.runs, n))),
+        key=lambda n: (PAPER_ORDER.index(n) if n in PAPER_ORDER else len(PAPER_ORDER), n),
+    )
+    rows = {name: columns(os.path.join(args.runs, name)) for name in names}
+    rows = {name: row for name, row in rows.items() if row}
     if not rows:
-        raise UserInputError(f"no results under {args.runs} (expected <run>/xnli/results.json or <run>/tatoeba.json)")
-    langs = next((r["xnli_test"] for r in rows.values() if r["xnli_test"]), {})
-    langs = [lang for lang in langs if lang != "avg"]
-    header = ["model", *langs, "XNLI avg", "Tatoeba xx→en", "Tatoeba en→xx"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        raise UserInputError(f"no results under {args.runs} (see cxlm-summarize --help for the files it reads)")
+    header = list(dict.fromkeys(key for row in rows.values() for key in row))
+    lines = ["| run | " + " | ".join(header) + " |", "|---|" + "---|" * len(header)]
     for name, row in rows.items():
-        test, tat = row["xnli_test"] or {}, (row["tatoeba"] or {}).get("cosine", {})
-        cells = [f"{test[lang]:.1f}" if lang in test else "" for lang in langs]
-        cells += [f"{test['avg']:.1f}" if "avg" in test else ""]
-        cells += [f"{tat[k]:.1f}" if k in tat else "" for k in ("xx2en_acc", "en2xx_acc")]
-        lines.append("| " + " | ".join([name, *cells]) + " |")
+        lines.append(f"| {name} | " + " | ".join(f"{row[k]:.1f}" if k in row else "" for k in header) + " |")
     table = "\n".join(lines)
     print(table)
     with open(os.path.join(args.runs, "summary.md"), "w", encoding="utf-8") as f:

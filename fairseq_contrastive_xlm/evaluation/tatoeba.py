@@ -1,5 +1,6 @@
-"""LASER's Tatoeba v1 test pairs (tatoeba.<iso3>-eng.<iso3> and tatoeba.<iso3>-eng.eng, line-aligned) for the
-14 non-English XNLI languages; XTREME's Tatoeba task uses the same files."""
+"""Line-aligned test pairs on disk: LASER's Tatoeba v1 files (tatoeba.<iso3>-eng.<iso3> and
+tatoeba.<iso3>-eng.eng) for the 14 non-English XNLI languages, which XTREME's Tatoeba task uses too, and
+directories of en-<lang>.en / en-<lang>.<lang> files (cxlm-gettext-corpus --heldout writes them)."""
 
 import os
 from typing import List, Tuple
@@ -41,3 +42,20 @@ def read_aligned(source: str, target: str) -> Tuple[List[str], List[str]]:
 def pairs(directory: str, lang: str) -> Tuple[List[str], List[str]]:
     """(sentences in lang, their English translations)."""
     return read_aligned(*files(directory, lang))
+
+
+def en_x_directory(directory: str):
+    """{lang: (sentences in lang, English)} for every en-<lang>.en / en-<lang>.<lang> pair of files."""
+    if not os.path.isdir(directory):
+        raise UserInputError(f"{directory} does not exist")
+    found = {}
+    for name in sorted(os.listdir(directory)):
+        if name.startswith("en-") and name.endswith(".en"):
+            lang = name[len("en-"):-len(".en")]
+            other = os.path.join(directory, f"en-{lang}.{lang}")
+            if os.path.isfile(other):
+                english, foreign = read_aligned(os.path.join(directory, name), other)
+                found[lang] = (foreign, english)
+    if not found:
+        raise UserInputError(f"{directory} holds no en-<lang>.en / en-<lang>.<lang> files")
+    return found
