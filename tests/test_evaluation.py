@@ -154,6 +154,21 @@ def test_embedding_map(checkpoint, data_dir, tmp_path, capsys):
     assert "mean cosine: translations" in capsys.readouterr().out
 
 
+def test_retrieval_and_map_of_a_pairs_directory(checkpoint, data_dir, tmp_path):
+    from fairseq_contrastive_xlm.cli import gettext_corpus
+
+    raw = tmp_path / "raw"
+    gettext_corpus.main(["--langs", "de,fr", "--max-pairs", "300", "--heldout", "40", "--out", str(raw)])
+    out = tmp_path / "heldout.json"
+    retrieval.main(["--checkpoint", checkpoint, "--data", data_dir, "--pairs", str(raw / "heldout"), "--json", str(out)])
+    report = json.loads(out.read_text())
+    assert set(report["results"]) == {"de", "fr"} and report["results"]["fr"]["pairs"] == 40
+    assert set(report["average"]["margin"]) == {"xx2en_acc", "en2xx_acc"}
+    embed_plot.main(["--checkpoint", checkpoint, "--data", data_dir, "--pairs", str(raw / "heldout"),
+                     "--method", "tsne", "--out", str(tmp_path / "map.png")])
+    assert matplotlib.image.imread(str(tmp_path / "map.png")).shape[0] > 400
+
+
 def test_masked_lm_loss_counts_every_item(data_dir):
     task = build_task(data_dir)
     task.load_dataset("valid")

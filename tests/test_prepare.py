@@ -168,3 +168,16 @@ def test_existing_output_needs_force_and_failures_leave_nothing(raw, prepared, t
     out = tmp_path / "never"
     assert "en: no line is left after cleaning" in failure(["--mono", f"en:{empty}", "--vocab-size", "100", "--out", str(out)], capsys)
     assert os.listdir(tmp_path) == ["empty.en"]  # neither the output nor a staging directory
+
+
+def test_heldout_pairs_stay_out_of_every_training_file(tmp_path):
+    out = tmp_path / "raw"
+    gettext_corpus.main(["--langs", "de,fr", "--max-pairs", "300", "--heldout", "50", "--mono", "--out", str(out)])
+    for lang in ("de", "fr"):
+        held = list(zip((out / "heldout" / f"en-{lang}.en").read_text().splitlines(),
+                        (out / "heldout" / f"en-{lang}.{lang}").read_text().splitlines()))
+        train = list(zip((out / f"en-{lang}.en").read_text().splitlines(), (out / f"en-{lang}.{lang}").read_text().splitlines()))
+        assert len(held) == 50 and len(train) == 250
+        assert not set(held) & set(train)
+        assert not {t for _, t in held} & set((out / f"mono.{lang}").read_text().splitlines()) - {t for _, t in train}
+    assert str(out / "heldout") not in (out / "cxlm-prepare.args").read_text()

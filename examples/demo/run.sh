@@ -1,36 +1,82 @@
 #!/usr/bin/env bash
-# make demo: contrastive cross-lingual pretraining end to end on one CPU, on data this machine already has.
-#   1. an en-X parallel corpus from the gettext catalogs (human translations of program messages)
-#   2. cxlm-prepare: cleaning, SentencePiece, fairseq-preprocess -> runs/demo/data
-#   3. fairseq-train with the plugin: MLM + TLM + NT-Xent on a small model
-# Settings can be overridden from the environment, e.g. LANGS=de,fr UPDATES=100 make demo
+# make demo: the method end to end on one CPU, on data this machine already has (about 10 minutes on 2 cores).
+#   1. a real en-X parallel corpus from the gettext catalogs, 1000 pairs per language held out for retrieval
+#   2. cxlm-prepare: cleaning, SentencePiece, fairseq-preprocess
+#   3. the same small model trained twice for the same updates: lambda = 0 (MLM + TLM only) and lambda > 0
+#   4. side by side: MLM/TLM perplexity on the test split, retrieval on the held-out pairs (and on Tatoeba when
+#      ../shared/data/tatoeba or TATOEBA is there), an embedding map of each model
+#   5. with XNLI_DIR (cxlm-download xnli --out DIR): a short XNLI fine-tune and zero-shot evaluation of both
+# Settings come from the environment, e.g. LANGS=de,fr UPDATES=200 LAMBDA=0.5 make demo
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 RUN=${RUN:-runs/demo}
 LANGS=${LANGS:-de,es,fr,ru}
 UPDATES=${UPDATES:-400}
+LAMBDA=${LAMBDA:-1.0}
+TATOEBA=${TATOEBA:-../shared/data/tatoeba}
+XNLI_DIR=${XNLI_DIR:-}
 MLM_LANGS="en,${LANGS}"
 TLM_PAIRS=$(echo "$LANGS" | sed 's/\([a-z][a-z]\)/en-\1/g')
+MODEL=(--arch contrastive_xlm --encoder-layers 4 --encoder-embed-dim 128 --encoder-ffn-embed-dim 512
+       --encoder-attention-heads 4 --max-positions 128)
+START=$(date +%s)
+step() { echo; echo "== $* ($(( $(date +%s) - START )) s)"; }
 
-echo "== 1/3 gettext corpus: en-{${LANGS}}"
-cxlm-gettext-corpus --langs "$LANGS" --mono --max-pairs 20000 --out "$RUN/raw"
+step "1/5 gettext corpus: en-{${LANGS}}, 1000 held-out pairs each"
+cxlm-gettext-corpus --langs "$LANGS" --mono --max-pairs 20000 --heldout 1000 --out "$RUN/raw"
 
-echo "== 2/3 cxlm-prepare -> $RUN/data"
-# shellcheck disable=SC2046  # the file holds one argument pair per line
+step "2/5 cxlm-prepare -> $RUN/data"
+# shellcheck disable=SC2046  # the file holds one option and its value per line
 cxlm-prepare $(cat "$RUN/raw/cxlm-prepare.args") --vocab-size 8000 --valid-size 500 --test-size 500 \
-  --out "$RUN/data" --force
+  --out "$RUN/data" --force 2>&1 | grep -F "| cxlm-prepare |" || true
 
-echo "== 3/3 fairseq-train: MLM (${MLM_LANGS}) + TLM (${TLM_PAIRS}) + NT-Xent, ${UPDATES} updates"
-rm -rf "$RUN/checkpoints"
-fairseq-train "$RUN/data" --user-dir fairseq_contrastive_xlm \
-  --task cross_lingual_lm_contrastive --mlm-langs "$MLM_LANGS" --tlm-pairs "$TLM_PAIRS" \
-  --arch contrastive_xlm --encoder-layers 4 --encoder-embed-dim 128 --encoder-ffn-embed-dim 512 \
-  --encoder-attention-heads 4 --max-positions 128 --tokens-per-sample 128 \
-  --criterion masked_lm_ntxent --ntxent-weight 1.0 --ntxent-temperature 0.1 \
-  --optimizer adam --adam-betas '(0.9,0.98)' --lr 5e-4 --lr-scheduler inverse_sqrt --warmup-updates 100 \
-  --batch-size 32 --max-update "$UPDATES" --cpu --num-workers 0 \
-  --log-format simple --log-interval 50 --validate-interval-updates "$UPDATES" \
-  --save-dir "$RUN/checkpoints" --no-epoch-checkpoints
+RUNS=("lambda_0" "lambda_${LAMBDA}")
+WEIGHTS=(0 "$LAMBDA")
+for i in 0 1; do
+  name=${RUNS[$i]}
+  step "3/5 train $name: MLM ($MLM_LANGS) + TLM ($TLM_PAIRS) + NT-Xent weight ${WEIGHTS[$i]}, $UPDATES updates"
+  rm -rf "${RUN:?}/$name"
+  mkdir -p "$RUN/$name"
+  fairseq-train "$RUN/data" --user-dir fairseq_contrastive_xlm \
+    --task cross_lingual_lm_contrastive --mlm-langs "$MLM_LANGS" --tlm-pairs "$TLM_PAIRS" \
+    "${MODEL[@]}" --tokens-per-sample 128 \
+    --criterion masked_lm_ntxent --ntxent-weight "${WEIGHTS[$i]}" --ntxent-temperature 0.1 \
+    --optimizer adam --adam-betas '(0.9,0.98)' --lr 5e-4 --lr-scheduler inverse_sqrt --warmup-updates 100 \
+    --batch-size 32 --max-update "$UPDATES" --seed 1 --cpu --num-workers 0 \
+    --log-format simple --log-interval 100 --validate-interval-updates "$UPDATES" \
+    --save-dir "$RUN/$name/checkpoints" --no-epoch-checkpoints > "$RUN/$name/train.log" 2>&1
+  grep -E "\| (train_inner|valid) \|" "$RUN/$name/train.log" | sed -E 's/.*\| (train_inner|valid) \| //; s/, (wps|ups|wpb|bsz|gnorm|train_wall|wall|lr)=[^,]*//g; s/ \| (wps|wpb|bsz) [0-9.]*//g'
+done
 
-echo "== done: checkpoints in $RUN/checkpoints; the valid line above has mlm_ppl, tlm_ppl, ntxent_loss, ntxent_acc"
+for name in "${RUNS[@]}"; do
+  step "4/5 evaluate $name"
+  ckpt=$RUN/$name/checkpoints/checkpoint_last.pt
+  cxlm-perplexity --checkpoint "$ckpt" --data "$RUN/data" --split test --json "$RUN/$name/perplexity.json" 2>/dev/null
+  cxlm-retrieval --checkpoint "$ckpt" --data "$RUN/data" --pairs "$RUN/raw/heldout" --json "$RUN/$name/heldout.json" 2>/dev/null
+  if [ -d "$TATOEBA" ]; then
+    cxlm-retrieval --checkpoint "$ckpt" --data "$RUN/data" --tatoeba "$TATOEBA" --langs "$LANGS" \
+      --json "$RUN/$name/tatoeba.json" 2>/dev/null
+  fi
+  cxlm-embed-plot --checkpoint "$ckpt" --data "$RUN/data" --pairs "$RUN/raw/heldout" --sentences 150 \
+    --out "$RUN/$name/embeddings.png" 2>/dev/null
+done
+
+if [ -n "$XNLI_DIR" ]; then
+  step "5/5 XNLI: 20000 English training examples, 1 epoch per model, zero-shot on 15 languages"
+  cxlm-xnli-prepare --train "$XNLI_DIR/XNLI-MT-1.0/multinli/multinli.train.en.tsv" --xnli-dir "$XNLI_DIR/XNLI-1.0" \
+    --data "$RUN/data" --out "$RUN/xnli-bin" --max-positions 128 --truncate --max-train 20000 --force 2>/dev/null
+  for name in "${RUNS[@]}"; do
+    cxlm-xnli-grid --data "$RUN/xnli-bin" --pretrained "$RUN/$name/checkpoints/checkpoint_last.pt" \
+      --out "$RUN/$name/xnli-grid" --lr 1e-4 --optimizer adam --batch-size 32 --max-epoch 1 --cpu -- --num-workers 0 2>/dev/null
+    best=$(python3 -c "import json; print(json.load(open('$RUN/$name/xnli-grid/grid.json'))['best']['best_checkpoint'])")
+    cxlm-xnli-eval --checkpoint "$best" --data "$RUN/xnli-bin" --out "$RUN/$name/xnli" --cpu 2>/dev/null | tail -3
+  done
+else
+  step "5/5 XNLI skipped: get it with 'cxlm-download xnli --out data/xnli', then XNLI_DIR=data/xnli make demo"
+fi
+
+step "side by side (perplexity: lower is better; retrieval: % of held-out sentences whose nearest neighbour is their translation)"
+cxlm-summarize --runs "$RUN"
+echo
+echo "Embedding maps: $RUN/${RUNS[0]}/embeddings.png and $RUN/${RUNS[1]}/embeddings.png; table: $RUN/summary.md"

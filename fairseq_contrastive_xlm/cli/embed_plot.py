@@ -23,6 +23,7 @@ def parse_args(argv):
     embedder_options(parser)
     parser.add_argument("--tatoeba", help="a LASER Tatoeba v1 directory")
     parser.add_argument("--langs", help="with --tatoeba: comma-separated languages (default: de,fr,ru,zh where present)")
+    parser.add_argument("--pairs", help="a directory of en-<lang>.en / en-<lang>.<lang> files instead (e.g. held-out pairs)")
     parser.add_argument("--src", help="sentences in --src-lang (instead of --tatoeba)")
     parser.add_argument("--tgt", help="their English translations, line-aligned")
     parser.add_argument("--src-lang", default="xx", help="language of --src")
@@ -31,8 +32,8 @@ def parse_args(argv):
     parser.add_argument("--seed", type=int, default=1, help="t-SNE seed")
     parser.add_argument("--out", required=True, help="the PNG to write")
     args = parser.parse_args(argv)
-    if bool(args.tatoeba) == bool(args.src and args.tgt):
-        parser.error("give either --tatoeba or --src and --tgt")
+    if sum(map(bool, (args.tatoeba, args.pairs, args.src or args.tgt))) != 1 or bool(args.src) != bool(args.tgt):
+        parser.error("give one of: --tatoeba, --pairs, --src and --tgt")
     return args
 
 
@@ -57,6 +58,8 @@ def main(argv=None):
         if missing or not wanted:
             raise UserInputError(f"{args.tatoeba} has no Tatoeba files for {', '.join(missing) or 'de, fr, ru or zh'}")
         corpora = {lang: tatoeba.pairs(args.tatoeba, lang) for lang in wanted}
+    elif args.pairs:
+        corpora = tatoeba.en_x_directory(args.pairs)
     else:
         corpora = {args.src_lang: tatoeba.read_aligned(args.src, args.tgt)}
 

@@ -42,6 +42,8 @@ def parse_args(argv):
                         help="the model's positions; longer examples are an error unless --truncate (default 512)")
     parser.add_argument("--truncate", action="store_true",
                         help="cut over-long examples (the longer side first) and count them instead of failing")
+    parser.add_argument("--max-train", type=int, default=0,
+                        help="keep only the first N training examples (0: all), e.g. for a quick CPU run")
     parser.add_argument("--workers", type=int, default=1, help="fairseq-preprocess workers")
     parser.add_argument("--force", action="store_true", help="replace --out if it exists")
     return parser.parse_args(argv)
@@ -97,6 +99,8 @@ def main(argv=None):
             raise UserInputError(f"{path} is missing: --data must be the pretraining data directory made by cxlm-prepare")
     refuse_existing(args.out, args.force)
     train = read(args.train)
+    if args.max_train:
+        train.examples = train.examples[: args.max_train]
     dev_path, test_path = (os.path.join(args.xnli_dir, f"xnli.{s}.tsv") for s in ("dev", "test"))
     dev, test = (by_language(read(path), path, tuple(langs)) for path in (dev_path, test_path))
 
