@@ -79,25 +79,32 @@ def nt_xent(
     z_b: torch.Tensor,
     temperature: float,
     group: Optional[object] = None,
+    extra_negatives: Optional[torch.Tensor] = None,
 ) -> NTXentResult:
     """Symmetric NT-Xent of the pairs (z_a[i], z_b[i]) against all views on all workers.
 
     z_a, z_b: N x D projections of the two sides of N translation pairs (any float dtype). Similarities
-    are computed in float32 so that fp16/bf16 training cannot overflow exp(sim / tau).
+    are computed in at least float32 so that fp16/bf16 training cannot overflow exp(sim / tau).
+    extra_negatives: K x D embeddings that are nobody's positive (a queue of earlier batches' keys); they
+    widen every view's candidates and receive no gradient.
     """
     if z_a.shape != z_b.shape:
         raise ValueError(f"the two views must have the same shape, got {tuple(z_a.shape)} and {tuple(z_b.shape)}")
     if temperature <= 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
     n = z_a.size(0)
-    z_a = F.normalize(z_a.float(), dim=-1)
-    z_b = F.normalize(z_b.float(), dim=-1)
+    dtype = torch.promote_types(z_a.dtype, torch.float32)  # at least float32 (float64 stays float64)
+    z_a = F.normalize(z_a.to(dtype), dim=-1)
+    z_b = F.normalize(z_b.to(dtype), dim=-1)
     all_a, offset = gather_with_grad(z_a, group)
     all_b, _ = gather_with_grad(z_b, group)
     m = all_a.size(0)
 
     queries = torch.cat([z_a, z_b])  # 2N x D: this worker's views
-    candidates = torch.cat([all_a, all_b])  # 2M x D: every worker's views
+    candidates = [all_a, all_b]  # 2M x D: every worker's views
+    if extra_negatives is not None and len(extra_negatives):
+        candidates.append(F.normalize(extra_negatives.detach().to(dtype), dim=-1))
+    candidates = torch.cat(candidates)
     logits = queries @ candidates.t() / temperature
 
     own = torch.arange(n, device=logits.device) + offset

@@ -13,12 +13,13 @@ def command(prog):
     def wrap(main):
         @functools.wraps(main)
         def run(argv=None):
-            logging.basicConfig(
-                format="%(asctime)s | %(levelname)s | %(name)s | %(message)s",
-                level=logging.INFO,
-                stream=sys.stderr,
-                force=True,  # replace the handler fairseq's import installed
-            )
+            log_format = logging.Formatter("%(asctime)s | %(levelname)s | %(name)s | %(message)s")
+            root = logging.getLogger()
+            if not root.handlers:
+                logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+            for handler in root.handlers:
+                if type(handler) is logging.StreamHandler:  # the one fairseq's import installed; not others
+                    handler.setFormatter(log_format)
             try:
                 main(argv)  # console scripts pass a returned value to sys.exit: return nothing
             except UserInputError as err:

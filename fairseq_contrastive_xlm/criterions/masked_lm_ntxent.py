@@ -24,7 +24,8 @@ from fairseq.dataclass import FairseqDataclass
 from fairseq.distributed import utils as distributed_utils
 
 from ..errors import UserInputError
-from ..losses import nt_xent
+from ..losses import gather_with_grad, nt_xent
+from ..models.contrastive_xlm import unwrap
 
 LM_OBJECTIVES = ("mlm", "tlm")
 
@@ -111,11 +112,20 @@ class MaskedLmNTXentLoss(FairseqCriterion):
         return loss, tokens
 
     def ntxent_loss(self, model, batch):
-        """Both sides of every pair encoded in one forward as separate sentences; rows < pairs are side a."""
+        """Both sides of every pair encoded in one forward as separate sentences; rows < pairs are side a.
+        With a negatives queue (training only, so validation accuracy stays in-batch and comparable), its keys
+        widen the candidates, then this batch's keys, gathered from every worker, join it."""
         projections = model(**batch["net_input"], ntxent_projection=True)[0]
         pairs = batch["pairs"]
         group = distributed_utils.get_data_parallel_group() if distributed_utils.get_data_parallel_world_size() > 1 else None
-        return nt_xent(projections[:pairs], projections[pairs:], self.temperature, group=group)
+        queue = getattr(unwrap(model), "ntxent_queue", None) if model.training else None
+        result = nt_xent(projections[:pairs], projections[pairs:], self.temperature, group=group,
+                         extra_negatives=queue.negatives() if queue is not None else None)
+        if queue is not None:
+            with torch.no_grad():
+                keys = queue.encode(unwrap(model), **batch["net_input"])
+                queue.push(gather_with_grad(keys, group)[0])
+        return result
 
     @staticmethod
     def reduce_metrics(logging_outputs) -> None:

@@ -25,6 +25,7 @@ from fairseq.utils import safe_getattr
 from omegaconf import OmegaConf
 
 from ..errors import UserInputError
+from .momentum_queue import MomentumQueue
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +113,31 @@ class ContrastiveXLMConfig(FairseqDataclass):
         default=128,
         metadata={"help": "output size of the Linear-ReLU-Linear projection head used by NT-Xent; 0: no head"},
     )
+    ntxent_queue_size: int = field(
+        default=0,
+        metadata={
+            "help": "extra NT-Xent negatives kept from earlier batches, encoded by a momentum encoder "
+            "(MoCo/InfoXLM); each costs ntxent_proj_dim floats; 0: in-batch negatives only"
+        },
+    )
+    ntxent_momentum: float = field(
+        default=0.999, metadata={"help": "EMA momentum of the encoder that fills the negatives queue"}
+    )
+
+
+def unwrap(model):
+    """The model inside DistributedDataParallel-style wrappers."""
+    while hasattr(model, "module"):
+        model = model.module
+    return model
+
+
+def pooled_features(sentence_encoder, src_tokens, pooling: str, layer: int, positions=None, lang_ids=None):
+    """B x C sentence embeddings from one layer (0 = embeddings, 1..L, -1 = last) of a sentence encoder."""
+    last = layer in (-1, len(sentence_encoder.layers))
+    out = sentence_encoder(src_tokens, return_all_hiddens=not last, positions=positions, lang_ids=lang_ids)
+    features = out["encoder_out"][0] if last else out["encoder_states"][layer]
+    return pool(features.transpose(0, 1), out["encoder_padding_mask"][0], pooling)
 
 
 def pool(features: torch.Tensor, padding_mask: torch.Tensor, how: str) -> torch.Tensor:
@@ -251,6 +277,9 @@ class ContrastiveXLMModel(RobertaModel):
         self.ntxent_head = ProjectionHead(dim, args.ntxent_proj_dim) if with_ntxent_head else None
         if self.ntxent_head is not None:
             self.ntxent_head.apply(init_bert_params)
+        # Not a submodule: see momentum_queue.py for why it stays out of the module tree.
+        size = getattr(args, "ntxent_queue_size", 0)
+        self.ntxent_queue = MomentumQueue(size, args.ntxent_momentum) if size > 0 and self.ntxent_head is not None else None
         langs = self.encoder.sentence_encoder.embed_langs
         if langs is not None:
             # Zero: a pretrained XLM-R continued with language embeddings starts as exactly itself.
@@ -305,16 +334,14 @@ class ContrastiveXLMModel(RobertaModel):
 
     def sentence_embedding(self, src_tokens, positions=None, lang_ids=None, pooling=None, layer=None, **unused):
         """B x C sentence embeddings (before the projection head) pooled from one layer's output."""
-        pooling = pooling or self.args.ntxent_pooling
-        layer = self.args.ntxent_layer if layer is None else layer
-        num_layers = len(self.encoder.sentence_encoder.layers)
-        last = layer in (-1, num_layers)
-        features, extra = self.encoder.extract_features(
-            src_tokens, return_all_hiddens=not last, positions=positions, lang_ids=lang_ids
+        return pooled_features(
+            self.encoder.sentence_encoder,
+            src_tokens,
+            pooling or self.args.ntxent_pooling,
+            self.args.ntxent_layer if layer is None else layer,
+            positions=positions,
+            lang_ids=lang_ids,
         )
-        if not last:
-            features = extra["inner_states"][layer].transpose(0, 1)
-        return pool(features, extra["padding_mask"], pooling)
 
     def upgrade_state_dict_named(self, state_dict, name):
         super().upgrade_state_dict_named(state_dict, name)
@@ -363,6 +390,8 @@ def base_architecture(args):
     args.ntxent_pooling = safe_getattr(args, "ntxent_pooling", "first")
     args.ntxent_layer = safe_getattr(args, "ntxent_layer", -1)
     args.ntxent_proj_dim = safe_getattr(args, "ntxent_proj_dim", 128)
+    args.ntxent_queue_size = safe_getattr(args, "ntxent_queue_size", 0)
+    args.ntxent_momentum = safe_getattr(args, "ntxent_momentum", 0.999)
     roberta_base_architecture(args)
 
 

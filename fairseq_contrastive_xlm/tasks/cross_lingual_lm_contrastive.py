@@ -23,7 +23,7 @@ from ..data.monolingual import MaskedBlocks
 from ..data.multi_objective import MultiObjectiveDataset, sampling_probs
 from ..data.parallel import PairedViews, ParallelCorpus, TLMPairs
 from ..errors import UserInputError
-from ..models.contrastive_xlm import XNLI_LANGS
+from ..models.contrastive_xlm import XNLI_LANGS, unwrap
 
 logger = logging.getLogger(__name__)
 
@@ -231,6 +231,13 @@ class CrossLingualLMContrastiveTask(FairseqTask):
                 f"--tokens-per-sample {self.cfg.tokens_per_sample} exceeds the model's --max-positions {max_positions}"
             )
         return super().build_model(cfg, from_checkpoint)
+
+    def optimizer_step(self, optimizer, model, update_num):
+        """fairseq's update, then the momentum encoder of the NT-Xent negatives queue follows the model."""
+        super().optimizer_step(optimizer, model, update_num)
+        queue = getattr(unwrap(model), "ntxent_queue", None)
+        if queue is not None:
+            queue.update(unwrap(model))
 
     def max_positions(self):
         return self.cfg.tokens_per_sample

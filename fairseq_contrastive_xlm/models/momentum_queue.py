@@ -1,0 +1,79 @@
+"""Negatives beyond the batch for NT-Xent: a queue of earlier batches' views, encoded by a momentum encoder
+(MoCo; InfoXLM's cross-lingual contrast uses the same device).
+
+In-batch negatives cost activation memory for every sentence; a queue entry costs one projection vector
+(ntxent_proj_dim floats), so 65,536 negatives take 32 MB at 128 dimensions. The queue's entries must come from
+an encoder that changes slowly, or old entries would no longer be comparable with new queries: the momentum
+encoder's weights follow the model's as an exponential moving average, updated after every optimizer step.
+
+It lives outside the model's module tree on purpose: it stays in float32 when the model is converted to
+fp16 (an EMA step of (1 - momentum) = 0.001 is below fp16 resolution), DistributedDataParallel does not
+synchronise it (every worker pushes the same gathered keys and applies the same update), and checkpoints do
+not carry it: on resume the momentum encoder restarts as a copy of the model and the queue refills within
+size / (pairs per batch) steps. The positives stay exactly the in-batch translation pairs.
+"""
+
+import copy
+
+import torch
+import torch.nn as nn
+
+
+class MomentumQueue:
+    def __init__(self, size: int, momentum: float):
+        if size <= 0 or not 0.0 <= momentum < 1.0:
+            raise ValueError(f"queue size must be > 0 and momentum in [0, 1), got {size} and {momentum}")
+        self.size = size
+        self.momentum = momentum
+        self.encoder = None  # (sentence encoder, projection head), made from the model at the first use
+        self.keys = None
+        self.next = 0  # where the next key goes (a ring buffer)
+        self.filled = 0
+
+    def _online(self, model):
+        return nn.ModuleList([model.encoder.sentence_encoder, model.ntxent_head])
+
+    def _start(self, model):
+        device = next(model.parameters()).device
+        self.encoder = copy.deepcopy(self._online(model)).float().to(device).eval()
+        for parameter in self.encoder.parameters():
+            parameter.requires_grad_(False)
+
+    @torch.no_grad()
+    def encode(self, model, src_tokens, lang_ids=None, **unused) -> torch.Tensor:
+        """Projections of the views by the momentum encoder (float32, no gradient)."""
+        from .contrastive_xlm import pooled_features  # the model's own pooling, for the copy
+
+        if self.encoder is None:
+            self._start(model)
+        sentence_encoder, head = self.encoder
+        features = pooled_features(sentence_encoder, src_tokens, model.args.ntxent_pooling, model.args.ntxent_layer,
+                                   lang_ids=lang_ids)
+        return head(features.float())
+
+    def negatives(self):
+        return None if self.keys is None else self.keys[: self.filled]
+
+    @torch.no_grad()
+    def push(self, keys: torch.Tensor):
+        """Add keys (oldest out first). Every worker pushes the same gathered keys, so queues stay equal."""
+        keys = keys.detach().float()[-self.size:]
+        if self.keys is None:
+            self.keys = keys.new_zeros(self.size, keys.size(1))
+        end = self.next + len(keys)
+        if end <= self.size:
+            self.keys[self.next:end] = keys
+        else:
+            split = self.size - self.next
+            self.keys[self.next:] = keys[:split]
+            self.keys[: end - self.size] = keys[split:]
+        self.next = end % self.size
+        self.filled = min(self.size, self.filled + len(keys))
+
+    @torch.no_grad()
+    def update(self, model):
+        """momentum * momentum weights + (1 - momentum) * model weights, after an optimizer step."""
+        if self.encoder is None:
+            return
+        for slow, fast in zip(self.encoder.parameters(), self._online(model).parameters()):
+            slow.mul_(self.momentum).add_(fast.detach().float(), alpha=1.0 - self.momentum)

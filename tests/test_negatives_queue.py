@@ -1,0 +1,139 @@
+"""Negatives beyond the batch (momentum-encoder queue), and the one-forward encoding of both views."""
+
+import math
+import os
+
+import pytest
+import torch
+from fairseq import checkpoint_utils
+
+from helpers import USER_DIR, batch_of, build_criterion, build_model, build_task, run_tool
+from fairseq_contrastive_xlm.losses import nt_xent
+from fairseq_contrastive_xlm.models.momentum_queue import MomentumQueue
+
+
+def reference_loss(z_a, z_b, extra, tau):
+    """NT-Xent written out view by view: the positive of a_i is b_i (and back); candidates are every other
+    view and every extra negative."""
+    norm = lambda x: x / x.norm(dim=-1, keepdim=True)  # noqa: E731
+    views = torch.cat([norm(z_a), norm(z_b)])
+    candidates = torch.cat([views, norm(extra)])
+    n, total = len(z_a), 0.0
+    for i in range(2 * n):
+        positive = i + n if i < n else i - n
+        scores = [float(views[i] @ candidates[j]) / tau for j in range(len(candidates)) if j != i]
+        total += -float(views[i] @ candidates[positive]) / tau + math.log(sum(math.exp(s) for s in scores))
+    return total
+
+
+def test_extra_negatives_widen_the_candidates_and_get_no_gradient():
+    torch.manual_seed(0)
+    z_a, z_b = torch.randn(5, 8, requires_grad=True), torch.randn(5, 8, requires_grad=True)
+    extra = torch.randn(11, 8, requires_grad=True)
+    result = nt_xent(z_a, z_b, 0.2, extra_negatives=extra)
+    assert result.loss.item() == pytest.approx(reference_loss(z_a.detach(), z_b.detach(), extra.detach(), 0.2), rel=1e-5)
+    result.loss.backward()
+    assert extra.grad is None and z_a.grad.abs().sum() > 0
+    plain = nt_xent(z_a, z_b, 0.2)
+    torch.testing.assert_close(nt_xent(z_a, z_b, 0.2, extra_negatives=extra[:0]).loss, plain.loss)
+    assert result.loss > plain.loss  # more negatives, a larger denominator
+
+
+def test_the_queue_is_a_ring_that_drops_the_oldest_keys():
+    queue = MomentumQueue(size=5, momentum=0.9)
+    assert queue.negatives() is None
+    queue.push(torch.arange(3.0).unsqueeze(1))
+    assert queue.negatives().squeeze(1).tolist() == [0, 1, 2]
+    queue.push(torch.arange(3.0, 7.0).unsqueeze(1))  # 4 more: 0 and 1 drop out
+    assert sorted(queue.negatives().squeeze(1).tolist()) == [2, 3, 4, 5, 6]
+    queue.push(torch.arange(10.0, 18.0).unsqueeze(1))  # more than the queue holds: the newest 5 stay
+    assert sorted(queue.negatives().squeeze(1).tolist()) == [13, 14, 15, 16, 17]
+    with pytest.raises(ValueError):
+        MomentumQueue(size=0, momentum=0.9)
+
+
+def test_momentum_update_and_float32_copy(data_dir):
+    task = build_task(data_dir)
+    torch.manual_seed(0)
+    model = build_model(task, ntxent_queue_size=64, ntxent_momentum=0.9)
+    queue = model.ntxent_queue
+    task.load_dataset("valid")
+    views = batch_of(task, "valid", range(4))["ntxent"]["net_input"]
+    model.half()  # as fairseq does for --fp16
+    keys = queue.encode(model, **views)
+    assert keys.dtype == torch.float32 and keys.shape == (8, 16)
+    assert all(p.dtype == torch.float32 and not p.requires_grad for p in queue.encoder.parameters())
+    before = [p.clone() for p in queue.encoder.parameters()]
+    with torch.no_grad():
+        for p in model.encoder.sentence_encoder.parameters():
+            p.add_(0.5)
+    queue.update(model)
+    online = list(queue._online(model).parameters())
+    for slow, old, fast in zip(queue.encoder.parameters(), before, online):
+        torch.testing.assert_close(slow, 0.9 * old + 0.1 * fast.float(), rtol=1e-3, atol=1e-3)
+
+
+def test_the_criterion_uses_and_fills_the_queue_in_training_only(data_dir):
+    task = build_task(data_dir)
+    task.load_dataset("train")
+    torch.manual_seed(0)
+    model = build_model(task, ntxent_queue_size=24)
+    criterion = build_criterion(task)
+    batch = batch_of(task, "train", range(8))
+    model.eval()
+    criterion(model, batch)
+    assert model.ntxent_queue.negatives() is None  # validation: in-batch negatives, nothing queued
+    model.train()
+    _, _, first = criterion(model, batch)
+    assert model.ntxent_queue.filled == 16
+    _, _, second = criterion(model, batch)  # the same batch, now against 16 queued negatives too
+    assert model.ntxent_queue.filled == 24
+    assert second["ntxent_loss"] > first["ntxent_loss"]
+
+
+def test_training_with_a_queue(data_dir, tmp_path):
+    save = tmp_path / "ckpt"
+    result = run_tool(
+        "fairseq-train", data_dir, "--user-dir", USER_DIR, "--task", "cross_lingual_lm_contrastive",
+        "--tlm-pairs", "en-de", "--arch", "contrastive_xlm", "--encoder-layers", "1", "--encoder-embed-dim", "32",
+        "--encoder-ffn-embed-dim", "64", "--encoder-attention-heads", "2", "--max-positions", "128",
+        "--tokens-per-sample", "128", "--criterion", "masked_lm_ntxent", "--ntxent-queue-size", "256",
+        "--ntxent-momentum", "0.99", "--batch-size", "16", "--optimizer", "adam", "--lr", "1e-3",
+        "--max-update", "6", "--cpu", "--num-workers", "0", "--save-dir", str(save), "--log-interval", "1",
+        "--log-format", "simple", "--disable-validation",
+    )
+    assert "ntxent_acc" in result.stdout + result.stderr
+    state = checkpoint_utils.load_checkpoint_to_cpu(str(save / "checkpoint_last.pt"))
+    assert not any("momentum" in key or "queue" in key for key in state["model"])  # transient, not saved
+
+
+def test_one_forward_over_both_sides_equals_two_separate_forwards(data_dir):
+    """The criterion encodes the 2N views in one padded batch; each view must come out exactly as if it had
+    been encoded with only its own side (padding differs, results do not). In float64, so that float32's
+    summation-order noise (up to 2e-5 here) cannot hide or fake a difference."""
+    task = build_task(data_dir)
+    task.load_dataset("train")
+    torch.manual_seed(0)
+    model = build_model(task).double()
+    views = batch_of(task, "train", range(9))["ntxent"]
+    n, pad = views["pairs"], task.dictionary.pad()
+    tokens = views["net_input"]["src_tokens"]
+
+    def side(rows):
+        part = tokens[rows]
+        return part[:, : int(part.ne(pad).sum(dim=1).max())]  # that side's own padding
+
+    joint = model(tokens, ntxent_projection=True)[0]
+    joint_loss = nt_xent(joint[:n], joint[n:], 0.1).loss
+    joint_loss.backward()
+    joint_grads = {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad()
+    a = model(side(slice(0, n)), ntxent_projection=True)[0]
+    b = model(side(slice(n, 2 * n)), ntxent_projection=True)[0]
+    separate_loss = nt_xent(a, b, 0.1).loss
+    separate_loss.backward()
+    assert joint_loss.dtype == torch.float64
+    torch.testing.assert_close(joint_loss, separate_loss, rtol=1e-5, atol=1e-8)
+    for k, p in model.named_parameters():
+        if p.grad is not None:
+            torch.testing.assert_close(joint_grads[k], p.grad, rtol=1e-5, atol=1e-8, msg=lambda m, k=k: f"{k}: {m}")
