@@ -9,7 +9,7 @@ import pytest
 import torch
 from fairseq import checkpoint_utils
 
-from helpers import USER_DIR, build_model, build_task, run_tool
+from helpers import REPO, USER_DIR, build_model, build_task, run_tool
 
 TINY = [
     "--encoder-layers", "2", "--encoder-embed-dim", "64", "--encoder-ffn-embed-dim", "128",
@@ -92,6 +92,10 @@ def test_hydra_config(data_dir, tmp_path):
     output = result.stdout + result.stderr
     assert os.path.exists(os.path.join(save_dir, "checkpoint_last.pt"))
     assert "ntxent_acc" in output and "mlm_ppl" in output and "tlm_ppl" in output
+    # Hydra's own files go beside the checkpoints, not into the working directory
+    assert os.path.exists(os.path.join(save_dir, "hydra_train.log"))
+    assert os.path.exists(os.path.join(save_dir, ".hydra", "config.yaml"))
+    assert not os.path.exists(os.path.join(REPO, "hydra_train.log")) and not os.path.exists(os.path.join(REPO, ".hydra"))
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,7 @@ def composed(name, *overrides):
 
 @pytest.mark.parametrize("name", sorted(PAPER))
 def test_each_pretraining_recipe_sets_what_makes_its_model(name):
-    cfg = composed(name, "task.data=DATA", "model.encoder_layers=6")
+    cfg = composed(name, "task.data=DATA", "model.encoder_layers=6", "checkpoint.save_dir=SAVE")
     pairs, mlm, ntxent, pooling, weight = PAPER[name]
     assert (cfg.task.tlm_pairs, cfg.task.mlm_langs, cfg.task.ntxent_pairs) == (pairs, mlm, ntxent)
     assert cfg.model.ntxent_pooling == pooling and cfg.criterion.ntxent_weight == weight
@@ -44,7 +44,8 @@ def test_each_pretraining_recipe_sets_what_makes_its_model(name):
     assert cfg.task._name == "cross_lingual_lm_contrastive" and cfg.task.data == "DATA"
     assert cfg.model.encoder_layers == 6 and cfg.model.encoder_embed_dim == 1024 and cfg.model.use_lang_embeddings
     assert cfg.criterion.ntxent_temperature == 0.1 and cfg.optimization.lr == [0.0001]
-    assert cfg.hydra.run.dir == "."
+    # Hydra's log and resolved config land beside the checkpoints, and relative paths keep working
+    assert cfg.hydra.run.dir == "SAVE" and cfg.hydra.job.chdir is False
 
 
 @pytest.mark.parametrize("name", ["baseline", "finetune"])
