@@ -130,3 +130,29 @@ def test_validation_batches_keep_every_item(task):
     batches = dataset.batch_by_size(indices, max_sentences=16, required_batch_size_multiple=8)
     assert len(indices) % 8 != 0  # so fairseq alone would drop some
     assert sorted(np.concatenate(batches).tolist()) == sorted(indices.tolist())
+
+
+def test_views_and_tlm_of_an_item_come_from_one_translation_pair(task):
+    """NT-Xent's pairs default to TLM's, and then one draw serves both (a batch's views are its TLM pairs,
+    still encoded separately), so that sorting by pair length keeps the padding of both low."""
+    d = task.dictionary
+    dataset = task.datasets["train"]
+    for index in range(0, len(dataset), 97):
+        item = dataset[index]
+        tokens = unmasked(item["tlm"], d.pad())
+        sides = {tuple(item["ntxent"]["view_a"]), tuple(item["ntxent"]["view_b"])}
+        first_len = int((item["tlm"]["positions"] == 0).nonzero()[0][1])
+        first, second = tokens[:first_len], np.concatenate([[d.bos()], tokens[first_len + 1:]])
+        assert {tuple(first), tuple(second)} == sides
+    order = dataset.ordered_indices()
+    pair_sizes = dataset.sizes[order] - np.array([len(dataset[i]["mlm"]["tokens"]) for i in order])
+    assert (np.diff(pair_sizes) >= 0).all()  # sorted by the length of the pair samples
+
+
+def test_other_ntxent_pairs_are_drawn_on_their_own(data_dir):
+    task = build_task(data_dir, mlm_langs="", tlm_pairs="en-de", ntxent_pairs="en-fr")
+    task.load_dataset("train")
+    dataset = task.datasets["train"]
+    assert dataset.tied == {}
+    assert len(dataset.draws["tlm"][1]) == len(dataset.draws["ntxent"][1])
+    assert not np.array_equal(dataset.draws["tlm"][1], dataset.draws["ntxent"][1])

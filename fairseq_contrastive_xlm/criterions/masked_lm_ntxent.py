@@ -9,8 +9,9 @@ that of
 
 whatever the number of workers. With lambda = 0 the loss is the MLM/TLM loss exactly.
 
-Logged (base 2, as fairseq): mlm_loss, tlm_loss and their perplexities mlm_ppl, tlm_ppl (never mixed
-with the contrastive term), ntxent_loss, ntxent_acc (% of views whose nearest neighbour among all
+Logged (base 2, as fairseq): mlm_loss, tlm_loss (and views_mlm_loss, the MLM loss of masked views with
+--mlm-on-views) and their perplexities mlm_ppl, tlm_ppl, views_mlm_ppl (never mixed with the contrastive
+term), ntxent_loss, ntxent_acc (% of views whose nearest neighbour among all
 gathered views is their translation), and loss, the total that is trained.
 """
 
@@ -27,7 +28,8 @@ from ..errors import UserInputError
 from ..losses import gather_with_grad, nt_xent
 from ..models.contrastive_xlm import unwrap
 
-LM_OBJECTIVES = ("mlm", "tlm")
+# The LM terms: MLM blocks, TLM pairs, and the masked NT-Xent views (--mlm-on-views), each logged on its own.
+LM_OBJECTIVES = ("mlm", "tlm", "views_mlm")
 
 
 @dataclass
@@ -65,7 +67,7 @@ class MaskedLmNTXentLoss(FairseqCriterion):
     def forward(self, model, sample, reduce=True):
         logging_output = {"ntokens": sample["ntokens"], "nsentences": sample["nsentences"]}
         lm_loss, lm_tokens = None, 0
-        for name in LM_OBJECTIVES:
+        for name in ("mlm", "tlm"):
             if name in sample:
                 loss, tokens = self.masked_lm_loss(model, sample[name])
                 lm_loss = loss if lm_loss is None else lm_loss + loss
@@ -73,11 +75,17 @@ class MaskedLmNTXentLoss(FairseqCriterion):
                 logging_output[f"{name}_loss"] = loss.detach()
                 logging_output[f"{name}_sample_size"] = tokens
 
-        ntxent = self.ntxent_loss(model, sample["ntxent"]) if "ntxent" in sample else None
+        ntxent, views_mlm = self.ntxent_loss(model, sample["ntxent"]) if "ntxent" in sample else (None, None)
         if ntxent is not None:
             logging_output["ntxent_loss"] = ntxent.loss.detach()
             logging_output["ntxent_correct"] = ntxent.correct
             logging_output["ntxent_views"] = ntxent.views
+        if views_mlm is not None:  # masked views: their MLM loss came from the forward that embedded them
+            loss, tokens = views_mlm
+            lm_loss = loss if lm_loss is None else lm_loss + loss
+            lm_tokens = lm_tokens + tokens
+            logging_output["views_mlm_loss"] = loss.detach()
+            logging_output["views_mlm_sample_size"] = tokens
 
         if ntxent is None:
             loss, sample_size = lm_loss, lm_tokens
@@ -95,7 +103,13 @@ class MaskedLmNTXentLoss(FairseqCriterion):
 
     def masked_lm_loss(self, model, batch):
         """Summed cross-entropy over the masked tokens, and their number (as fairseq's masked_lm)."""
-        masked = batch["target"].ne(self.padding_idx)
+        masked, tokens = self.prediction_mask(batch["target"])
+        logits = model(**batch["net_input"], masked_tokens=masked)[0]
+        return self.lm_cross_entropy(logits, batch["target"], masked), tokens
+
+    def prediction_mask(self, target):
+        """Where the targets are (None: everywhere), and how many there are."""
+        masked = target.ne(self.padding_idx)
         tokens = masked.int().sum()
         # Rare: nothing masked in the whole batch. Project every token (all targets are pad, so the loss
         # is 0 but still part of the graph); on GPU without a device-to-host sync, as fairseq does.
@@ -104,28 +118,35 @@ class MaskedLmNTXentLoss(FairseqCriterion):
                 masked = None
         else:
             masked = torch.where(masked.any(), masked, masked.new([True]))
-        logits = model(**batch["net_input"], masked_tokens=masked)[0]
-        targets = batch["target"][masked] if masked is not None else batch["target"]
-        loss = modules.cross_entropy(
+        return masked, tokens
+
+    def lm_cross_entropy(self, logits, target, masked):
+        targets = target[masked] if masked is not None else target
+        return modules.cross_entropy(
             logits.view(-1, logits.size(-1)), targets.view(-1), reduction="sum", ignore_index=self.padding_idx
         )
-        return loss, tokens
 
     def ntxent_loss(self, model, batch):
         """Both sides of every pair encoded in one forward as separate sentences; rows < pairs are side a.
+        Returns the NT-Xent result and, for masked views (--mlm-on-views), their MLM loss and masked tokens
+        from that same forward (else None).
         With a negatives queue (training only, so validation accuracy stays in-batch and comparable), its keys
         widen the candidates, then this batch's keys, gathered from every worker, join it."""
-        projections = model(**batch["net_input"], ntxent_projection=True)[0]
+        masked, lm_tokens = self.prediction_mask(batch["target"]) if "target" in batch else (None, 0)
+        projections, extra = model(**batch["net_input"], ntxent_projection=True, masked_tokens=masked)
         pairs = batch["pairs"]
         group = distributed_utils.get_data_parallel_group() if distributed_utils.get_data_parallel_world_size() > 1 else None
         queue = getattr(unwrap(model), "ntxent_queue", None) if model.training else None
         result = nt_xent(projections[:pairs], projections[pairs:], self.temperature, group=group,
                          extra_negatives=queue.negatives() if queue is not None else None)
+        views_mlm = None
+        if "target" in batch:
+            views_mlm = self.lm_cross_entropy(extra["lm_logits"], batch["target"], masked), lm_tokens
         if queue is not None:
             with torch.no_grad():
                 keys = queue.encode(unwrap(model), **batch["net_input"])
                 queue.push(gather_with_grad(keys, group)[0])
-        return result
+        return result, views_mlm
 
     @staticmethod
     def reduce_metrics(logging_outputs) -> None:

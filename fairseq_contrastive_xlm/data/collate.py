@@ -30,12 +30,13 @@ def masked_lm_batch(items: List[dict], pad: int) -> dict:
 
 
 def views_batch(items: List[dict], pad: int) -> dict:
-    """N pairs -> one batch of 2N separate sentences: rows 0..N-1 are side a, rows N..2N-1 side b."""
+    """N pairs -> one batch of 2N separate sentences: rows 0..N-1 are side a, rows N..2N-1 side b; with
+    masked views also their MLM targets."""
     views = [item["view_a"] for item in items] + [item["view_b"] for item in items]
     langs = [item["lang_a"] for item in items] + [item["lang_b"] for item in items]
     tokens = pad_rows(views, pad)
     lengths = torch.tensor([len(v) for v in views])
-    return {
+    batch = {
         "net_input": {
             "src_tokens": tokens,
             "src_lengths": lengths,
@@ -45,6 +46,9 @@ def views_batch(items: List[dict], pad: int) -> dict:
         "ntokens": int(lengths.sum()),
         "nsentences": len(views),
     }
+    if "target_a" in items[0]:  # masked views: MLM targets too (--mlm-on-views)
+        batch["target"] = pad_rows([item["target_a"] for item in items] + [item["target_b"] for item in items], pad)
+    return batch
 
 
 def language_row(lang_id: int, length: int) -> np.ndarray:

@@ -11,6 +11,11 @@ k uniformly; the draws change each epoch. Validation enumerates every item of ev
 in order; an objective with fewer items than the longest wraps around.
 
 An item's size is the sum of its samples' sizes, so --max-tokens bounds the whole batch.
+
+Objectives over the same pairs (NT-Xent's default pairs are TLM's) can be tied: the tied one takes the
+other's draws, so an item's TLM sequence and its two views come from one translation pair. Items are then
+ordered by the length of their pair samples (MLM blocks are nearly all full), which keeps the padding of
+both the TLM sequences and the views low. The views are still encoded in a forward pass of their own.
 """
 
 from typing import Dict, List
@@ -28,7 +33,8 @@ def sampling_probs(counts: np.ndarray, alpha: float) -> np.ndarray:
 
 
 class MultiObjectiveDataset(FairseqDataset):
-    def __init__(self, objectives: Dict[str, List[FairseqDataset]], alpha: float, seed: int, sample: bool):
+    def __init__(self, objectives: Dict[str, List[FairseqDataset]], alpha: float, seed: int, sample: bool,
+                 tied: Dict[str, str] = None):
         unknown = set(objectives) - set(OBJECTIVES)
         assert not unknown, f"unknown objectives {unknown}"
         self.objectives = {
@@ -38,6 +44,10 @@ class MultiObjectiveDataset(FairseqDataset):
         self.alpha = alpha
         self.seed = seed
         self.sample = sample
+        self.tied = {k: v for k, v in (tied or {}).items() if k in self.objectives and v in self.objectives}
+        for name, leader in self.tied.items():
+            assert [len(d) for d in self.objectives[name]] == [len(d) for d in self.objectives[leader]], (
+                f"{name} can only follow {leader}'s draws over the same datasets")
         self.counts = {name: np.array([len(d) for d in ds]) for name, ds in self.objectives.items()}
         self.length = int(max(c.sum() for c in self.counts.values()))
         self.epoch = None
@@ -55,13 +65,20 @@ class MultiObjectiveDataset(FairseqDataset):
         if epoch == self.epoch or (self.epoch is not None and not self.sample):
             return
         self.epoch = epoch
-        self.draws = {name: self._draw(name, epoch) for name in self.objectives}
+        self.draws = {name: self._draw(name, epoch) for name in self.objectives if name not in self.tied}
+        self.draws.update({name: self.draws[leader] for name, leader in self.tied.items()})
         sizes = np.zeros(self.length, dtype=np.int64)
+        pair_sizes = np.zeros(self.length, dtype=np.int64)
         for name, (which, item) in self.draws.items():
             for k, dataset in enumerate(self.objectives[name]):
                 chosen = which == k
-                sizes[chosen] += np.asarray(dataset.sizes)[item[chosen]]
+                part = np.asarray(dataset.sizes)[item[chosen]]
+                sizes[chosen] += part
+                if name != "mlm":
+                    pair_sizes[chosen] += part
         self.sizes = sizes
+        # What varies from item to item is the length of the pair samples; MLM blocks are nearly all full.
+        self.order_sizes = pair_sizes if pair_sizes.any() else sizes
 
     def _draw(self, name, epoch):
         """For every slot of the epoch: which dataset of the objective, and which item in it."""
@@ -106,12 +123,13 @@ class MultiObjectiveDataset(FairseqDataset):
         return int(self.sizes[index])
 
     def ordered_indices(self):
-        """Sorted by size so batches waste little padding; ties (and training) in shuffled order."""
+        """Sorted by the length of the pair samples (or by size), so batches waste little padding; ties (and
+        training) in shuffled order."""
         if self.sample:
             order = np.random.default_rng([self.seed, self.epoch, len(OBJECTIVES)]).permutation(self.length)
         else:
             order = np.arange(self.length)
-        return order[np.argsort(self.sizes[order], kind="stable")]
+        return order[np.argsort(self.order_sizes[order], kind="stable")]
 
     def batch_by_size(self, indices, max_tokens=None, max_sentences=None, required_batch_size_multiple=1):
         """fairseq's batching, except that validation keeps every item: with required_batch_size_multiple > 1

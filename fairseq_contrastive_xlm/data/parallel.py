@@ -79,25 +79,39 @@ class TLMPairs(FairseqDataset):
 
 
 class PairedViews(FairseqDataset):
-    """The two sides of a pair as separate, unmasked sentences <s> a </s> and <s> b </s>: the positive
-    views of the NT-Xent loss. The model encodes each on its own, so neither can attend to the other."""
+    """The two sides of a pair as separate sentences <s> a </s> and <s> b </s>: the positive views of the
+    NT-Xent loss. The model encodes each on its own, so neither can attend to the other.
 
-    def __init__(self, corpus: ParallelCorpus, bos, pad):
+    Unmasked by default. With a masking scheme (--mlm-on-views) each view is masked as an MLM sample of
+    its own language, so that the one forward which embeds it also trains MLM on it."""
+
+    def __init__(self, corpus: ParallelCorpus, bos, pad, scheme: MaskingScheme = None, seed=None, stream=None):
         self.corpus = corpus
         self.bos, self.pad = bos, pad
+        self.scheme = scheme
+        self.seed, self.stream = seed, stream
+        self.epoch = 1
         self.sizes = corpus.src_sizes + corpus.tgt_sizes + 2
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
 
     def __len__(self):
         return len(self.corpus)
 
     def __getitem__(self, index):
         a, b = self.corpus[index]
-        return {
-            "view_a": np.concatenate([[self.bos], a]),
-            "view_b": np.concatenate([[self.bos], b]),
+        item = {
+            "view_a": np.concatenate([[self.bos], a]).astype(np.int64),
+            "view_b": np.concatenate([[self.bos], b]).astype(np.int64),
             "lang_a": self.corpus.src_lang_id,
             "lang_b": self.corpus.tgt_lang_id,
         }
+        if self.scheme is not None:
+            rng = item_rng(self.seed, self.epoch, index, self.stream)
+            item["view_a"], item["target_a"] = mask_tokens(item["view_a"], self.scheme, rng)
+            item["view_b"], item["target_b"] = mask_tokens(item["view_b"], self.scheme, rng)
+        return item
 
     def collater(self, items):
         return views_batch(items, self.pad)

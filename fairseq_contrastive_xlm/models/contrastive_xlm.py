@@ -134,10 +134,16 @@ def unwrap(model):
 
 def pooled_features(sentence_encoder, src_tokens, pooling: str, layer: int, positions=None, lang_ids=None):
     """B x C sentence embeddings from one layer (0 = embeddings, 1..L, -1 = last) of a sentence encoder."""
+    return encode_and_pool(sentence_encoder, src_tokens, pooling, layer, positions, lang_ids)[0]
+
+
+def encode_and_pool(sentence_encoder, src_tokens, pooling: str, layer: int, positions=None, lang_ids=None):
+    """One forward: (B x C sentence embeddings pooled from `layer`, B x T x C output of the last layer)."""
     last = layer in (-1, len(sentence_encoder.layers))
     out = sentence_encoder(src_tokens, return_all_hiddens=not last, positions=positions, lang_ids=lang_ids)
-    features = out["encoder_out"][0] if last else out["encoder_states"][layer]
-    return pool(features.transpose(0, 1), out["encoder_padding_mask"][0], pooling)
+    final = out["encoder_out"][0].transpose(0, 1)
+    features = final if last else out["encoder_states"][layer].transpose(0, 1)
+    return pool(features, out["encoder_padding_mask"][0], pooling), final
 
 
 def pool(features: torch.Tensor, padding_mask: torch.Tensor, how: str) -> torch.Tensor:
@@ -323,14 +329,22 @@ class ContrastiveXLMModel(RobertaModel):
     def langs(self):
         return self.args.langs.split(",") if self.args.langs else []
 
-    def forward(self, src_tokens, ntxent_projection=False, **kwargs):
+    def forward(self, src_tokens, ntxent_projection=False, masked_tokens=None, **kwargs):
         """As RoBERTa (MLM logits, features or classification head), and with ntxent_projection=True the
-        projected sentence embeddings that NT-Xent compares. Criterions call this through the (possibly
-        DistributedDataParallel-wrapped) model, so every use of the weights is synchronised."""
+        projected sentence embeddings that NT-Xent compares; if masked_tokens is given too, the same forward
+        also returns the MLM logits of those tokens as extra["lm_logits"] (masked views, --mlm-on-views).
+        Criterions call this through the (possibly DistributedDataParallel-wrapped) model, so every use of
+        the weights is synchronised."""
         if ntxent_projection:
-            embeddings = self.sentence_embedding(src_tokens, **kwargs)
-            return (self.ntxent_head(embeddings) if self.ntxent_head is not None else embeddings), {}
-        return super().forward(src_tokens, **kwargs)
+            embeddings, final = encode_and_pool(
+                self.encoder.sentence_encoder, src_tokens, self.args.ntxent_pooling, self.args.ntxent_layer,
+                positions=kwargs.get("positions"), lang_ids=kwargs.get("lang_ids"),
+            )
+            extra = {}
+            if masked_tokens is not None:
+                extra["lm_logits"] = self.encoder.output_layer(final, masked_tokens=masked_tokens)
+            return (self.ntxent_head(embeddings) if self.ntxent_head is not None else embeddings), extra
+        return super().forward(src_tokens, masked_tokens=masked_tokens, **kwargs)
 
     def sentence_embedding(self, src_tokens, positions=None, lang_ids=None, pooling=None, layer=None, **unused):
         """B x C sentence embeddings (before the projection head) pooled from one layer's output."""

@@ -47,6 +47,15 @@ class CrossLingualLMContrastiveConfig(FairseqDataclass):
             "default: the TLM pairs; 'none': no contrastive loss"
         },
     )
+    mlm_on_views: bool = field(
+        default=False,
+        metadata={
+            "help": "mask the NT-Xent views as MLM samples and train MLM on them in the same forward that "
+            "embeds them (logged as views_mlm_loss): the contrastive term then costs only the pooling, the "
+            "projection head and the similarities. Each side is still encoded without its translation. "
+            "Off: unmasked views, encoded in a forward of their own"
+        },
+    )
     langs: str = field(
         default=XNLI_LANGS,
         metadata={
@@ -114,6 +123,8 @@ class CrossLingualLMContrastiveTask(FairseqTask):
         langs = parse_langs(cfg.langs, "--langs")
         if not (mlm_langs or tlm_pairs or ntxent_pairs):
             raise UserInputError("nothing to train: give --mlm-langs, --tlm-pairs and/or --ntxent-pairs")
+        if cfg.mlm_on_views and not ntxent_pairs:
+            raise UserInputError("--mlm-on-views masks the NT-Xent views, but there are none (--ntxent-pairs none)")
         named = mlm_langs + [lang for pair in tlm_pairs + ntxent_pairs for lang in pair]
         unknown = sorted(set(named) - set(langs))
         if unknown:
@@ -151,11 +162,15 @@ class CrossLingualLMContrastiveTask(FairseqTask):
                 TLMPairs(corpora[pair], bos, eos, self.masking, self.cfg.seed, next(stream)) for pair in self.tlm_pairs
             ]
         if self.ntxent_pairs:
+            masking = self.masking if self.cfg.mlm_on_views else None
             objectives["ntxent"] = [
-                PairedViews(corpora[pair], self.dictionary.bos(), self.dictionary.pad()) for pair in self.ntxent_pairs
+                PairedViews(corpora[pair], self.dictionary.bos(), self.dictionary.pad(), masking, self.cfg.seed, next(stream))
+                for pair in self.ntxent_pairs
             ]
         sample = split == self.cfg.train_subset
-        dataset = MultiObjectiveDataset(objectives, self.cfg.lang_sampling_alpha, self.cfg.seed, sample=sample)
+        # Same pairs for TLM and NT-Xent (the default): one draw serves both, so padding stays low.
+        tied = {"ntxent": "tlm"} if self.ntxent_pairs == self.tlm_pairs else {}
+        dataset = MultiObjectiveDataset(objectives, self.cfg.lang_sampling_alpha, self.cfg.seed, sample=sample, tied=tied)
         for name, datasets in dataset.objectives.items():
             counts = dataset.counts[name]
             probs = sampling_probs(counts, self.cfg.lang_sampling_alpha) if sample else counts / counts.sum()
