@@ -25,6 +25,7 @@ setup(
             "cxlm-perplexity = fairseq_contrastive_xlm.cli.perplexity:main",
             "cxlm-embed-plot = fairseq_contrastive_xlm.cli.embed_plot:main",
             "cxlm-summarize = fairseq_contrastive_xlm.cli.summarize:main",
+            "cxlm-bench = fairseq_contrastive_xlm.cli.bench:main",
         ],
     },
     install_requires=[

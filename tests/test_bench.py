@@ -1,0 +1,64 @@
+"""cxlm-bench: what it counts and measures, and a tiny smoke run that must produce every table and target.
+Speed itself is not tested here (timings belong to the benchmark, not to the suite)."""
+
+import json
+import re
+
+import pytest
+import torch
+
+from helpers import batch_of, build_task, run_tool
+from fairseq_contrastive_xlm.cli.bench import StepMemory, lm_tokens
+
+
+def test_lm_tokens_count_only_sequences_with_an_lm_loss(data_dir):
+    plain = build_task(data_dir)
+    plain.load_dataset("valid")
+    batch = batch_of(plain, "valid", range(6))
+    assert lm_tokens(batch) == batch["mlm"]["ntokens"] + batch["tlm"]["ntokens"] < batch["ntokens"]
+    masked = build_task(data_dir, mlm_on_views=True)
+    masked.load_dataset("valid")
+    batch = batch_of(masked, "valid", range(6))
+    assert lm_tokens(batch) == batch["ntokens"]  # masked views carry an MLM loss too
+    assert lm_tokens({"ntokens": 123, "net_input": {}, "target": None}) == 123  # fairseq's masked_lm batch
+
+
+def test_step_memory_on_cpu_counts_the_tensors_saved_for_backward():
+    weight = torch.nn.Parameter(torch.randn(256, 256))
+    x = torch.randn(64, 256, requires_grad=True)
+    with StepMemory(torch.device("cpu"), exclude=[weight]) as memory:
+        hidden = torch.exp(x @ weight)  # saves x and the weight (matmul) and exp's output; the weight is excluded
+        hidden.sum().backward()
+    assert memory.mb * 2**20 == pytest.approx(x.numel() * 4 + hidden.numel() * 4)
+    with StepMemory(torch.device("cpu")) as with_weight:
+        torch.exp(x @ weight).sum().backward()
+    assert with_weight.mb * 2**20 == pytest.approx(memory.mb * 2**20 + weight.numel() * 4)
+
+
+def test_smoke_run_prints_every_table_and_target(data_dir, tmp_path):
+    out = tmp_path / "bench.json"
+    result = run_tool("cxlm-bench", "--data", data_dir, "--smoke", "--json", str(out))
+    text = result.stdout
+    for run in ("a fairseq masked_lm+roberta", "b ours MLM", "c ours MLM+TLM", "d +NT-Xent, first", "d +NT-Xent, max",
+                "e +NT-Xent --mlm-on-views, first", "e +NT-Xent --mlm-on-views, max"):
+        assert re.search(rf"^{re.escape(run)}\s+[\d.]+\s+\d+", text, re.M), run
+    targets = re.findall(r"^target (\S+) ([\d.]+) (<=|>=)([\d.]+) (ok|short)$", text, re.M)
+    assert [t[0] for t in targets] == [
+        "data_path_b_over_a_tokens_per_s", "contrastive_d_over_c_time_per_lm_token_mlm_on_views",
+        "contrastive_d_over_c_time_per_lm_token_separate_views", "ntxent_1024_negatives_share_of_step_smoke",
+    ]
+    for name, measured, sign, goal, verdict in targets:
+        met = float(measured) <= float(goal) if sign == "<=" else float(measured) >= float(goal)
+        assert verdict == ("ok" if met else "short"), name
+    numbers = json.loads(out.read_text())
+    runs = numbers["runs"]
+    assert all(r["tokens_per_s"] > 0 and r["step_memory_mb"] > 0 for r in runs.values())
+    # plain views carry no LM loss, masked views do
+    assert runs["d +NT-Xent, first"]["lm_tokens_per_batch"] < runs["d +NT-Xent, first"]["tokens_per_batch"]
+    assert runs["e +NT-Xent --mlm-on-views, first"]["lm_tokens_per_batch"] == pytest.approx(
+        runs["e +NT-Xent --mlm-on-views, first"]["tokens_per_batch"])
+    assert set(numbers["ntxent_scaling"]) == {"256", "512", "1024"}
+    scaling = numbers["ntxent_scaling"]
+    assert scaling["1024"]["one_process_mb"] > 8 * scaling["256"]["one_process_mb"]  # the n x n matrix
+    queue = [row for row in numbers["budget"] if row["how"] == "queue"][0]
+    assert queue["negatives"] > 512 and queue["queue_memory_mb"] > 0
