@@ -1,11 +1,13 @@
 """The paper's seven models as Hydra recipes, and the script that runs them."""
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
 
 import pytest
+import yaml
 from fairseq.dataclass.initialize import hydra_init
 from hydra import compose, initialize_config_dir
 
@@ -91,3 +93,19 @@ def test_the_script_runs_the_recipes(data_dir, tmp_path):
     assert "ntxent_acc" in pretrain_log and "mlm_ppl" in pretrain_log and "tlm_ppl" in pretrain_log
     again = subprocess.run(["bash", "examples/paper/run.sh"], cwd=REPO, env=env, capture_output=True, text=True)
     assert again.stdout.count("done before") == 2
+
+
+def test_the_pretraining_config_lists_every_option_of_ours():
+    """Hydra reads the YAML before fairseq imports the plugin: an option the YAML leaves out cannot be
+    overridden on the command line without a leading '+'."""
+    from fairseq_contrastive_xlm.criterions.masked_lm_ntxent import MaskedLmNTXentConfig
+    from fairseq_contrastive_xlm.models.contrastive_xlm import ContrastiveXLMConfig
+    from fairseq_contrastive_xlm.tasks.cross_lingual_lm_contrastive import CrossLingualLMContrastiveConfig
+
+    with open(os.path.join(USER_DIR, "config", "contrastive_mlm_tlm.yaml"), encoding="utf-8") as f:
+        config = yaml.safe_load(f)
+    names = lambda cls: {f.name for f in dataclasses.fields(cls)}  # noqa: E731
+    assert names(CrossLingualLMContrastiveConfig) - {"seed", "train_subset"} <= set(config["task"])
+    assert names(MaskedLmNTXentConfig) <= set(config["criterion"])
+    ours = {n for n in names(ContrastiveXLMConfig) if n.startswith("ntxent_") or n in ("use_lang_embeddings", "langs", "input_lang")}
+    assert len(ours) == 8 and ours <= set(config["model"])
