@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from helpers import batch_of, build_task
+from fairseq_contrastive_xlm.errors import UserInputError
 from fairseq_contrastive_xlm.data.multi_objective import sampling_probs
 
 
@@ -132,9 +133,11 @@ def test_validation_batches_keep_every_item(task):
     assert sorted(np.concatenate(batches).tolist()) == sorted(indices.tolist())
 
 
-def test_views_and_tlm_of_an_item_come_from_one_translation_pair(task):
-    """NT-Xent's pairs default to TLM's, and then one draw serves both (a batch's views are its TLM pairs,
-    still encoded separately), so that sorting by pair length keeps the padding of both low."""
+def test_batch_by_pair_length_draws_tlm_and_views_from_one_translation_pair(data_dir):
+    """--batch-by-pair-length: one draw serves TLM and NT-Xent (a batch's views are its TLM pairs, still
+    encoded separately), and batches are formed by pair length, so the padding of both stays low."""
+    task = build_task(data_dir, mlm_langs="en,de,fr", tlm_pairs="en-de,en-fr", batch_by_pair_length=True)
+    task.load_dataset("train")
     d = task.dictionary
     dataset = task.datasets["train"]
     for index in range(0, len(dataset), 97):
@@ -149,10 +152,13 @@ def test_views_and_tlm_of_an_item_come_from_one_translation_pair(task):
     assert (np.diff(pair_sizes) >= 0).all()  # sorted by the length of the pair samples
 
 
-def test_other_ntxent_pairs_are_drawn_on_their_own(data_dir):
-    task = build_task(data_dir, mlm_langs="", tlm_pairs="en-de", ntxent_pairs="en-fr")
-    task.load_dataset("train")
+def test_by_default_views_are_drawn_apart_from_tlm_and_items_sorted_by_size(task):
     dataset = task.datasets["train"]
     assert dataset.tied == {}
-    assert len(dataset.draws["tlm"][1]) == len(dataset.draws["ntxent"][1])
     assert not np.array_equal(dataset.draws["tlm"][1], dataset.draws["ntxent"][1])
+    assert (np.diff(dataset.sizes[dataset.ordered_indices()]) >= 0).all()
+
+
+def test_batch_by_pair_length_needs_the_same_pairs(data_dir):
+    with pytest.raises(UserInputError, match="batch-by-pair-length"):
+        build_task(data_dir, mlm_langs="", tlm_pairs="en-de", ntxent_pairs="en-fr", batch_by_pair_length=True)

@@ -12,10 +12,12 @@ in order; an objective with fewer items than the longest wraps around.
 
 An item's size is the sum of its samples' sizes, so --max-tokens bounds the whole batch.
 
-Objectives over the same pairs (NT-Xent's default pairs are TLM's) can be tied: the tied one takes the
-other's draws, so an item's TLM sequence and its two views come from one translation pair. Items are then
-ordered by the length of their pair samples (MLM blocks are nearly all full), which keeps the padding of
-both the TLM sequences and the views low. The views are still encoded in a forward pass of their own.
+Objectives over the same pairs (NT-Xent's default pairs are TLM's) can be tied (the task's
+--batch-by-pair-length): the tied one takes the other's draws, so an item's TLM sequence and its two views
+come from one translation pair, and items are ordered by the length of their pair samples (MLM blocks are
+nearly all full), which keeps the padding of both the TLM sequences and the views low. The views are still
+encoded in a forward pass of their own. Untied, items are ordered by their whole size, and a batch's views
+are of mixed lengths.
 """
 
 from typing import Dict, List
@@ -77,8 +79,8 @@ class MultiObjectiveDataset(FairseqDataset):
                 if name != "mlm":
                     pair_sizes[chosen] += part
         self.sizes = sizes
-        # What varies from item to item is the length of the pair samples; MLM blocks are nearly all full.
-        self.order_sizes = pair_sizes if pair_sizes.any() else sizes
+        # Tied: what varies from item to item is the length of its one pair; MLM blocks are nearly all full.
+        self.order_sizes = pair_sizes if self.tied else sizes
 
     def _draw(self, name, epoch):
         """For every slot of the epoch: which dataset of the objective, and which item in it."""
@@ -123,8 +125,8 @@ class MultiObjectiveDataset(FairseqDataset):
         return int(self.sizes[index])
 
     def ordered_indices(self):
-        """Sorted by the length of the pair samples (or by size), so batches waste little padding; ties (and
-        training) in shuffled order."""
+        """Sorted by size (tied: by the length of the pair samples), so batches waste little padding; ties
+        (and training) in shuffled order."""
         if self.sample:
             order = np.random.default_rng([self.seed, self.epoch, len(OBJECTIVES)]).permutation(self.length)
         else:
