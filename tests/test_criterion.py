@@ -8,7 +8,7 @@ from fairseq import metrics
 from fairseq.criterions.masked_lm import MaskedLmConfig, MaskedLmLoss
 
 from helpers import batch_of, build_criterion, build_model, build_task
-from fairseq_contrastive_xlm.criterions.masked_lm_ntxent import MaskedLmNTXentLoss
+from fairseq_contrastive_xlm.criterions.masked_lm_ntxent import MaskedLmNTXentLoss, length_buckets
 from fairseq_contrastive_xlm.errors import UserInputError
 
 
@@ -101,3 +101,37 @@ def test_rejects_bad_weights(task):
         build_criterion(task, ntxent_weight=-1.0)
     with pytest.raises(UserInputError, match="ntxent-temperature"):
         build_criterion(task, ntxent_temperature=0.0)
+
+
+@pytest.mark.parametrize("mlm_on_views", [False, True])
+def test_views_in_length_buckets_give_the_loss_and_gradients_of_one_forward(data_dir, mlm_on_views):
+    """Views of mixed lengths are encoded in forwards of similar-length rows, each cut to its own longest;
+    the result must not depend on it (float64, so summation order cannot hide or fake a difference)."""
+    task = build_task(data_dir, mlm_on_views=mlm_on_views)
+    task.load_dataset("train")
+    torch.manual_seed(0)
+    model = build_model(task).double()
+    batch = batch_of(task, "train", range(40))
+    views = batch["ntxent"]
+    parts = list(length_buckets(views, 4))
+    assert len(parts) == 4 and sorted(torch.cat([p["rows"] for p in parts]).tolist()) == list(range(80))
+    widths = [p["net_input"]["src_tokens"].size(1) for p in parts]
+    assert widths == sorted(widths) and widths[0] < views["net_input"]["src_tokens"].size(1)  # less padding
+
+    results = {}
+    for buckets in (1, 4):
+        model.zero_grad()
+        ntxent, views_mlm = build_criterion(task, ntxent_view_buckets=buckets).ntxent_loss(model, views)
+        loss = ntxent.loss + (views_mlm[0] if views_mlm else 0)
+        loss.backward()
+        results[buckets] = (ntxent, views_mlm, grads(model))
+    (one, one_mlm, one_grads), (four, four_mlm, four_grads) = results[1], results[4]
+    torch.testing.assert_close(four.loss, one.loss, rtol=1e-6, atol=1e-9)
+    assert int(four.correct) == int(one.correct)
+    if mlm_on_views:
+        torch.testing.assert_close(four_mlm[0], one_mlm[0], rtol=1e-6, atol=1e-9)
+        assert int(four_mlm[1]) == int(one_mlm[1]) > 0
+    for name, grad in one_grads.items():
+        torch.testing.assert_close(four_grads[name], grad, rtol=1e-6, atol=1e-9, msg=lambda m, k=name: f"{k}: {m}")
+    with pytest.raises(UserInputError, match="view-buckets"):
+        build_criterion(task, ntxent_view_buckets=0)

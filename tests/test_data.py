@@ -152,10 +152,22 @@ def test_batch_by_pair_length_draws_tlm_and_views_from_one_translation_pair(data
     assert (np.diff(pair_sizes) >= 0).all()  # sorted by the length of the pair samples
 
 
-def test_by_default_views_are_drawn_apart_from_tlm_and_items_sorted_by_size(task):
+def test_by_default_views_are_drawn_apart_from_tlm_and_items_sorted_by_tlm_length(task):
     dataset = task.datasets["train"]
     assert dataset.tied == {}
     assert not np.array_equal(dataset.draws["tlm"][1], dataset.draws["ntxent"][1])
+    order = dataset.ordered_indices()
+    tlm_lengths = [len(dataset[i]["tlm"]["tokens"]) for i in order]
+    assert (np.diff(tlm_lengths) >= 0).all()
+    first_batch = order[:32]
+    view_lengths = [len(dataset[i]["ntxent"]["view_a"]) for i in first_batch]
+    assert len(set(view_lengths)) > 5  # the views of one batch keep mixed lengths
+
+
+def test_without_tlm_items_are_sorted_by_size(data_dir):
+    task = build_task(data_dir, mlm_langs="en,de", tlm_pairs="", ntxent_pairs="en-de")
+    task.load_dataset("train")
+    dataset = task.datasets["train"]
     assert (np.diff(dataset.sizes[dataset.ordered_indices()]) >= 0).all()
 
 

@@ -155,7 +155,8 @@ def lm_tokens(sample):
 
 
 def run_config(name, argv, args, device):
-    """Median and spread of the timed windows, the memory of one step, and what a batch holds."""
+    """Median and spread of the timed windows, the largest step memory, and what a batch holds."""
+    logger.info("%s: %d warm-up updates, %d windows of %d, then memory", name, args.warmup, args.repeats, args.updates)
     trainer = build_trainer(argv)
     stream = batches(trainer)
     for _ in range(args.warmup):

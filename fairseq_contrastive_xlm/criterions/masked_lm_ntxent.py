@@ -44,6 +44,32 @@ class MaskedLmNTXentConfig(FairseqDataclass):
     ntxent_temperature: float = field(
         default=0.1, metadata={"help": "tau: temperature dividing the cosine similarities of NT-Xent"}
     )
+    ntxent_view_buckets: int = field(
+        default=4,
+        metadata={
+            "help": "encode the NT-Xent views in up to this many forwards of similar-length sentences (at "
+            "least 16 each), each padded only to its own longest: a batch's views have mixed lengths, and one "
+            "padded forward would compute mostly padding. The embeddings do not depend on it; 1: one forward"
+        },
+    )
+
+
+def length_buckets(batch, buckets):
+    """The rows of a views batch in up to `buckets` groups of similar length (at least 16 rows each), each
+    cut to its own longest row: {"net_input", "target" (if any), "rows": the rows' places in the batch}."""
+    net_input = batch["net_input"]
+    lengths = net_input["src_lengths"].cpu()  # one device-to-host copy for every bucket's width
+    count = max(1, min(buckets, len(lengths) // 16))
+    for rows in torch.tensor_split(torch.argsort(lengths, stable=True), count):
+        width = int(lengths[rows].max())
+        rows = rows.to(net_input["src_tokens"].device)
+        part = {
+            "net_input": {k: v[rows] if k == "src_lengths" else v[rows, :width] for k, v in net_input.items()},
+            "rows": rows,
+        }
+        if "target" in batch:
+            part["target"] = batch["target"][rows, :width]
+        yield part
 
 
 def _sum_over_workers(values, device):
@@ -61,6 +87,9 @@ class MaskedLmNTXentLoss(FairseqCriterion):
             raise UserInputError(f"--ntxent-weight must be >= 0, got {cfg.ntxent_weight}")
         if cfg.ntxent_temperature <= 0:
             raise UserInputError(f"--ntxent-temperature must be > 0, got {cfg.ntxent_temperature}")
+        if cfg.ntxent_view_buckets < 1:
+            raise UserInputError(f"--ntxent-view-buckets must be >= 1, got {cfg.ntxent_view_buckets}")
+        self.view_buckets = cfg.ntxent_view_buckets
         self.weight = cfg.ntxent_weight
         self.temperature = cfg.ntxent_temperature
 
@@ -127,21 +156,27 @@ class MaskedLmNTXentLoss(FairseqCriterion):
         )
 
     def ntxent_loss(self, model, batch):
-        """Both sides of every pair encoded in one forward as separate sentences; rows < pairs are side a.
-        Returns the NT-Xent result and, for masked views (--mlm-on-views), their MLM loss and masked tokens
-        from that same forward (else None).
+        """Both sides of every pair encoded as separate sentences (rows < pairs are side a), in forwards of
+        similar-length rows. Returns the NT-Xent result and, for masked views (--mlm-on-views), their MLM loss
+        and masked tokens from those same forwards (else None).
         With a negatives queue (training only, so validation accuracy stays in-batch and comparable), its keys
         widen the candidates, then this batch's keys, gathered from every worker, join it."""
-        masked, lm_tokens = self.prediction_mask(batch["target"]) if "target" in batch else (None, 0)
-        projections, extra = model(**batch["net_input"], ntxent_projection=True, masked_tokens=masked)
+        parts, rows, lm_loss, lm_tokens = [], [], 0, 0
+        for part in length_buckets(batch, self.view_buckets):
+            masked, tokens = self.prediction_mask(part["target"]) if "target" in part else (None, 0)
+            projections, extra = model(**part["net_input"], ntxent_projection=True, masked_tokens=masked)
+            parts.append(projections)
+            rows.append(part["rows"])
+            if "target" in part:
+                lm_loss = lm_loss + self.lm_cross_entropy(extra["lm_logits"], part["target"], masked)
+                lm_tokens = lm_tokens + tokens
+        projections = torch.cat(parts)[torch.argsort(torch.cat(rows))]  # back to the batch's row order
         pairs = batch["pairs"]
         group = distributed_utils.get_data_parallel_group() if distributed_utils.get_data_parallel_world_size() > 1 else None
         queue = getattr(unwrap(model), "ntxent_queue", None) if model.training else None
         result = nt_xent(projections[:pairs], projections[pairs:], self.temperature, group=group,
                          extra_negatives=queue.negatives() if queue is not None else None)
-        views_mlm = None
-        if "target" in batch:
-            views_mlm = self.lm_cross_entropy(extra["lm_logits"], batch["target"], masked), lm_tokens
+        views_mlm = (lm_loss, lm_tokens) if "target" in batch else None
         if queue is not None:
             with torch.no_grad():
                 keys = queue.encode(unwrap(model), **batch["net_input"])

@@ -12,12 +12,12 @@ in order; an objective with fewer items than the longest wraps around.
 
 An item's size is the sum of its samples' sizes, so --max-tokens bounds the whole batch.
 
-Objectives over the same pairs (NT-Xent's default pairs are TLM's) can be tied (the task's
---batch-by-pair-length): the tied one takes the other's draws, so an item's TLM sequence and its two views
-come from one translation pair, and items are ordered by the length of their pair samples (MLM blocks are
-nearly all full), which keeps the padding of both the TLM sequences and the views low. The views are still
-encoded in a forward pass of their own. Untied, items are ordered by their whole size, and a batch's views
-are of mixed lengths.
+Items are ordered by the length of their TLM sequence (else by their whole size), so TLM batches carry
+little padding; views drawn on their own then have mixed lengths within a batch. Objectives over the same
+pairs (NT-Xent's default pairs are TLM's) can be tied (the task's --batch-by-pair-length): the tied one takes
+the other's draws, so an item's TLM sequence and its two views come from one translation pair and the views'
+padding is low too, but a batch's negatives are then of about one length. The views are still encoded in a
+forward pass of their own.
 """
 
 from typing import Dict, List
@@ -69,18 +69,16 @@ class MultiObjectiveDataset(FairseqDataset):
         self.epoch = epoch
         self.draws = {name: self._draw(name, epoch) for name in self.objectives if name not in self.tied}
         self.draws.update({name: self.draws[leader] for name, leader in self.tied.items()})
-        sizes = np.zeros(self.length, dtype=np.int64)
-        pair_sizes = np.zeros(self.length, dtype=np.int64)
+        parts = {name: np.zeros(self.length, dtype=np.int64) for name in self.draws}
         for name, (which, item) in self.draws.items():
             for k, dataset in enumerate(self.objectives[name]):
                 chosen = which == k
-                part = np.asarray(dataset.sizes)[item[chosen]]
-                sizes[chosen] += part
-                if name != "mlm":
-                    pair_sizes[chosen] += part
-        self.sizes = sizes
-        # Tied: what varies from item to item is the length of its one pair; MLM blocks are nearly all full.
-        self.order_sizes = pair_sizes if self.tied else sizes
+                parts[name][chosen] = np.asarray(dataset.sizes)[item[chosen]]
+        self.sizes = sum(parts.values())
+        # Batches are formed by the length of the TLM sequences, the longest part and the one whose length
+        # varies (MLM blocks are nearly all full), so that they carry little padding. Untied views of other
+        # pairs keep mixed lengths: a batch's negatives are not all of one length.
+        self.order_sizes = parts["tlm"] if "tlm" in parts else self.sizes
 
     def _draw(self, name, epoch):
         """For every slot of the epoch: which dataset of the objective, and which item in it."""
@@ -125,8 +123,8 @@ class MultiObjectiveDataset(FairseqDataset):
         return int(self.sizes[index])
 
     def ordered_indices(self):
-        """Sorted by size (tied: by the length of the pair samples), so batches waste little padding; ties
-        (and training) in shuffled order."""
+        """Sorted by the TLM sequences' length (else by size), so batches waste little padding; ties (and
+        training) in shuffled order."""
         if self.sample:
             order = np.random.default_rng([self.seed, self.epoch, len(OBJECTIVES)]).permutation(self.length)
         else:
