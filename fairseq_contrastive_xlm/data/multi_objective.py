@@ -25,6 +25,8 @@ from typing import Dict, List
 import numpy as np
 from fairseq.data import FairseqDataset
 
+from ..errors import UserInputError
+
 OBJECTIVES = ("mlm", "tlm", "ntxent")
 
 
@@ -32,6 +34,33 @@ def sampling_probs(counts: np.ndarray, alpha: float) -> np.ndarray:
     shares = counts / counts.sum()
     weights = np.where(counts > 0, shares**alpha, 0.0)
     return weights / weights.sum()
+
+
+def batches_within_budget(padded, views, max_tokens, max_sentences=None, multiple=1):
+    """(start, end) runs of consecutive items whose cost fits max_tokens: for each padded part (a list of
+    per-item sizes) the run's length times its longest item, plus the items' views. A full run is cut to a
+    multiple of `multiple` items when it holds at least that many, the rest starting the next run, as
+    fairseq's batch_by_size does."""
+    padded = [p.tolist() for p in padded]
+    views = views.tolist()
+    limit = max_sentences if max_sentences and max_sentences > 0 else len(views)
+    runs, start, total = [], 0, len(views)
+    while start < total:
+        maxima, view_tokens, end = [0] * len(padded), 0, start
+        while end < total and end - start < limit:
+            grown = [max(m, part[end]) for m, part in zip(maxima, padded)]
+            if (end - start + 1) * sum(grown) + view_tokens + views[end] > max_tokens:
+                break
+            maxima, view_tokens, end = grown, view_tokens + views[end], end + 1
+        if end == start:
+            cost = sum(part[start] for part in padded) + views[start]
+            raise UserInputError(f"one item of the batch takes {cost} tokens, more than --max-tokens {max_tokens}")
+        count = end - start
+        if end < total and multiple > 1 and count >= multiple:
+            count -= count % multiple
+        runs.append((start, start + count))
+        start += count
+    return runs
 
 
 class MultiObjectiveDataset(FairseqDataset):
@@ -74,6 +103,7 @@ class MultiObjectiveDataset(FairseqDataset):
             for k, dataset in enumerate(self.objectives[name]):
                 chosen = which == k
                 parts[name][chosen] = np.asarray(dataset.sizes)[item[chosen]]
+        self.parts = parts
         self.sizes = sum(parts.values())
         # Batches are formed by the length of the TLM sequences, the longest part and the one whose length
         # varies (MLM blocks are nearly all full), so that they carry little padding. Untied views of other
@@ -132,11 +162,23 @@ class MultiObjectiveDataset(FairseqDataset):
         return order[np.argsort(self.order_sizes[order], kind="stable")]
 
     def batch_by_size(self, indices, max_tokens=None, max_sentences=None, required_batch_size_multiple=1):
-        """fairseq's batching, except that validation keeps every item: with required_batch_size_multiple > 1
-        fairseq drops a last batch of another size (facebookresearch/fairseq#5036), which would leave
-        up to multiple - 1 items out of every validation. Training may drop them: a few items a shuffled
-        epoch, for batch sizes the GPU likes."""
-        batches = super().batch_by_size(indices, max_tokens, max_sentences, required_batch_size_multiple)
+        """Consecutive runs of the ordered items, as fairseq batches them, with two differences.
+
+        With max_tokens, a batch is bounded by what it computes: each MLM and TLM sub-batch is padded to its
+        own longest sample, and the views cost their own tokens (the criterion encodes them in
+        similar-length buckets). fairseq would count every item as long as the batch's longest item, whose
+        views are of random length here, and fill batches less (83% instead of 95% on the tests' corpus).
+        Validation keeps every item: with required_batch_size_multiple > 1 fairseq drops a last batch of
+        another size (facebookresearch/fairseq#5036), which would leave up to multiple - 1 items out of
+        every validation (our max_tokens batching drops none). Training batched by --batch-size alone may
+        drop them: a few items a shuffled epoch, for batch sizes the GPU likes."""
+        if max_tokens is None:
+            batches = super().batch_by_size(indices, None, max_sentences, required_batch_size_multiple)
+        else:
+            padded = [self.parts[name][indices] for name in self.parts if name != "ntxent"]
+            views = self.parts["ntxent"][indices] if "ntxent" in self.parts else np.zeros(len(indices), np.int64)
+            runs = batches_within_budget(padded, views, max_tokens, max_sentences, required_batch_size_multiple)
+            batches = [np.asarray(indices[start:end]) for start, end in runs]
         if not self.sample:
             batched = sum(len(b) for b in batches)
             if batched < len(indices):
