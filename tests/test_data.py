@@ -133,28 +133,9 @@ def test_validation_batches_keep_every_item(task):
     assert sorted(np.concatenate(batches).tolist()) == sorted(indices.tolist())
 
 
-def test_batch_by_pair_length_draws_tlm_and_views_from_one_translation_pair(data_dir):
-    """--batch-by-pair-length: one draw serves TLM and NT-Xent (a batch's views are its TLM pairs, still
-    encoded separately), and batches are formed by pair length, so the padding of both stays low."""
-    task = build_task(data_dir, mlm_langs="en,de,fr", tlm_pairs="en-de,en-fr", batch_by_pair_length=True)
-    task.load_dataset("train")
-    d = task.dictionary
+def test_views_are_drawn_apart_from_tlm_and_items_sorted_by_tlm_length(task):
+    """TLM batches carry little padding, while a batch's views (negatives) keep mixed lengths."""
     dataset = task.datasets["train"]
-    for index in range(0, len(dataset), 97):
-        item = dataset[index]
-        tokens = unmasked(item["tlm"], d.pad())
-        sides = {tuple(item["ntxent"]["view_a"]), tuple(item["ntxent"]["view_b"])}
-        first_len = int((item["tlm"]["positions"] == 0).nonzero()[0][1])
-        first, second = tokens[:first_len], np.concatenate([[d.bos()], tokens[first_len + 1:]])
-        assert {tuple(first), tuple(second)} == sides
-    order = dataset.ordered_indices()
-    pair_sizes = dataset.sizes[order] - np.array([len(dataset[i]["mlm"]["tokens"]) for i in order])
-    assert (np.diff(pair_sizes) >= 0).all()  # sorted by the length of the pair samples
-
-
-def test_by_default_views_are_drawn_apart_from_tlm_and_items_sorted_by_tlm_length(task):
-    dataset = task.datasets["train"]
-    assert dataset.tied == {}
     assert not np.array_equal(dataset.draws["tlm"][1], dataset.draws["ntxent"][1])
     order = dataset.ordered_indices()
     tlm_lengths = [len(dataset[i]["tlm"]["tokens"]) for i in order]
@@ -169,11 +150,6 @@ def test_without_tlm_items_are_sorted_by_size(data_dir):
     task.load_dataset("train")
     dataset = task.datasets["train"]
     assert (np.diff(dataset.sizes[dataset.ordered_indices()]) >= 0).all()
-
-
-def test_batch_by_pair_length_needs_the_same_pairs(data_dir):
-    with pytest.raises(UserInputError, match="batch-by-pair-length"):
-        build_task(data_dir, mlm_langs="", tlm_pairs="en-de", ntxent_pairs="en-fr", batch_by_pair_length=True)
 
 
 def test_batches_within_budget_by_hand():

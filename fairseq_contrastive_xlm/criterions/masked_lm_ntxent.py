@@ -178,8 +178,9 @@ class MaskedLmNTXentLoss(FairseqCriterion):
                          extra_negatives=queue.negatives() if queue is not None else None)
         views_mlm = (lm_loss, lm_tokens) if "target" in batch else None
         if queue is not None:
-            with torch.no_grad():
-                keys = queue.encode(unwrap(model), **batch["net_input"])
+            with torch.no_grad():  # the queue is a set of negatives: the buckets' order does not matter
+                parts = length_buckets(batch, self.view_buckets)
+                keys = torch.cat([queue.encode(unwrap(model), **part["net_input"]) for part in parts])
                 queue.push(gather_with_grad(keys, group)[0])
         return result, views_mlm
 

@@ -13,11 +13,8 @@ in order; an objective with fewer items than the longest wraps around.
 An item's size is the sum of its samples' sizes, so --max-tokens bounds the whole batch.
 
 Items are ordered by the length of their TLM sequence (else by their whole size), so TLM batches carry
-little padding; views drawn on their own then have mixed lengths within a batch. Objectives over the same
-pairs (NT-Xent's default pairs are TLM's) can be tied (the task's --batch-by-pair-length): the tied one takes
-the other's draws, so an item's TLM sequence and its two views come from one translation pair and the views'
-padding is low too, but a batch's negatives are then of about one length. The views are still encoded in a
-forward pass of their own.
+little padding, while the views, drawn on their own, keep mixed lengths within a batch: its negatives are
+not all of one length (the criterion encodes them in similar-length buckets to limit their padding).
 """
 
 from typing import Dict, List
@@ -64,8 +61,7 @@ def batches_within_budget(padded, views, max_tokens, max_sentences=None, multipl
 
 
 class MultiObjectiveDataset(FairseqDataset):
-    def __init__(self, objectives: Dict[str, List[FairseqDataset]], alpha: float, seed: int, sample: bool,
-                 tied: Dict[str, str] = None):
+    def __init__(self, objectives: Dict[str, List[FairseqDataset]], alpha: float, seed: int, sample: bool):
         unknown = set(objectives) - set(OBJECTIVES)
         assert not unknown, f"unknown objectives {unknown}"
         self.objectives = {
@@ -75,10 +71,6 @@ class MultiObjectiveDataset(FairseqDataset):
         self.alpha = alpha
         self.seed = seed
         self.sample = sample
-        self.tied = {k: v for k, v in (tied or {}).items() if k in self.objectives and v in self.objectives}
-        for name, leader in self.tied.items():
-            assert [len(d) for d in self.objectives[name]] == [len(d) for d in self.objectives[leader]], (
-                f"{name} can only follow {leader}'s draws over the same datasets")
         self.counts = {name: np.array([len(d) for d in ds]) for name, ds in self.objectives.items()}
         self.length = int(max(c.sum() for c in self.counts.values()))
         self.epoch = None
@@ -96,8 +88,7 @@ class MultiObjectiveDataset(FairseqDataset):
         if epoch == self.epoch or (self.epoch is not None and not self.sample):
             return
         self.epoch = epoch
-        self.draws = {name: self._draw(name, epoch) for name in self.objectives if name not in self.tied}
-        self.draws.update({name: self.draws[leader] for name, leader in self.tied.items()})
+        self.draws = {name: self._draw(name, epoch) for name in self.objectives}
         parts = {name: np.zeros(self.length, dtype=np.int64) for name in self.draws}
         for name, (which, item) in self.draws.items():
             for k, dataset in enumerate(self.objectives[name]):
@@ -106,8 +97,7 @@ class MultiObjectiveDataset(FairseqDataset):
         self.parts = parts
         self.sizes = sum(parts.values())
         # Batches are formed by the length of the TLM sequences, the longest part and the one whose length
-        # varies (MLM blocks are nearly all full), so that they carry little padding. Untied views of other
-        # pairs keep mixed lengths: a batch's negatives are not all of one length.
+        # varies (MLM blocks are nearly all full), so that they carry little padding.
         self.order_sizes = parts["tlm"] if "tlm" in parts else self.sizes
 
     def _draw(self, name, epoch):

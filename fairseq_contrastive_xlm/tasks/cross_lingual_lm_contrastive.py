@@ -56,15 +56,6 @@ class CrossLingualLMContrastiveConfig(FairseqDataclass):
             "Off: unmasked views, encoded in a forward of their own"
         },
     )
-    batch_by_pair_length: bool = field(
-        default=False,
-        metadata={
-            "help": "TLM and NT-Xent use the same pairs, and one draw serves both: an item's TLM sequence and "
-            "its views come from one translation pair, and batches are formed by pair length. Less padding "
-            "(faster), but a batch's negatives then have similar lengths, which made in-batch contrast harder "
-            "and held-out retrieval lower in the demo (see the README); it suits a negatives queue"
-        },
-    )
     langs: str = field(
         default=XNLI_LANGS,
         metadata={
@@ -132,11 +123,6 @@ class CrossLingualLMContrastiveTask(FairseqTask):
         langs = parse_langs(cfg.langs, "--langs")
         if not (mlm_langs or tlm_pairs or ntxent_pairs):
             raise UserInputError("nothing to train: give --mlm-langs, --tlm-pairs and/or --ntxent-pairs")
-        if cfg.batch_by_pair_length and (not ntxent_pairs or ntxent_pairs != tlm_pairs):
-            raise UserInputError(
-                "--batch-by-pair-length needs NT-Xent pairs that are the TLM pairs (the default --ntxent-pairs), "
-                f"got --tlm-pairs '{cfg.tlm_pairs}' and --ntxent-pairs '{cfg.ntxent_pairs}'"
-            )
         if cfg.mlm_on_views and not ntxent_pairs:
             raise UserInputError("--mlm-on-views masks the NT-Xent views, but there are none (--ntxent-pairs none)")
         named = mlm_langs + [lang for pair in tlm_pairs + ntxent_pairs for lang in pair]
@@ -182,8 +168,7 @@ class CrossLingualLMContrastiveTask(FairseqTask):
                 for pair in self.ntxent_pairs
             ]
         sample = split == self.cfg.train_subset
-        tied = {"ntxent": "tlm"} if self.cfg.batch_by_pair_length else {}
-        dataset = MultiObjectiveDataset(objectives, self.cfg.lang_sampling_alpha, self.cfg.seed, sample=sample, tied=tied)
+        dataset = MultiObjectiveDataset(objectives, self.cfg.lang_sampling_alpha, self.cfg.seed, sample=sample)
         for name, datasets in dataset.objectives.items():
             counts = dataset.counts[name]
             probs = sampling_probs(counts, self.cfg.lang_sampling_alpha) if sample else counts / counts.sum()
