@@ -8,7 +8,8 @@ from fairseq import metrics
 from fairseq.criterions.masked_lm import MaskedLmConfig, MaskedLmLoss
 
 from helpers import batch_of, build_criterion, build_model, build_task
-from fairseq_contrastive_xlm.criterions.masked_lm_ntxent import MaskedLmNTXentLoss, length_buckets
+from fairseq_contrastive_xlm.criterions.masked_lm_ntxent import MaskedLmNTXentLoss
+from fairseq_contrastive_xlm.data.collate import pack_views
 from fairseq_contrastive_xlm.errors import UserInputError
 
 
@@ -103,35 +104,51 @@ def test_rejects_bad_weights(task):
         build_criterion(task, ntxent_temperature=0.0)
 
 
+def test_packed_views_keep_every_token_its_position_and_its_sentence(data_dir):
+    task = build_task(data_dir, mlm_on_views=True)
+    task.load_dataset("train")
+    views = batch_of(task, "train", range(40))["ntxent"]
+    packed = pack_views(views, task.dictionary.pad())
+    net, tokens = packed["net_input"], views["net_input"]["src_tokens"]
+    lengths = views["net_input"]["src_lengths"]
+    assert net["src_tokens"].size(1) == int(lengths.max())
+    assert net["src_tokens"].numel() < 0.8 * tokens.numel()  # fewer padded positions
+    flat = {k: net[k].reshape(-1) for k in ("src_tokens", "positions", "segments", "lang_ids")}
+    flat_target = packed["target"].reshape(-1)
+    for view in range(len(lengths)):
+        n = int(lengths[view])
+        at = net["view_index"][view][~net["view_padding"][view]]
+        assert len(at) == n
+        assert torch.equal(flat["src_tokens"][at], tokens[view, :n])
+        assert torch.equal(flat_target[at], views["target"][view, :n])
+        assert torch.equal(flat["positions"][at], torch.arange(n))
+        assert set(flat["segments"][at].tolist()) == {view}
+        assert torch.equal(flat["lang_ids"][at], views["net_input"]["lang_ids"][view, :n])
+    pad = net["src_tokens"].eq(task.dictionary.pad())
+    assert (net["segments"][pad] == -1).all() and int((~pad).sum()) == int(lengths.sum())
+
+
+@pytest.mark.parametrize("pooling", ["first", "max", "mean"])
 @pytest.mark.parametrize("mlm_on_views", [False, True])
-def test_views_in_length_buckets_give_the_loss_and_gradients_of_one_forward(data_dir, mlm_on_views):
-    """Views of mixed lengths are encoded in forwards of similar-length rows, each cut to its own longest;
-    the result must not depend on it (float64, so summation order cannot hide or fake a difference)."""
+def test_packed_views_give_the_loss_and_gradients_of_one_row_a_view(data_dir, mlm_on_views, pooling):
+    """Each token of a packed row attends only within its own sentence: the loss and the gradients equal
+    those of one padded row a view (float64, so summation order cannot hide or fake a difference)."""
     task = build_task(data_dir, mlm_on_views=mlm_on_views)
     task.load_dataset("train")
     torch.manual_seed(0)
-    model = build_model(task).double()
-    batch = batch_of(task, "train", range(40))
-    views = batch["ntxent"]
-    parts = list(length_buckets(views, 4))
-    assert len(parts) == 4 and sorted(torch.cat([p["rows"] for p in parts]).tolist()) == list(range(80))
-    widths = [p["net_input"]["src_tokens"].size(1) for p in parts]
-    assert widths == sorted(widths) and widths[0] < views["net_input"]["src_tokens"].size(1)  # less padding
-
+    model = build_model(task, ntxent_pooling=pooling).double()
+    views = batch_of(task, "train", range(24))["ntxent"]
     results = {}
-    for buckets in (1, 4):
+    for pack in (False, True):
         model.zero_grad()
-        ntxent, views_mlm = build_criterion(task, ntxent_view_buckets=buckets).ntxent_loss(model, views)
-        loss = ntxent.loss + (views_mlm[0] if views_mlm else 0)
-        loss.backward()
-        results[buckets] = (ntxent, views_mlm, grads(model))
-    (one, one_mlm, one_grads), (four, four_mlm, four_grads) = results[1], results[4]
-    torch.testing.assert_close(four.loss, one.loss, rtol=1e-6, atol=1e-9)
-    assert int(four.correct) == int(one.correct)
+        ntxent, views_mlm = build_criterion(task, ntxent_pack_views=pack).ntxent_loss(model, views)
+        (ntxent.loss + (views_mlm[0] if views_mlm else 0)).backward()
+        results[pack] = (ntxent, views_mlm, grads(model))
+    (one, one_mlm, one_grads), (packed, packed_mlm, packed_grads) = results[False], results[True]
+    torch.testing.assert_close(packed.loss, one.loss, rtol=1e-6, atol=1e-9)
+    assert int(packed.correct) == int(one.correct)
     if mlm_on_views:
-        torch.testing.assert_close(four_mlm[0], one_mlm[0], rtol=1e-6, atol=1e-9)
-        assert int(four_mlm[1]) == int(one_mlm[1]) > 0
+        torch.testing.assert_close(packed_mlm[0], one_mlm[0], rtol=1e-6, atol=1e-9)
+        assert int(packed_mlm[1]) == int(one_mlm[1]) > 0
     for name, grad in one_grads.items():
-        torch.testing.assert_close(four_grads[name], grad, rtol=1e-6, atol=1e-9, msg=lambda m, k=name: f"{k}: {m}")
-    with pytest.raises(UserInputError, match="view-buckets"):
-        build_criterion(task, ntxent_view_buckets=0)
+        torch.testing.assert_close(packed_grads[name], grad, rtol=1e-6, atol=1e-9, msg=lambda m, k=name: f"{k}: {m}")

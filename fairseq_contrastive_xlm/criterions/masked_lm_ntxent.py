@@ -24,6 +24,7 @@ from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.dataclass import FairseqDataclass
 from fairseq.distributed import utils as distributed_utils
 
+from ..data.collate import pack_views
 from ..errors import UserInputError
 from ..losses import gather_with_grad, nt_xent
 from ..models.contrastive_xlm import unwrap
@@ -44,33 +45,14 @@ class MaskedLmNTXentConfig(FairseqDataclass):
     ntxent_temperature: float = field(
         default=0.1, metadata={"help": "tau: temperature dividing the cosine similarities of NT-Xent"}
     )
-    ntxent_view_buckets: int = field(
-        default=4,
+    ntxent_pack_views: bool = field(
+        default=True,
         metadata={
-            "help": "encode the NT-Xent views in up to this many forwards of similar-length sentences (at "
-            "least 8 each), each padded only to its own longest: a batch's views have mixed lengths, and one "
-            "padded forward would compute mostly padding. The embeddings do not depend on it; 1: one forward"
+            "help": "pack the NT-Xent views, whose lengths are mixed within a batch, into rows as wide as the "
+            "longest, each token attending only within its own sentence: almost no padding, the same "
+            "embeddings. Off: one row a view, padded to the longest"
         },
     )
-
-
-def length_buckets(batch, buckets):
-    """The rows of a views batch in up to `buckets` groups of similar length, each cut to its own longest row:
-    {"net_input", "target" (if any), "rows": the rows' places in the batch}. At least 8 rows a group: on the
-    demo corpus 4 groups of 8+ views ran 9% faster than groups of 16+, and 8 groups of 4+ slower again."""
-    net_input = batch["net_input"]
-    lengths = net_input["src_lengths"].cpu()  # one device-to-host copy for every bucket's width
-    count = max(1, min(buckets, len(lengths) // 8))
-    for rows in torch.tensor_split(torch.argsort(lengths, stable=True), count):
-        width = int(lengths[rows].max())
-        rows = rows.to(net_input["src_tokens"].device)
-        part = {
-            "net_input": {k: v[rows] if k == "src_lengths" else v[rows, :width] for k, v in net_input.items()},
-            "rows": rows,
-        }
-        if "target" in batch:
-            part["target"] = batch["target"][rows, :width]
-        yield part
 
 
 def _sum_over_workers(values, device):
@@ -88,9 +70,7 @@ class MaskedLmNTXentLoss(FairseqCriterion):
             raise UserInputError(f"--ntxent-weight must be >= 0, got {cfg.ntxent_weight}")
         if cfg.ntxent_temperature <= 0:
             raise UserInputError(f"--ntxent-temperature must be > 0, got {cfg.ntxent_temperature}")
-        if cfg.ntxent_view_buckets < 1:
-            raise UserInputError(f"--ntxent-view-buckets must be >= 1, got {cfg.ntxent_view_buckets}")
-        self.view_buckets = cfg.ntxent_view_buckets
+        self.pack_views = cfg.ntxent_pack_views
         self.weight = cfg.ntxent_weight
         self.temperature = cfg.ntxent_temperature
 
@@ -157,31 +137,25 @@ class MaskedLmNTXentLoss(FairseqCriterion):
         )
 
     def ntxent_loss(self, model, batch):
-        """Both sides of every pair encoded as separate sentences (rows < pairs are side a), in forwards of
-        similar-length rows. Returns the NT-Xent result and, for masked views (--mlm-on-views), their MLM loss
-        and masked tokens from those same forwards (else None).
+        """Both sides of every pair encoded in one forward as separate sentences (rows < pairs are side a;
+        packed, each attending only within itself). Returns the NT-Xent result and, for masked views
+        (--mlm-on-views), their MLM loss and masked tokens from that same forward (else None).
         With a negatives queue (training only, so validation accuracy stays in-batch and comparable), its keys
         widen the candidates, then this batch's keys, gathered from every worker, join it."""
-        parts, rows, lm_loss, lm_tokens = [], [], 0, 0
-        for part in length_buckets(batch, self.view_buckets):
-            masked, tokens = self.prediction_mask(part["target"]) if "target" in part else (None, 0)
-            projections, extra = model(**part["net_input"], ntxent_projection=True, masked_tokens=masked)
-            parts.append(projections)
-            rows.append(part["rows"])
-            if "target" in part:
-                lm_loss = lm_loss + self.lm_cross_entropy(extra["lm_logits"], part["target"], masked)
-                lm_tokens = lm_tokens + tokens
-        projections = torch.cat(parts)[torch.argsort(torch.cat(rows))]  # back to the batch's row order
+        views = pack_views(batch, self.padding_idx) if self.pack_views else batch
+        masked, lm_tokens = self.prediction_mask(views["target"]) if "target" in views else (None, 0)
+        projections, extra = model(**views["net_input"], ntxent_projection=True, masked_tokens=masked)
         pairs = batch["pairs"]
         group = distributed_utils.get_data_parallel_group() if distributed_utils.get_data_parallel_world_size() > 1 else None
         queue = getattr(unwrap(model), "ntxent_queue", None) if model.training else None
         result = nt_xent(projections[:pairs], projections[pairs:], self.temperature, group=group,
                          extra_negatives=queue.negatives() if queue is not None else None)
-        views_mlm = (lm_loss, lm_tokens) if "target" in batch else None
+        views_mlm = None
+        if "target" in views:
+            views_mlm = self.lm_cross_entropy(extra["lm_logits"], views["target"], masked), lm_tokens
         if queue is not None:
-            with torch.no_grad():  # the queue is a set of negatives: the buckets' order does not matter
-                parts = length_buckets(batch, self.view_buckets)
-                keys = torch.cat([queue.encode(unwrap(model), **part["net_input"]) for part in parts])
+            with torch.no_grad():
+                keys = queue.encode(unwrap(model), **views["net_input"])
                 queue.push(gather_with_grad(keys, group)[0])
         return result, views_mlm
 

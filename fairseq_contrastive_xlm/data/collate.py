@@ -53,3 +53,60 @@ def views_batch(items: List[dict], pad: int) -> dict:
 
 def language_row(lang_id: int, length: int) -> np.ndarray:
     return np.full(length, lang_id, dtype=np.int64)
+
+
+
+def pack_views(batch: dict, pad: int) -> dict:
+    """A views batch (V padded rows) packed into fewer rows as wide as its longest view, first-fit
+    decreasing, so that views of mixed lengths carry almost no padding.
+
+    Every packed token keeps its view's language and its position in that view (restarting at 0), and
+    carries a segment id, the view's row in the batch (-1 on padding): the model lets a token attend only
+    within its segment, so each view is still encoded on its own. view_index and view_padding (V x width)
+    gather each view's tokens back from the flattened packed rows, in the batch's row order. Returns
+    {"net_input": ..., "target": ... (masked views only)}."""
+    net_input = batch["net_input"]
+    tokens = net_input["src_tokens"]
+    device = tokens.device
+    lengths = net_input["src_lengths"].cpu()
+    width = int(lengths.max())
+    used, row_of, start_of = [], torch.zeros_like(lengths), torch.zeros_like(lengths)
+    for view in torch.argsort(lengths, descending=True, stable=True).tolist():
+        length = int(lengths[view])
+        row = next((r for r, filled in enumerate(used) if filled + length <= width), len(used))
+        if row == len(used):
+            used.append(0)
+        row_of[view], start_of[view] = row, used[row]
+        used[row] += length
+    rows = len(used)
+    view_of_token = torch.repeat_interleave(torch.arange(len(lengths)), lengths)
+    offset = torch.arange(int(lengths.sum())) - torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)
+    starts = row_of * width + start_of  # where each view begins in the flattened packed rows
+    to_cpu = starts[view_of_token] + offset
+    to, source = to_cpu.to(device), (view_of_token * tokens.size(1) + offset).to(device)
+
+    def moved(values, fill_value):  # a padded V x T tensor's real tokens, packed
+        out = values.new_full((rows * width,), fill_value)
+        out[to] = values.reshape(-1)[source]
+        return out.view(rows, width)
+
+    def placed(values, fill_value):  # one value per real token, packed
+        out = torch.full((rows * width,), fill_value, dtype=torch.long)
+        out[to_cpu] = values
+        return out.view(rows, width).to(device)
+
+    columns = torch.arange(width)
+    packed = {
+        "net_input": {
+            "src_tokens": moved(tokens, pad),
+            "src_lengths": torch.tensor(used, device=device),
+            "lang_ids": moved(net_input["lang_ids"], 0),
+            "positions": placed(offset, 0),
+            "segments": placed(view_of_token, -1),
+            "view_index": (starts.unsqueeze(1) + columns).clamp(max=rows * width - 1).to(device),
+            "view_padding": (columns.unsqueeze(0) >= lengths.unsqueeze(1)).to(device),
+        }
+    }
+    if "target" in batch:
+        packed["target"] = moved(batch["target"], pad)
+    return packed

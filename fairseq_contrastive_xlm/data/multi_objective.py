@@ -14,7 +14,7 @@ An item's size is the sum of its samples' sizes, so --max-tokens bounds the whol
 
 Items are ordered by the length of their TLM sequence (else by their whole size), so TLM batches carry
 little padding, while the views, drawn on their own, keep mixed lengths within a batch: its negatives are
-not all of one length (the criterion encodes them in similar-length buckets to limit their padding).
+not all of one length (the criterion packs them, so their mixed lengths cost little padding).
 """
 
 from typing import Dict, List
@@ -155,8 +155,7 @@ class MultiObjectiveDataset(FairseqDataset):
         """Consecutive runs of the ordered items, as fairseq batches them, with two differences.
 
         With max_tokens, a batch is bounded by what it computes: each MLM and TLM sub-batch is padded to its
-        own longest sample, and the views cost their own tokens (the criterion encodes them in
-        similar-length buckets). fairseq would count every item as long as the batch's longest item, whose
+        own longest sample, and the views cost their own tokens (the criterion packs them). fairseq would count every item as long as the batch's longest item, whose
         views are of random length here, and fill batches less (83% instead of 95% on the tests' corpus).
         Validation keeps every item: with required_batch_size_multiple > 1 fairseq drops a last batch of
         another size (facebookresearch/fairseq#5036), which would leave up to multiple - 1 items out of

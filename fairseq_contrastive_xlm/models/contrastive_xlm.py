@@ -132,18 +132,26 @@ def unwrap(model):
     return model
 
 
-def pooled_features(sentence_encoder, src_tokens, pooling: str, layer: int, positions=None, lang_ids=None):
-    """B x C sentence embeddings from one layer (0 = embeddings, 1..L, -1 = last) of a sentence encoder."""
-    return encode_and_pool(sentence_encoder, src_tokens, pooling, layer, positions, lang_ids)[0]
+def pooled_features(sentence_encoder, src_tokens, pooling: str, layer: int, **inputs):
+    """Sentence embeddings from one layer (0 = embeddings, 1..L, -1 = last) of a sentence encoder."""
+    return encode_and_pool(sentence_encoder, src_tokens, pooling, layer, **inputs)[0]
 
 
-def encode_and_pool(sentence_encoder, src_tokens, pooling: str, layer: int, positions=None, lang_ids=None):
-    """One forward: (B x C sentence embeddings pooled from `layer`, B x T x C output of the last layer)."""
+def encode_and_pool(sentence_encoder, src_tokens, pooling: str, layer: int, positions=None, lang_ids=None,
+                    segments=None, view_index=None, view_padding=None, **unused):
+    """One forward: (sentence embeddings pooled from `layer`, B x T x C output of the last layer).
+
+    One sentence a row: B x C embeddings. Packed rows (data.collate.pack_views): each token attends only
+    within its segment, and view_index / view_padding gather every sentence's tokens for pooling: V x C."""
     last = layer in (-1, len(sentence_encoder.layers))
-    out = sentence_encoder(src_tokens, return_all_hiddens=not last, positions=positions, lang_ids=lang_ids)
+    out = sentence_encoder(src_tokens, return_all_hiddens=not last, positions=positions, lang_ids=lang_ids,
+                           segments=segments)
     final = out["encoder_out"][0].transpose(0, 1)
     features = final if last else out["encoder_states"][layer].transpose(0, 1)
-    return pool(features, out["encoder_padding_mask"][0], pooling), final
+    if view_index is None:
+        return pool(features, out["encoder_padding_mask"][0], pooling), final
+    per_view = features.reshape(-1, features.size(-1))[view_index]  # V x width x C
+    return pool(per_view, view_padding, pooling), final
 
 
 def pool(features: torch.Tensor, padding_mask: torch.Tensor, how: str) -> torch.Tensor:
@@ -212,6 +220,7 @@ class ContrastiveXLMSentenceEncoder(TransformerEncoder):
         token_embeddings=None,
         positions=None,
         lang_ids=None,
+        segments=None,
     ):
         padding_mask = src_tokens.eq(self.padding_idx)
         has_pads = bool(padding_mask.any())
@@ -219,9 +228,13 @@ class ContrastiveXLMSentenceEncoder(TransformerEncoder):
         if has_pads:
             x = x * (1 - padding_mask.unsqueeze(-1).type_as(x))
         x = x.transpose(0, 1)  # B x T x C -> T x B x C
+        attn_mask = None
+        if segments is not None:  # packed sentences: a token attends only within its own (B * heads x T x T)
+            heads = self.layers[0].self_attn.num_heads
+            attn_mask = segments.unsqueeze(2).ne(segments.unsqueeze(1)).repeat_interleave(heads, dim=0)
         states = [x] if return_all_hiddens else []
         for layer in self.layers:
-            x = layer(x, encoder_padding_mask=padding_mask if has_pads else None)
+            x = layer(x, encoder_padding_mask=padding_mask if has_pads else None, attn_mask=attn_mask)
             if return_all_hiddens:
                 states.append(x)
         if self.layer_norm is not None:
@@ -331,14 +344,14 @@ class ContrastiveXLMModel(RobertaModel):
 
     def forward(self, src_tokens, ntxent_projection=False, masked_tokens=None, **kwargs):
         """As RoBERTa (MLM logits, features or classification head), and with ntxent_projection=True the
-        projected sentence embeddings that NT-Xent compares; if masked_tokens is given too, the same forward
-        also returns the MLM logits of those tokens as extra["lm_logits"] (masked views, --mlm-on-views).
+        projected sentence embeddings that NT-Xent compares (of packed views too: see encode_and_pool); if
+        masked_tokens is given, the same forward also returns the MLM logits of those tokens as
+        extra["lm_logits"] (masked views, --mlm-on-views).
         Criterions call this through the (possibly DistributedDataParallel-wrapped) model, so every use of
         the weights is synchronised."""
         if ntxent_projection:
             embeddings, final = encode_and_pool(
-                self.encoder.sentence_encoder, src_tokens, self.args.ntxent_pooling, self.args.ntxent_layer,
-                positions=kwargs.get("positions"), lang_ids=kwargs.get("lang_ids"),
+                self.encoder.sentence_encoder, src_tokens, self.args.ntxent_pooling, self.args.ntxent_layer, **kwargs
             )
             extra = {}
             if masked_tokens is not None:

@@ -40,15 +40,15 @@ class MomentumQueue:
             parameter.requires_grad_(False)
 
     @torch.no_grad()
-    def encode(self, model, src_tokens, lang_ids=None, **unused) -> torch.Tensor:
-        """Projections of the views by the momentum encoder (float32, no gradient)."""
+    def encode(self, model, src_tokens, **inputs) -> torch.Tensor:
+        """Projections of the views (one a row, or packed) by the momentum encoder (float32, no gradient)."""
         from .contrastive_xlm import pooled_features  # the model's own pooling, for the copy
 
         if self.encoder is None:
             self._start(model)
         sentence_encoder, head = self.encoder
         features = pooled_features(sentence_encoder, src_tokens, model.args.ntxent_pooling, model.args.ntxent_layer,
-                                   lang_ids=lang_ids)
+                                   **inputs)
         return head(features.float())
 
     def negatives(self):
