@@ -1,5 +1,6 @@
 """Padding items of one objective into a batch in the shape fairseq models and criterions expect."""
 
+import bisect
 from typing import List
 
 import numpy as np
@@ -55,10 +56,9 @@ def language_row(lang_id: int, length: int) -> np.ndarray:
     return np.full(length, lang_id, dtype=np.int64)
 
 
-
 def pack_views(batch: dict, pad: int) -> dict:
-    """A views batch (V padded rows) packed into fewer rows as wide as its longest view, first-fit
-    decreasing, so that views of mixed lengths carry almost no padding.
+    """A views batch (V padded rows) packed into fewer rows as wide as its longest view (best-fit
+    decreasing), so that views of mixed lengths carry almost no padding.
 
     Every packed token keeps its view's language and its position in that view (restarting at 0), and
     carries a segment id, the view's row in the batch (-1 on padding): the model lets a token attend only
@@ -70,18 +70,21 @@ def pack_views(batch: dict, pad: int) -> dict:
     device = tokens.device
     lengths = net_input["src_lengths"].cpu()
     width = int(lengths.max())
-    used, row_of, start_of = [], torch.zeros_like(lengths), torch.zeros_like(lengths)
-    for view in torch.argsort(lengths, descending=True, stable=True).tolist():
-        length = int(lengths[view])
-        row = next((r for r, filled in enumerate(used) if filled + length <= width), len(used))
+    used, row_of, start_of = [], [0] * len(lengths), [0] * len(lengths)
+    room = []  # (free places, row) of the rows not yet full, sorted
+    for view, length in sorted(enumerate(lengths.tolist()), key=lambda v: -v[1]):
+        k = bisect.bisect_left(room, (length, -1))  # best fit: the fullest row the view fits in
+        free, row = room.pop(k) if k < len(room) else (width, len(used))
         if row == len(used):
             used.append(0)
         row_of[view], start_of[view] = row, used[row]
         used[row] += length
+        if free > length:
+            bisect.insort(room, (free - length, row))
     rows = len(used)
     view_of_token = torch.repeat_interleave(torch.arange(len(lengths)), lengths)
     offset = torch.arange(int(lengths.sum())) - torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)
-    starts = row_of * width + start_of  # where each view begins in the flattened packed rows
+    starts = torch.tensor(row_of) * width + torch.tensor(start_of)  # each view's start in the flattened rows
     to_cpu = starts[view_of_token] + offset
     to, source = to_cpu.to(device), (view_of_token * tokens.size(1) + offset).to(device)
 
