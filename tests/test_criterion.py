@@ -10,6 +10,7 @@ from fairseq.criterions.masked_lm import MaskedLmConfig, MaskedLmLoss
 from helpers import batch_of, build_criterion, build_model, build_task
 from fairseq_contrastive_xlm.criterions.masked_lm_ntxent import MaskedLmNTXentLoss
 from fairseq_contrastive_xlm.data.collate import pack_views
+from fairseq_contrastive_xlm.models.contrastive_xlm import segment_attention_mask
 from fairseq_contrastive_xlm.errors import UserInputError
 
 
@@ -126,6 +127,14 @@ def test_packed_views_keep_every_token_its_position_and_its_sentence(data_dir):
         assert torch.equal(flat["lang_ids"][at], views["net_input"]["lang_ids"][view, :n])
     pad = net["src_tokens"].eq(task.dictionary.pad())
     assert (net["segments"][pad] == -1).all() and int((~pad).sum()) == int(lengths.sum())
+    # a real token sees its own sentence only; no query has every key masked (NaN in some attention kernels)
+    rows, width = net["segments"].shape
+    blocked = segment_attention_mask(net["segments"], heads=2).view(rows, 2, width, width)[:, 0]
+    seen = ~blocked & ~pad.unsqueeze(1)  # the key padding mask hides padding keys
+    assert seen.any(dim=2).all()
+    same = net["segments"].unsqueeze(2).eq(net["segments"].unsqueeze(1))
+    real = ~pad.unsqueeze(2)
+    assert torch.equal(seen & real, same & real & ~pad.unsqueeze(1))
 
 
 @pytest.mark.parametrize("pooling", ["first", "max", "mean"])

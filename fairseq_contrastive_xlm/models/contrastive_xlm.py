@@ -154,6 +154,15 @@ def encode_and_pool(sentence_encoder, src_tokens, pooling: str, layer: int, posi
     return pool(per_view, view_padding, pooling), final
 
 
+def segment_attention_mask(segments: torch.Tensor, heads: int) -> torch.Tensor:
+    """(B * heads) x T x T, True where a query may not look: at a key of another segment (sentence).
+    Padding (segment -1) may look anywhere, as in unpacked rows: a query with every key masked would give
+    NaN in some attention kernels. Nothing reads the padding's outputs, and no real token sees padding
+    (the key padding mask)."""
+    other = segments.unsqueeze(2).ne(segments.unsqueeze(1)) & segments.unsqueeze(2).ge(0)
+    return other.repeat_interleave(heads, dim=0)
+
+
 def pool(features: torch.Tensor, padding_mask: torch.Tensor, how: str) -> torch.Tensor:
     """B x T x C features -> B x C sentence embeddings; padding never takes part."""
     if how == "first":
@@ -229,9 +238,8 @@ class ContrastiveXLMSentenceEncoder(TransformerEncoder):
             x = x * (1 - padding_mask.unsqueeze(-1).type_as(x))
         x = x.transpose(0, 1)  # B x T x C -> T x B x C
         attn_mask = None
-        if segments is not None:  # packed sentences: a token attends only within its own (B * heads x T x T)
-            heads = self.layers[0].self_attn.num_heads
-            attn_mask = segments.unsqueeze(2).ne(segments.unsqueeze(1)).repeat_interleave(heads, dim=0)
+        if segments is not None:  # packed sentences
+            attn_mask = segment_attention_mask(segments, self.layers[0].self_attn.num_heads)
         states = [x] if return_all_hiddens else []
         for layer in self.layers:
             x = layer(x, encoder_padding_mask=padding_mask if has_pads else None, attn_mask=attn_mask)
