@@ -177,3 +177,32 @@ def test_masked_lm_loss_counts_every_item(data_dir):
     _, tokens = masked_lm_loss(model, build_criterion(task), dataset, batch_size=7)
     expected = sum(int((dataset[i]["target"] != task.dictionary.pad()).sum()) for i in range(len(dataset)))
     assert tokens == expected
+
+
+def test_summary_over_runs_reads_what_the_commands_wrote(checkpoint, data_dir, tmp_path, capsys):
+    from fairseq_contrastive_xlm.cli import gettext_corpus, summarize
+
+    raw = tmp_path / "raw"
+    gettext_corpus.main(["--langs", "de", "--max-pairs", "200", "--heldout", "30", "--out", str(raw)])
+    runs = tmp_path / "runs"
+    for name in ("contrastive_se_tlm", "baseline"):
+        perplexity.main(["--checkpoint", checkpoint, "--data", data_dir, "--tlm-pairs", "en-fr",
+                         "--json", str(runs / name / "perplexity.json")])
+    retrieval.main(["--checkpoint", checkpoint, "--data", data_dir, "--pairs", str(raw / "heldout"),
+                    "--json", str(runs / "contrastive_se_tlm" / "heldout.json")])
+    (runs / "notes").mkdir()  # a folder without results is left out
+    capsys.readouterr()
+    summarize.main(["--runs", str(runs)])
+    table = capsys.readouterr().out.splitlines()
+    assert table[0] == "| run | MLM ppl | TLM ppl | held-out xx→en | held-out en→xx |"
+    assert [line.split(" | ")[0] for line in table[2:]] == ["| baseline", "| contrastive_se_tlm"]  # the paper's order
+    rows = json.loads((runs / "summary.json").read_text())
+    ppl_results = json.loads((runs / "baseline" / "perplexity.json").read_text())["results"]
+    assert rows["baseline"]["MLM ppl"] == pytest.approx((ppl_results["mlm en"]["ppl"] + ppl_results["mlm de"]["ppl"]) / 2)
+    heldout = json.loads((runs / "contrastive_se_tlm" / "heldout.json").read_text())["average"]["cosine"]
+    assert rows["contrastive_se_tlm"]["held-out en→xx"] == heldout["en2xx_acc"]
+    assert "held-out xx→en" not in rows["baseline"] and table[2].endswith("|  |  |")
+    assert (runs / "summary.md").read_text().splitlines() == table
+    with pytest.raises(SystemExit):
+        summarize.main(["--runs", str(runs / "notes")])
+    assert "no results under" in capsys.readouterr().err

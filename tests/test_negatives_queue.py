@@ -1,7 +1,6 @@
 """Negatives beyond the batch (momentum-encoder queue), and the one-forward encoding of both views."""
 
 import math
-import os
 
 import pytest
 import torch

@@ -1,7 +1,9 @@
 """Console commands (cxlm-*). Each reports bad input as one line and exits with status 2."""
 
 import functools
+import json
 import logging
+import os
 import sys
 
 from ..errors import UserInputError
@@ -29,3 +31,12 @@ def command(prog):
         return run
 
     return wrap
+
+
+def write_json(path, obj):
+    """Write obj as JSON under a temporary name, then rename: a reader never sees a half-written file."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    partial = f"{path}.partial"
+    with open(partial, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, ensure_ascii=False)
+    os.replace(partial, path)

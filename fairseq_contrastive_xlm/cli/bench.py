@@ -20,7 +20,6 @@ target <name> <measured> <goal> ok|short.
 
 import argparse
 import gc
-import json
 import logging
 import os
 import shutil
@@ -35,7 +34,7 @@ import torch
 from .. import losses
 from ..errors import UserInputError
 from ..models.contrastive_xlm import unwrap
-from . import command
+from . import command, write_json
 
 logger = logging.getLogger("cxlm-bench")
 
@@ -397,10 +396,10 @@ def run_all(args, mono, pair, device, save_dir):
     ]
     print("\n" + "\n".join(lines))
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"device": device_name, "precision": precision, "size": args.size, "max_tokens": args.max_tokens,
-                       "runs": results, "ratios": ratios, "ntxent_scaling": scaling,
-                       "budget": [{"how": h, "setting": s, **r} for h, s, _, r in budget], "targets": lines}, f, indent=2)
+        write_json(args.json, {"device": device_name, "precision": precision, "size": args.size,
+                               "max_tokens": args.max_tokens, "runs": results, "ratios": ratios,
+                               "ntxent_scaling": scaling, "budget": [{"how": h, "setting": s, **r} for h, s, _, r in budget],
+                               "targets": lines})
         print(f"wrote {args.json}")
 
 

@@ -8,7 +8,6 @@ are fixed, so two checkpoints are compared on exactly the same predictions.
 """
 
 import argparse
-import json
 import math
 import os
 
@@ -16,7 +15,7 @@ from ..criterions.masked_lm_ntxent import MaskedLmNTXentConfig, MaskedLmNTXentLo
 from ..errors import UserInputError
 from ..evaluation.checkpoints import load
 from ..evaluation.perplexity import masked_lm_loss, perplexity
-from . import command
+from . import command, write_json
 
 
 def parse_args(argv):
@@ -60,11 +59,7 @@ def main(argv=None):
     for key, row in rows.items():
         print(f"{key:<14}{row['masked_tokens']:>8}{row['loss_bits']:>13.3f}{row['ppl']:>10.2f}")
     if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        report = {"checkpoint": os.path.abspath(args.checkpoint), "split": args.split, "results": rows}
-        with open(args.json + ".partial", "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=2)
-        os.replace(args.json + ".partial", args.json)
+        write_json(args.json, {"checkpoint": os.path.abspath(args.checkpoint), "split": args.split, "results": rows})
         print(f"wrote {args.json}")
 
 

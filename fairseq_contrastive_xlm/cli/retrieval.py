@@ -11,7 +11,6 @@ similarity and by ratio margin (k=4), and prints top-1 accuracy in both directio
 """
 
 import argparse
-import json
 import os
 
 import numpy as np
@@ -20,7 +19,7 @@ from ..errors import UserInputError
 from ..evaluation import tatoeba
 from ..evaluation.embedding import SentenceEmbedder
 from ..evaluation.retrieval import retrieval_accuracy
-from . import command
+from . import command, write_json
 
 
 def embedder_options(parser):
@@ -108,10 +107,7 @@ def main(argv=None):
         print(f"{name:<8}{r['pairs']:>6}  {c[f'{directions[0]}_acc']:>14.1f}{c[f'{directions[1]}_acc']:>8.1f}"
               f"  {m[f'{directions[0]}_acc']:>14.1f}{m[f'{directions[1]}_acc']:>8.1f}")
     if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json + ".partial", "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=2)
-        os.replace(args.json + ".partial", args.json)
+        write_json(args.json, report)
         print(f"wrote {args.json}")
 
 

@@ -18,7 +18,7 @@ import os
 import numpy as np
 
 from ..errors import UserInputError
-from . import command
+from . import command, write_json
 
 PAPER_ORDER = ["baseline", "tlm", "mlm_tlm", "contrastive_se_tlm", "contrastive_se_mlm_tlm", "contrastive_me_tlm",
                "contrastive_me_mlm_tlm"]
@@ -80,8 +80,7 @@ def main(argv=None):
     print(table)
     with open(os.path.join(args.runs, "summary.md"), "w", encoding="utf-8") as f:
         f.write(table + "\n")
-    with open(os.path.join(args.runs, "summary.json"), "w", encoding="utf-8") as f:
-        json.dump(rows, f, indent=2)
+    write_json(os.path.join(args.runs, "summary.json"), rows)
 
 
 if __name__ == "__main__":

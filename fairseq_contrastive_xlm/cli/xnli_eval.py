@@ -17,7 +17,7 @@ from ..evaluation import plots
 from ..evaluation.checkpoints import candidates, epoch_checkpoints, load
 from ..xnli.evaluate import accuracies, dev_scores, evaluate, select_best
 from ..xnli.formats import LABELS
-from . import command
+from . import command, write_json
 
 
 def parse_args(argv):
@@ -86,9 +86,7 @@ def main(argv=None):
         "dev_per_checkpoint": {os.path.basename(p): s for p, s in dev.items()},
         "confusion": {split: {lang: m.tolist() for lang, m in confusions[split].items()} for split in ("dev", "test")},
     }
-    with open(os.path.join(args.out, "results.json.partial"), "w", encoding="utf-8") as f:
-        json.dump(results, f, indent=2)
-    os.replace(os.path.join(args.out, "results.json.partial"), os.path.join(args.out, "results.json"))
+    write_json(os.path.join(args.out, "results.json"), results)
 
     if len(dev) > 1:
         print("dev accuracy of each checkpoint:")

@@ -22,7 +22,7 @@ from ..errors import UserInputError
 from ..evaluation.checkpoints import candidates
 from ..xnli import finetune
 from ..xnli.evaluate import dev_scores, select_best
-from . import command
+from . import command, write_json
 
 logger = logging.getLogger("cxlm-xnli-grid")
 
@@ -59,9 +59,7 @@ def run_name(lr, optimizer, batch_size):
 
 
 def write_table(out, rows):
-    with open(os.path.join(out, "grid.json.partial"), "w", encoding="utf-8") as f:
-        json.dump(rows, f, indent=2)
-    os.replace(os.path.join(out, "grid.json.partial"), os.path.join(out, "grid.json"))
+    write_json(os.path.join(out, "grid.json"), rows)
     with open(os.path.join(out, "grid.tsv"), "w", encoding="utf-8") as f:
         f.write("run\tlr\toptimizer\tbatch_size\tbest_checkpoint\tdev_avg\n")
         for name, row in rows["runs"].items():
