@@ -338,7 +338,10 @@ def run_all(args, mono, pair, device, save_dir):
     shape = SIZES[args.size]
     print(f"device: {device_name}; {precision}; model {args.size} ({shape['layers']} layers, {shape['dim']} wide); "
           f"--max-tokens {args.max_tokens}; {args.repeats} windows of {args.updates} updates after {args.warmup}")
-    print(f"memory: {'the CUDA peak of one step above weights and optimizer state' if device.type == 'cuda' else 'tensors saved for backward in one step (activations)'}")
+    if device.type == "cuda":
+        print("memory: the CUDA peak of one step above weights and optimizer state")
+    else:
+        print("memory: tensors saved for backward in one step (activations)")
     results = {name: run_config(name, [*argv, *common], args, device) for name, argv in configs.items()}
     print_runs(results, memory_label)
 

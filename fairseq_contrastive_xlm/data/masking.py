@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import Tuple
 
 import numpy as np
-from fairseq.data import Dictionary
+from fairseq.data import Dictionary, FairseqDataset
 
 
 @dataclass(frozen=True)
@@ -71,3 +71,18 @@ def item_rng(seed: int, epoch: int, index: int, stream: int) -> np.random.Genera
     """A generator fixed by (seed, epoch, item, stream): reproducible, fresh each epoch, and distinct
     for each dataset (stream) so two languages never share their masks."""
     return np.random.default_rng([seed, epoch, index, stream])
+
+
+class ItemSeededDataset(FairseqDataset):
+    """A dataset whose items draw their randomness (masks, side order) from item_rng: the same item gets the
+    same draws within an epoch and new ones the next (fairseq calls set_epoch)."""
+
+    def __init__(self, seed: int, stream: int):
+        self.seed, self.stream = seed, stream
+        self.epoch = 1
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def item_rng(self, index: int) -> np.random.Generator:
+        return item_rng(self.seed, self.epoch, index, self.stream)

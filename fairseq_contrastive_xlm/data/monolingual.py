@@ -1,13 +1,13 @@
 """MLM samples of one language: blocks of running text with <s> in front, masked."""
 
 import numpy as np
-from fairseq.data import FairseqDataset, TokenBlockDataset
+from fairseq.data import TokenBlockDataset
 
 from .collate import language_row, masked_lm_batch
-from .masking import MaskingScheme, item_rng, mask_tokens
+from .masking import ItemSeededDataset, MaskingScheme, mask_tokens
 
 
-class MaskedBlocks(FairseqDataset):
+class MaskedBlocks(ItemSeededDataset):
     """Blocks of at most max_tokens tokens (<s> included) cut from one language's sentences.
 
     blocks: a TokenBlockDataset over the binarized sentences. In 'complete' mode a sentence longer than
@@ -24,18 +24,13 @@ class MaskedBlocks(FairseqDataset):
         seed: int,
         stream: int,
     ):
+        super().__init__(seed, stream)
         self.blocks = blocks
         self.lang_id = lang_id
         self.bos = bos
         self.max_body = max_tokens - 1
         self.scheme = scheme
-        self.seed = seed
-        self.stream = stream
-        self.epoch = 1
         self.sizes = np.minimum(np.asarray(blocks.sizes), self.max_body) + 1
-
-    def set_epoch(self, epoch):
-        self.epoch = epoch
 
     def __len__(self):
         return len(self.blocks)
@@ -43,7 +38,7 @@ class MaskedBlocks(FairseqDataset):
     def __getitem__(self, index):
         body = self.blocks[index].numpy()[: self.max_body]
         tokens = np.concatenate([[self.bos], body]).astype(np.int64)
-        rng = item_rng(self.seed, self.epoch, index, self.stream)
+        rng = self.item_rng(index)
         inputs, target = mask_tokens(tokens, self.scheme, rng)
         return {"tokens": inputs, "target": target, "langs": language_row(self.lang_id, len(tokens))}
 

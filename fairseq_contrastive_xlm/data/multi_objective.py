@@ -155,8 +155,9 @@ class MultiObjectiveDataset(FairseqDataset):
         """Consecutive runs of the ordered items, as fairseq batches them, with two differences.
 
         With max_tokens, a batch is bounded by what it computes: each MLM and TLM sub-batch is padded to its
-        own longest sample, and the views cost their own tokens (the criterion packs them). fairseq would count every item as long as the batch's longest item, whose
-        views are of random length here, and fill batches less (83% instead of 95% on the tests' corpus).
+        own longest sample, and the views cost their own tokens (the criterion packs them). fairseq would count
+        every item as long as the batch's longest item, whose views are of random length here, and fill
+        batches less (83% instead of 95% on the tests' corpus).
         Validation keeps every item: with required_batch_size_multiple > 1 fairseq drops a last batch of
         another size (facebookresearch/fairseq#5036), which would leave up to multiple - 1 items out of
         every validation (our max_tokens batching drops none). Training batched by --batch-size alone may

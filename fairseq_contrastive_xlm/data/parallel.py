@@ -1,11 +1,10 @@
 """Samples made from translation pairs: TLM sequences, and the two separate views of the NT-Xent loss."""
 
 import numpy as np
-from fairseq.data import FairseqDataset
 
 from ..errors import UserInputError
 from .collate import language_row, masked_lm_batch, views_batch
-from .masking import MaskingScheme, item_rng, mask_tokens
+from .masking import ItemSeededDataset, MaskingScheme, mask_tokens
 
 
 class ParallelCorpus:
@@ -39,20 +38,16 @@ class ParallelCorpus:
         return self.src[line].numpy(), self.tgt[line].numpy()
 
 
-class TLMPairs(FairseqDataset):
+class TLMPairs(ItemSeededDataset):
     """TLM samples: <s> a </s> </s> b </s> with the two sides in random order, positions restarting at 0
     for the second side, a language id on every token, masked like MLM."""
 
     def __init__(self, corpus: ParallelCorpus, bos, eos, scheme: MaskingScheme, seed, stream):
+        super().__init__(seed, stream)
         self.corpus = corpus
         self.bos, self.eos = bos, eos
         self.scheme = scheme
-        self.seed, self.stream = seed, stream
-        self.epoch = 1
         self.sizes = corpus.src_sizes + corpus.tgt_sizes + 2
-
-    def set_epoch(self, epoch):
-        self.epoch = epoch
 
     def __len__(self):
         return len(self.corpus)
@@ -60,7 +55,7 @@ class TLMPairs(FairseqDataset):
     def __getitem__(self, index):
         a, b = self.corpus[index]
         lang_a, lang_b = self.corpus.src_lang_id, self.corpus.tgt_lang_id
-        rng = item_rng(self.seed, self.epoch, index, self.stream)
+        rng = self.item_rng(index)
         if rng.random() < 0.5:
             a, b, lang_a, lang_b = b, a, lang_b, lang_a
         first = np.concatenate([[self.bos], a])
@@ -78,7 +73,7 @@ class TLMPairs(FairseqDataset):
         return masked_lm_batch(items, self.scheme.pad_idx)
 
 
-class PairedViews(FairseqDataset):
+class PairedViews(ItemSeededDataset):
     """The two sides of a pair as separate sentences <s> a </s> and <s> b </s>: the positive views of the
     NT-Xent loss. The model encodes each on its own, so neither can attend to the other.
 
@@ -86,15 +81,11 @@ class PairedViews(FairseqDataset):
     its own language, so that the one forward which embeds it also trains MLM on it."""
 
     def __init__(self, corpus: ParallelCorpus, bos, pad, scheme: MaskingScheme = None, seed=None, stream=None):
+        super().__init__(seed, stream)
         self.corpus = corpus
         self.bos, self.pad = bos, pad
         self.scheme = scheme
-        self.seed, self.stream = seed, stream
-        self.epoch = 1
         self.sizes = corpus.src_sizes + corpus.tgt_sizes + 2
-
-    def set_epoch(self, epoch):
-        self.epoch = epoch
 
     def __len__(self):
         return len(self.corpus)
@@ -108,7 +99,7 @@ class PairedViews(FairseqDataset):
             "lang_b": self.corpus.tgt_lang_id,
         }
         if self.scheme is not None:
-            rng = item_rng(self.seed, self.epoch, index, self.stream)
+            rng = self.item_rng(index)
             item["view_a"], item["target_a"] = mask_tokens(item["view_a"], self.scheme, rng)
             item["view_b"], item["target_b"] = mask_tokens(item["view_b"], self.scheme, rng)
         return item
