@@ -9,6 +9,7 @@ import functools
 import pickle
 import re
 
+import numpy as np
 import torch
 
 from .errors import UserInputError
@@ -81,12 +82,16 @@ def run_fairseq_preprocess(argv):
             handler.close()
 
 
+LOG_FORMAT = "%(asctime)s | %(levelname)s | %(name)s | %(message)s"  # fairseq-train's own
+
+
 def quiet_root_logger():
-    """Undo the DEBUG level fairseq's import gives the root logger.
+    """Undo the DEBUG level fairseq's import gives the root logger, and give its handler fairseq's format.
 
     Without it, importing fairseq 0.12 runs logging.basicConfig(level=DEBUG) (in
     models/wav2vec/wav2vec2_classification.py) and every library's debug messages (matplotlib's font
-    search, for one) flood the output of our commands. LOGLEVEL=DEBUG still asks for them.
+    search, for one) flood the output of our commands, in a bare format unlike fairseq-train's.
+    LOGLEVEL=DEBUG still asks for them.
     """
     import logging
     import os
@@ -96,9 +101,59 @@ def quiet_root_logger():
     root = logging.getLogger()
     if root.level == logging.DEBUG and os.environ.get("LOGLEVEL", "").upper() != "DEBUG":
         root.setLevel(logging.INFO)
+    for handler in root.handlers:
+        if type(handler) is logging.StreamHandler:  # the one fairseq's import installed; not others
+            handler.setFormatter(logging.Formatter(LOG_FORMAT))
+
+
+def quiet_known_warnings():
+    """Silence the warnings fairseq 0.12 raises on today's stack in every command that builds a model.
+
+    Without it, every checkpoint load and every trainer set-up prints Hydra 1.3's deprecation notices about
+    fairseq's Hydra 1.0-style calls (ConfigStore schema matching, version_base), torch's FutureWarning about
+    fairseq's torch.cuda.amp.autocast, and the data loader's note that pinned memory needs an accelerator:
+    none is anything a user can act on, and they bury the output.
+    """
+    import warnings
+
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"hydra\.")
+    warnings.filterwarnings("ignore", message=r"(?s).*(validated against ConfigStore schema|version_base parameter)")
+    warnings.filterwarnings("ignore", message=r".*'pin_memory' argument is set as true")
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"fairseq\.")
+
+
+def keep_last_batch():
+    """fairseq's batch_by_size keeps a last batch whose size is not a multiple of --required-batch-size-multiple.
+
+    Without it, fairseq 0.12 drops that batch (facebookresearch/fairseq#5036): up to multiple - 1 items
+    (7 by default) are left out of every validation, XNLI dev and test scoring included, and of every
+    training epoch. A last smaller batch costs nothing worth that.
+    """
+    from fairseq.data import data_utils
+
+    original = data_utils.batch_by_size
+    if getattr(original, "keeps_last_batch", False):
+        return
+
+    @functools.wraps(original)
+    def batch_by_size(indices, num_tokens_fn, num_tokens_vec=None, max_tokens=None, max_sentences=None,
+                      required_batch_size_multiple=1, fixed_shapes=None):
+        batches = original(indices, num_tokens_fn, num_tokens_vec, max_tokens, max_sentences,
+                           required_batch_size_multiple, fixed_shapes)
+        if fixed_shapes is None and required_batch_size_multiple > 1:
+            batched = sum(len(b) for b in batches)
+            if batched < len(indices):
+                batches = list(batches) + [np.asarray(indices[batched:], dtype=np.int64)]
+        return batches
+
+    batch_by_size.keeps_last_batch = True
+    # FairseqDataset.batch_by_size looks the function up on the module at call time.
+    data_utils.batch_by_size = batch_by_size
 
 
 def apply_all():
     allow_fairseq_checkpoints()
     explain_refused_checkpoints()
     quiet_root_logger()
+    quiet_known_warnings()
+    keep_last_batch()

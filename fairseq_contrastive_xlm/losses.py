@@ -90,20 +90,35 @@ def nt_xent(
     """
     if z_a.shape != z_b.shape:
         raise ValueError(f"the two views must have the same shape, got {tuple(z_a.shape)} and {tuple(z_b.shape)}")
-    if temperature <= 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
-    n = z_a.size(0)
     dtype = torch.promote_types(z_a.dtype, torch.float32)  # at least float32 (float64 stays float64)
     z_a = F.normalize(z_a.to(dtype), dim=-1)
     z_b = F.normalize(z_b.to(dtype), dim=-1)
     all_a, offset = gather_with_grad(z_a, group)
     all_b, _ = gather_with_grad(z_b, group)
-    m = all_a.size(0)
+    return nt_xent_gathered(z_a, z_b, all_a, all_b, offset, temperature, extra_negatives)
 
+
+def nt_xent_gathered(
+    z_a: torch.Tensor,
+    z_b: torch.Tensor,
+    all_a: torch.Tensor,
+    all_b: torch.Tensor,
+    offset: int,
+    temperature: float,
+    extra_negatives: Optional[torch.Tensor] = None,
+) -> NTXentResult:
+    """NT-Xent of this worker's pairs once every worker's views are gathered.
+
+    z_a, z_b: N x D unit-length views of this worker, which are rows offset..offset+N of all_a, all_b
+    (M x D, every worker's views in rank order, as gather_with_grad returns them).
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    n, m = z_a.size(0), all_a.size(0)
     queries = torch.cat([z_a, z_b])  # 2N x D: this worker's views
     candidates = [all_a, all_b]  # 2M x D: every worker's views
     if extra_negatives is not None and len(extra_negatives):
-        candidates.append(F.normalize(extra_negatives.detach().to(dtype), dim=-1))
+        candidates.append(F.normalize(extra_negatives.detach().to(z_a.dtype), dim=-1))
     candidates = torch.cat(candidates)
     logits = queries @ candidates.t() / temperature
 

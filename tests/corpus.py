@@ -1,10 +1,10 @@
 """Small real multilingual data for tests, made at test time (nothing third-party is committed): gettext
-en-X pairs through cxlm-prepare."""
+en-X pairs through the preparation pipeline."""
 
 import os
 
-from fairseq_contrastive_xlm.cli import prepare
 from fairseq_contrastive_xlm.prepare.gettext_corpus import gettext_pairs, shuffled
+from fairseq_contrastive_xlm.prepare.pipeline import Corpus, PrepareOptions, prepare
 
 
 def usable_pairs(lang, limit):
@@ -18,7 +18,7 @@ def build_data_dir(out, langs=("de", "fr"), pairs_per_lang=2500, valid=250, voca
     side of the first pair); train and valid splits."""
     raw = os.path.join(out, "raw")
     os.makedirs(raw, exist_ok=True)
-    argv = []
+    corpora = []
     for lang in langs:
         pairs = usable_pairs(lang, pairs_per_lang)
         assert len(pairs) >= 4 * valid, f"too few gettext pairs for {lang}: {len(pairs)}"
@@ -26,9 +26,8 @@ def build_data_dir(out, langs=("de", "fr"), pairs_per_lang=2500, valid=250, voca
         for side, name in ((0, "en"), (1, lang)):
             with open(f"{prefix}.{name}", "w", encoding="utf-8") as f:
                 f.writelines(pair[side] + "\n" for pair in pairs)
-        argv += ["--para", f"en-{lang}:{prefix}.en,{prefix}.{lang}", "--mono", f"{lang}:{prefix}.{lang}"]
-    argv += ["--mono", f"en:{os.path.join(raw, f'en-{langs[0]}.en')}"]
+        corpora += [Corpus(("en", lang), (f"{prefix}.en", f"{prefix}.{lang}")), Corpus((lang,), (f"{prefix}.{lang}",))]
+    corpora.append(Corpus(("en",), (os.path.join(raw, f"en-{langs[0]}.en"),)))
     data = os.path.join(out, "data")
-    prepare.main([*argv, "--vocab-size", str(vocab_size), "--valid-size", str(valid), "--test-size", "0",
-                  "--workers", "2", "--out", data])
+    prepare(corpora, data, PrepareOptions(vocab_size=vocab_size, valid_size=valid, test_size=0, workers=2))
     return data

@@ -10,8 +10,9 @@ from fairseq.criterions.masked_lm import MaskedLmConfig, MaskedLmLoss
 from helpers import batch_of, build_criterion, build_model, build_task
 from fairseq_contrastive_xlm.criterions.masked_lm_ntxent import MaskedLmNTXentLoss
 from fairseq_contrastive_xlm.data.collate import pack_views
-from fairseq_contrastive_xlm.models.contrastive_xlm import segment_attention_mask
+from fairseq_contrastive_xlm.modules import segment_attention_mask
 from fairseq_contrastive_xlm.errors import UserInputError
+from fairseq_contrastive_xlm.losses import nt_xent
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +63,12 @@ def test_contrastive_only_normalises_by_views(data_dir):
     task = build_task(data_dir, mlm_langs="", tlm_pairs="", ntxent_pairs="en-de")
     task.load_dataset("train")
     model = build_model(task)
-    loss, sample_size, log = build_criterion(task)(model, batch_of(task, "train", range(5)))
+    batch = batch_of(task, "train", range(5))
+    loss, sample_size, log = build_criterion(task, ntxent_weight=0.3)(model, batch)
     assert sample_size == 10 and "mlm_loss" not in log
-    torch.testing.assert_close(loss, log["ntxent_loss"])
+    projections = model(**batch["ntxent"]["net_input"], ntxent_projection=True)[0]  # one row a view, unpacked
+    closed_form = 0.3 * nt_xent(projections[:5], projections[5:], 0.1).loss
+    torch.testing.assert_close(loss, closed_form, rtol=1e-5, atol=1e-5)
 
 
 def test_logged_metrics(task):

@@ -47,10 +47,29 @@ def test_tlm_pairs_concatenate_both_sides_with_restarting_positions_and_language
 
 
 def test_tlm_batch_pads_positions_and_language_ids(task):
-    batch = batch_of(task, "train", range(6))["tlm"]
-    net_input = batch["net_input"]
-    assert net_input["positions"].shape == net_input["src_tokens"].shape == net_input["lang_ids"].shape
-    assert batch["target"].shape == net_input["src_tokens"].shape
+    d = task.dictionary
+    tlm = task.datasets["train"].objectives["tlm"][0]  # en-de
+    items = [tlm[i] for i in range(6)]
+    batch = tlm.collater(items)
+    net = batch["net_input"]
+    width = max(len(item["tokens"]) for item in items)
+    assert net["src_tokens"].shape == batch["target"].shape == (6, width)
+    assert net["positions"].shape == net["lang_ids"].shape == (6, width)
+    assert batch["ntokens"] == sum(len(item["tokens"]) for item in items)
+    languages = {task.lang_id("en"), task.lang_id("de")}
+    for row, item in enumerate(items):
+        n = len(item["tokens"])
+        assert net["src_lengths"][row] == n
+        assert net["src_tokens"][row, :n].tolist() == item["tokens"].tolist()
+        assert batch["target"][row, :n].tolist() == item["target"].tolist()
+        assert (net["src_tokens"][row, n:] == d.pad()).all() and (batch["target"][row, n:] == d.pad()).all()
+        positions, langs = net["positions"][row, :n].tolist(), net["lang_ids"][row, :n].tolist()
+        second = positions.index(0, 1)  # positions restart at the second sentence, which starts with </s>
+        assert positions == list(range(second)) + list(range(n - second))
+        assert unmasked(item, d.pad())[second] == d.eos()
+        assert len(set(langs[:second])) == len(set(langs[second:])) == 1
+        assert {langs[0], langs[second]} == languages  # one language id per side
+        assert (net["positions"][row, n:] == 0).all() and (net["lang_ids"][row, n:] == 0).all()
 
 
 def test_views_are_the_two_sides_as_separate_unmasked_sentences(task):
@@ -181,3 +200,13 @@ def test_max_tokens_bounds_what_a_batch_computes_and_fills_it(task):
         costs.append(cost)
     # measured: 95% full; fairseq's estimate (every item as long as the batch's longest) fills 83%
     assert np.mean(costs[:-1]) > 0.9 * 2048
+
+
+def test_fairseq_batching_keeps_a_last_batch_of_another_size():
+    """compat.keep_last_batch: fairseq 0.12 would drop the last 5 items here (facebookresearch/fairseq#5036)."""
+    from fairseq.data import data_utils
+
+    batches = data_utils.batch_by_size(
+        np.arange(21), None, num_tokens_vec=np.full(21, 5), max_sentences=8, required_batch_size_multiple=8
+    )
+    assert [b.tolist() for b in batches] == [list(range(8)), list(range(8, 16)), list(range(16, 21))]

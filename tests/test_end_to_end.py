@@ -9,21 +9,13 @@ import pytest
 import torch
 from fairseq import checkpoint_utils
 
-from helpers import REPO, USER_DIR, build_model, build_task, run_tool
-
-TINY = [
-    "--encoder-layers", "2", "--encoder-embed-dim", "64", "--encoder-ffn-embed-dim", "128",
-    "--encoder-attention-heads", "2", "--max-positions", "128", "--tokens-per-sample", "128",
-]
+from helpers import REPO, SMALL_ARGV, USER_DIR, build_model, build_task, fairseq_train, run_tool
 
 
 def train(data, save_dir, *extra, check=True):
-    return run_tool(
-        "fairseq-train", data, "--user-dir", USER_DIR, "--task", "cross_lingual_lm_contrastive",
-        "--arch", "contrastive_xlm", "--criterion", "masked_lm_ntxent", *TINY,
-        "--batch-size", "32", "--optimizer", "adam", "--lr", "1e-3", "--lr-scheduler", "inverse_sqrt",
-        "--warmup-updates", "50", "--cpu", "--num-workers", "0", "--log-format", "json", "--log-interval", "25",
-        "--no-epoch-checkpoints", "--save-dir", save_dir, *extra, check=check,
+    return fairseq_train(
+        data, save_dir, "--batch-size", "32", "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "50",
+        "--log-format", "json", "--log-interval", "25", "--no-epoch-checkpoints", *extra, check=check,
     )
 
 
@@ -98,13 +90,32 @@ def test_hydra_config(data_dir, tmp_path):
     assert not os.path.exists(os.path.join(REPO, "hydra_train.log")) and not os.path.exists(os.path.join(REPO, ".hydra"))
 
 
+def test_hydra_language_tables_follow_the_task_and_a_contradiction_is_refused(data_dir, tmp_path):
+    """The config interpolates model.langs from task.langs; only an explicit, different model.langs can differ,
+    and it is refused before training (its ids would not match the embeddings)."""
+    common = ["--config-dir", os.path.join(USER_DIR, "config"), "--config-name", "contrastive_mlm_tlm",
+              f"common.user_dir={USER_DIR}", f"task.data={data_dir}", "task.mlm_langs=en", "task.tlm_pairs=en-de",
+              "task.tokens_per_sample=128", "task.langs='en,de,fr'", "model.encoder_layers=1", "model.encoder_embed_dim=32",
+              "model.encoder_ffn_embed_dim=64", "model.encoder_attention_heads=2", "model.max_positions=128",
+              "model.use_lang_embeddings=true", "optimization.max_update=1", "common.cpu=true",
+              "dataset.num_workers=0", "dataset.disable_validation=true"]
+    result = run_tool("fairseq-hydra-train", *common, f"checkpoint.save_dir={tmp_path / 'same'}")
+    state = checkpoint_utils.load_checkpoint_to_cpu(str(tmp_path / "same" / "checkpoint_last.pt"))
+    assert state["cfg"]["model"]["langs"] == "en,de,fr"
+    assert state["model"]["encoder.sentence_encoder.embed_langs.weight"].shape[0] == 3
+    result = run_tool("fairseq-hydra-train", *common, "model.langs='de,en,fr'", f"checkpoint.save_dir={tmp_path / 'other'}",
+                      check=False)
+    assert result.returncode != 0
+    assert "the model's --langs (de,en,fr) differ from the task's --langs (en,de,fr)" in result.stderr
+
+
 @pytest.fixture(scope="module")
 def roberta_checkpoint(data_dir, tmp_path_factory):
     """A checkpoint saved by fairseq's own roberta model (XLM-R's architecture), same dictionary."""
     save_dir = str(tmp_path_factory.mktemp("roberta"))
     run_tool(
         "fairseq-train", os.path.join(data_dir, "mono", "en"), "--task", "masked_lm", "--arch", "roberta",
-        "--criterion", "masked_lm", *TINY, "--batch-size", "16", "--optimizer", "adam", "--lr", "1e-3",
+        "--criterion", "masked_lm", *SMALL_ARGV, "--batch-size", "16", "--optimizer", "adam", "--lr", "1e-3",
         "--max-update", "3", "--cpu", "--num-workers", "0", "--no-epoch-checkpoints", "--save-dir", save_dir,
     )
     return os.path.join(save_dir, "checkpoint_last.pt")

@@ -10,7 +10,7 @@ import pytest
 import torch
 from fairseq import metrics
 
-from helpers import USER_DIR, batch_of, build_criterion, build_model, build_task, run_tool
+from helpers import batch_of, build_criterion, build_model, build_task, fairseq_train
 from fairseq_contrastive_xlm.cli import embed_plot, perplexity, retrieval
 from fairseq_contrastive_xlm.criterions.masked_lm_ntxent import MaskedLmNTXentLoss
 from fairseq_contrastive_xlm.evaluation import tatoeba
@@ -94,12 +94,8 @@ def test_perplexity_is_exp2_of_the_logged_loss(data_dir):
 @pytest.fixture(scope="module")
 def checkpoint(data_dir, tmp_path_factory):
     save = str(tmp_path_factory.mktemp("ckpt"))
-    run_tool("fairseq-train", data_dir, "--user-dir", USER_DIR, "--task", "cross_lingual_lm_contrastive",
-             "--mlm-langs", "en,de", "--tlm-pairs", "en-de,en-fr", "--arch", "contrastive_xlm", "--encoder-layers", "2",
-             "--encoder-embed-dim", "64", "--encoder-ffn-embed-dim", "128", "--encoder-attention-heads", "2",
-             "--max-positions", "128", "--tokens-per-sample", "128", "--criterion", "masked_lm_ntxent",
-             "--batch-size", "16", "--optimizer", "adam", "--lr", "1e-3", "--max-update", "10", "--cpu",
-             "--num-workers", "0", "--save-dir", save, "--no-epoch-checkpoints", "--disable-validation")
+    fairseq_train(data_dir, save, "--mlm-langs", "en,de", "--tlm-pairs", "en-de,en-fr", "--batch-size", "16",
+                  "--max-update", "10", "--no-epoch-checkpoints", "--disable-validation")
     return os.path.join(save, "checkpoint_last.pt")
 
 

@@ -10,7 +10,7 @@ import torch
 from fairseq import metrics
 from fairseq.criterions.masked_lm import MaskedLmConfig, MaskedLmLoss
 
-from helpers import USER_DIR, batch_of, build_criterion, build_model, build_task, run_tool
+from helpers import ONE_LAYER, batch_of, build_criterion, build_model, build_task, fairseq_train
 from fairseq_contrastive_xlm.criterions.masked_lm_ntxent import MaskedLmNTXentLoss
 from fairseq_contrastive_xlm.errors import UserInputError
 from fairseq_contrastive_xlm.losses import nt_xent
@@ -105,14 +105,9 @@ def test_needs_views(data_dir):
 
 
 def test_trains_from_the_command_line(data_dir, tmp_path):
-    result = run_tool(
-        "fairseq-train", data_dir, "--user-dir", USER_DIR, "--task", "cross_lingual_lm_contrastive",
-        "--tlm-pairs", "en-de", "--mlm-on-views", "--arch", "contrastive_xlm", "--encoder-layers", "1",
-        "--encoder-embed-dim", "32", "--encoder-ffn-embed-dim", "64", "--encoder-attention-heads", "2",
-        "--max-positions", "128", "--tokens-per-sample", "128", "--criterion", "masked_lm_ntxent",
-        "--ntxent-pooling", "max", "--batch-size", "16", "--optimizer", "adam", "--lr", "1e-3", "--max-update", "4",
-        "--cpu", "--num-workers", "0", "--save-dir", str(tmp_path), "--log-interval", "2", "--log-format", "simple",
-        "--no-save",
+    result = fairseq_train(
+        data_dir, tmp_path, *ONE_LAYER, "--tlm-pairs", "en-de", "--mlm-on-views", "--ntxent-pooling", "max",
+        "--batch-size", "16", "--max-update", "4", "--log-interval", "2", "--log-format", "simple", "--no-save",
     )
     output = result.stdout + result.stderr
     assert "views_mlm_ppl" in output and "tlm_ppl" in output and "ntxent_acc" in output

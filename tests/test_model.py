@@ -5,7 +5,7 @@ import torch
 
 from helpers import build_model, build_task
 from fairseq_contrastive_xlm.errors import UserInputError
-from fairseq_contrastive_xlm.models.contrastive_xlm import pool
+from fairseq_contrastive_xlm.modules import pool
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,10 @@ import pytest
 import torch
 from fairseq import checkpoint_utils
 
-from helpers import USER_DIR, batch_of, build_criterion, build_model, build_task, run_tool
+from helpers import ONE_LAYER, batch_of, build_criterion, build_model, build_task, fairseq_train
 from fairseq_contrastive_xlm.losses import nt_xent
-from fairseq_contrastive_xlm.models.momentum_queue import MomentumQueue
+from fairseq_contrastive_xlm.models.contrastive_xlm import unwrap
+from fairseq_contrastive_xlm.modules import MomentumQueue
 
 
 def reference_loss(z_a, z_b, extra, tau):
@@ -59,16 +60,16 @@ def test_momentum_update_and_float32_copy(data_dir):
     task.load_dataset("valid")
     views = batch_of(task, "valid", range(4))["ntxent"]["net_input"]
     model.half()  # as fairseq does for --fp16
-    keys = queue.encode(model, **views)
+    online = model._ntxent_online()
+    keys = queue.encode(online, **views)
     assert keys.dtype == torch.float32 and keys.shape == (8, 16)
     assert all(p.dtype == torch.float32 and not p.requires_grad for p in queue.encoder.parameters())
     before = [p.clone() for p in queue.encoder.parameters()]
     with torch.no_grad():
         for p in model.encoder.sentence_encoder.parameters():
             p.add_(0.5)
-    queue.update(model)
-    online = list(queue._online(model).parameters())
-    for slow, old, fast in zip(queue.encoder.parameters(), before, online):
+    model.momentum_update()
+    for slow, old, fast in zip(queue.encoder.parameters(), before, online.parameters()):
         torch.testing.assert_close(slow, 0.9 * old + 0.1 * fast.float(), rtol=1e-3, atol=1e-3)
 
 
@@ -92,14 +93,10 @@ def test_the_criterion_uses_and_fills_the_queue_in_training_only(data_dir):
 
 def test_training_with_a_queue(data_dir, tmp_path):
     save = tmp_path / "ckpt"
-    result = run_tool(
-        "fairseq-train", data_dir, "--user-dir", USER_DIR, "--task", "cross_lingual_lm_contrastive",
-        "--tlm-pairs", "en-de", "--arch", "contrastive_xlm", "--encoder-layers", "1", "--encoder-embed-dim", "32",
-        "--encoder-ffn-embed-dim", "64", "--encoder-attention-heads", "2", "--max-positions", "128",
-        "--tokens-per-sample", "128", "--criterion", "masked_lm_ntxent", "--ntxent-queue-size", "256",
-        "--ntxent-momentum", "0.99", "--batch-size", "16", "--optimizer", "adam", "--lr", "1e-3",
-        "--max-update", "6", "--cpu", "--num-workers", "0", "--save-dir", str(save), "--log-interval", "1",
-        "--log-format", "simple", "--disable-validation",
+    result = fairseq_train(
+        data_dir, save, *ONE_LAYER, "--tlm-pairs", "en-de", "--ntxent-queue-size", "256", "--ntxent-momentum", "0.99",
+        "--batch-size", "16", "--max-update", "6", "--log-interval", "1", "--log-format", "simple",
+        "--disable-validation",
     )
     assert "ntxent_acc" in result.stdout + result.stderr
     state = checkpoint_utils.load_checkpoint_to_cpu(str(save / "checkpoint_last.pt"))
@@ -136,3 +133,32 @@ def test_one_forward_over_both_sides_equals_two_separate_forwards(data_dir):
     for k, p in model.named_parameters():
         if p.grad is not None:
             torch.testing.assert_close(joint_grads[k], p.grad, rtol=1e-5, atol=1e-8, msg=lambda m, k=k: f"{k}: {m}")
+
+
+def test_fairseq_trainer_updates_move_the_momentum_encoder_and_fill_the_queue(data_dir, tmp_path):
+    """Through fairseq's own Trainer: the criterion fills the queue, the task's optimizer_step moves the momentum
+    encoder to momentum * itself + (1 - momentum) * the updated model, after every update."""
+    from fairseq_contrastive_xlm.cli.bench import batches, build_trainer
+
+    trainer = build_trainer([
+        data_dir, "--task", "cross_lingual_lm_contrastive", "--tlm-pairs", "en-de", "--arch", "contrastive_xlm",
+        *ONE_LAYER, "--encoder-attention-heads", "2", "--max-positions", "128", "--tokens-per-sample", "128",
+        "--criterion", "masked_lm_ntxent", "--ntxent-queue-size", "64", "--ntxent-momentum", "0.5",
+        "--batch-size", "4", "--optimizer", "adam", "--lr", "1e-2", "--cpu", "--num-workers", "0",
+        "--save-dir", str(tmp_path), "--no-save", "--disable-validation",
+    ])
+    model = unwrap(trainer.model)
+    stream = batches(trainer)
+    queued = 0
+    for _ in range(2):
+        online = [p.detach().clone() for p in model._ntxent_online().parameters()]
+        slow = None if model.ntxent_queue.encoder is None else [p.clone() for p in model.ntxent_queue.encoder.parameters()]
+        sample = next(stream)
+        trainer.train_step([sample])
+        queued += 2 * sample["ntxent"]["pairs"]
+        assert model.ntxent_queue.filled == queued
+        slow = slow or online  # the first use copies the model as it was before the update
+        updated = list(model._ntxent_online().parameters())
+        assert any(not torch.equal(a, b) for a, b in zip(online, updated))  # the optimizer moved the model
+        for after, before, fast in zip(model.ntxent_queue.encoder.parameters(), slow, updated):
+            torch.testing.assert_close(after, 0.5 * before + 0.5 * fast.detach())

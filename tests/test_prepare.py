@@ -8,7 +8,7 @@ import string
 
 import pytest
 
-from helpers import USER_DIR, run_tool
+from helpers import ONE_LAYER, fairseq_train
 from fairseq_contrastive_xlm.cli import gettext_corpus, prepare
 
 SMALL = ["--vocab-size", "1000", "--valid-size", "100", "--test-size", "100", "--workers", "2"]
@@ -67,13 +67,9 @@ def test_layout_and_manifest(prepared):
 
 
 def test_the_task_trains_on_it(prepared, tmp_path):
-    run_tool(
-        "fairseq-train", prepared, "--user-dir", USER_DIR, "--task", "cross_lingual_lm_contrastive",
-        "--mlm-langs", "en,de,fr", "--tlm-pairs", "en-de,en-fr", "--arch", "contrastive_xlm",
-        "--criterion", "masked_lm_ntxent", "--encoder-layers", "1", "--encoder-embed-dim", "32",
-        "--encoder-ffn-embed-dim", "64", "--encoder-attention-heads", "2", "--max-positions", "128",
-        "--tokens-per-sample", "128", "--batch-size", "8", "--optimizer", "adam", "--lr", "1e-3",
-        "--max-update", "3", "--cpu", "--num-workers", "0", "--save-dir", str(tmp_path / "ckpt"),
+    fairseq_train(
+        prepared, tmp_path / "ckpt", *ONE_LAYER, "--mlm-langs", "en,de,fr", "--tlm-pairs", "en-de,en-fr",
+        "--batch-size", "8", "--max-update", "3",
     )
     assert os.path.exists(tmp_path / "ckpt" / "checkpoint_last.pt")
 

@@ -9,17 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import USER_DIR, run_tool
+from helpers import USER_DIR, fairseq_train, run_tool
 from xnli_fixtures import write_multinli_jsonl, write_xnli_dir, write_xnli_mt_train
 from fairseq_contrastive_xlm.cli import attention, xnli_eval, xnli_grid, xnli_prepare
 from fairseq_contrastive_xlm.errors import UserInputError
-from fairseq_contrastive_xlm.prepare.languages import XNLI_LANGUAGES
+from fairseq_contrastive_xlm.languages import XNLI_LANGUAGES
 from fairseq_contrastive_xlm.xnli import finetune
 from fairseq_contrastive_xlm.xnli.evaluate import select_best
 from fairseq_contrastive_xlm.xnli.formats import MULTINLI_JSONL, XNLI_MT_TSV, XNLI_TSV, by_language, read
 
-TINY = ["--encoder-layers", "2", "--encoder-embed-dim", "64", "--encoder-ffn-embed-dim", "128",
-        "--encoder-attention-heads", "2", "--max-positions", "128"]
 
 
 @pytest.fixture(scope="module")
@@ -95,11 +93,8 @@ def test_over_long_examples_fail_clearly_unless_truncated(files, data_dir, tmp_p
 @pytest.fixture(scope="module")
 def pretrained(data_dir, tmp_path_factory):
     save = str(tmp_path_factory.mktemp("pretrained"))
-    run_tool("fairseq-train", data_dir, "--user-dir", USER_DIR, "--task", "cross_lingual_lm_contrastive",
-             "--tlm-pairs", "en-de", "--arch", "contrastive_xlm", *TINY, "--tokens-per-sample", "128",
-             "--use-lang-embeddings", "--criterion", "masked_lm_ntxent", "--batch-size", "16", "--optimizer", "adam",
-             "--lr", "1e-3", "--max-update", "20", "--cpu", "--num-workers", "0", "--save-dir", save,
-             "--no-epoch-checkpoints", "--disable-validation")
+    fairseq_train(data_dir, save, "--tlm-pairs", "en-de", "--use-lang-embeddings", "--batch-size", "16",
+                  "--max-update", "20", "--no-epoch-checkpoints", "--disable-validation")
     return os.path.join(save, "checkpoint_last.pt")
 
 

@@ -5,7 +5,7 @@ can learn: the same message entails itself, another message contradicts it, a lo
 import json
 
 from fairseq_contrastive_xlm.prepare.gettext_corpus import gettext_pairs, shuffled
-from fairseq_contrastive_xlm.prepare.languages import XNLI_LANGUAGES
+from fairseq_contrastive_xlm.languages import XNLI_LANGUAGES
 
 XNLI_COLUMNS = [
     "language", "gold_label", "sentence1_binary_parse", "sentence2_binary_parse", "sentence1_parse",

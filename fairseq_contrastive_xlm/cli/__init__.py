@@ -1,8 +1,8 @@
-"""Console commands (cxlm-*). Each reports bad input as one line and exits with status 2."""
+"""Console commands (cxlm-*). Each reports bad input as one line and exits with status 2; importing the
+package has applied the shims of compat.py (log format, known warnings) to every one of them."""
 
 import functools
 import json
-import logging
 import os
 import sys
 
@@ -15,13 +15,6 @@ def command(prog):
     def wrap(main):
         @functools.wraps(main)
         def run(argv=None):
-            log_format = logging.Formatter("%(asctime)s | %(levelname)s | %(name)s | %(message)s")
-            root = logging.getLogger()
-            if not root.handlers:
-                logging.basicConfig(level=logging.INFO, stream=sys.stderr)
-            for handler in root.handlers:
-                if type(handler) is logging.StreamHandler:  # the one fairseq's import installed; not others
-                    handler.setFormatter(log_format)
             try:
                 main(argv)  # console scripts pass a returned value to sys.exit: return nothing
             except UserInputError as err:

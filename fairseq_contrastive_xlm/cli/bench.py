@@ -26,13 +26,13 @@ import shutil
 import statistics
 import tempfile
 import time
-import warnings
-from unittest import mock
 
 import torch
+import torch.nn.functional as F
 
 from .. import losses
 from ..errors import UserInputError
+from ..languages import parse_numbers
 from ..models.contrastive_xlm import unwrap
 from . import command, write_json
 
@@ -209,18 +209,19 @@ def run_config(name, argv, args, device):
 def ntxent_scaling(device, gathered_sizes, local_pairs=32, dim=128, repeats=5):
     """Forward + backward of the NT-Xent loss alone as the number of gathered views n grows.
 
-    per worker: this worker's 2 * local_pairs views against n gathered ones (the other workers' rows stand
-    in for the all-gather's output and take gradient as its rows do; communication is not timed).
-    one process: all n views local, the n x n similarity matrix of a single process holding the batch."""
+    per worker: this worker's 2 * local_pairs views against n gathered ones: the other workers' rows (leaf
+    tensors standing in for what the all-gather returns) take gradient as gathered rows do; communication is
+    not timed. one process: all n views local, the n x n similarity matrix of a single process holding the
+    batch."""
 
-    def measure(make):
+    def measure(make, loss):
         times = []
         for _ in range(repeats + 1):
             tensors = make()
             synchronize(device)
             began = time.perf_counter()
             with StepMemory(device) as memory:
-                losses.nt_xent(*tensors, 0.1).loss.backward()
+                loss(*tensors).backward()
             synchronize(device)
             times.append(time.perf_counter() - began)
         return 1000 * statistics.median(times[1:]), memory.mb
@@ -228,30 +229,24 @@ def ntxent_scaling(device, gathered_sizes, local_pairs=32, dim=128, repeats=5):
     def leaf(rows):
         return torch.randn(rows, dim, device=device, requires_grad=True)
 
+    def per_worker(z_a, z_b, others_a, others_b):
+        z_a, z_b = F.normalize(z_a, dim=-1), F.normalize(z_b, dim=-1)
+        all_a = torch.cat([z_a, F.normalize(others_a, dim=-1)])  # this worker's rows first (offset 0)
+        all_b = torch.cat([z_b, F.normalize(others_b, dim=-1)])
+        return losses.nt_xent_gathered(z_a, z_b, all_a, all_b, 0, 0.1).loss
+
+    def one_process(z_a, z_b):
+        return losses.nt_xent(z_a, z_b, 0.1).loss
+
     rows = {}
     for n in gathered_sizes:
-        others = StandInWorkers(leaf(max(n - 2 * local_pairs, 0)))
-        with mock.patch.object(losses, "gather_with_grad", others.gather):
-            worker_ms, worker_mb = measure(lambda: (leaf(local_pairs), leaf(local_pairs)))
-        single_ms, single_mb = measure(lambda: (leaf(n // 2), leaf(n // 2)))
+        others = max(n // 2 - local_pairs, 0)
+        worker_ms, worker_mb = measure(lambda: (leaf(local_pairs), leaf(local_pairs), leaf(others), leaf(others)),
+                                       per_worker)
+        single_ms, single_mb = measure(lambda: (leaf(n // 2), leaf(n // 2)), one_process)
         rows[n] = {"per_worker_ms": worker_ms, "per_worker_mb": worker_mb, "one_process_ms": single_ms,
                    "one_process_mb": single_mb}
     return rows
-
-
-class StandInWorkers:
-    """What losses.gather_with_grad returns on a worker of many: its own rows first, then the other workers'
-    (here fixed leaf tensors, half for the a views and half for the b views, which take gradient)."""
-
-    def __init__(self, rows):
-        half = rows.size(0) // 2
-        self.parts = (rows[:half], rows[half:])
-        self.calls = 0
-
-    def gather(self, x, group=None):
-        part = self.parts[self.calls % 2]  # nt_xent gathers side a, then side b
-        self.calls += 1
-        return torch.cat([x, part.to(x.dtype)]), 0
 
 
 def base_argv(args, device, save_dir):
@@ -303,12 +298,6 @@ def find_pair(data, lang, pair):
 @command("cxlm-bench")
 def main(argv=None):
     args = parse_args(argv)
-    # fairseq composes each configuration through Hydra 1.0-style calls, and Hydra 1.3 warns about them every
-    # time; the data loader warns about pinned memory on CPU. Neither concerns the measurement.
-    warnings.filterwarnings("ignore", category=UserWarning, module=r"hydra\.")
-    warnings.filterwarnings("ignore", message=r"(?s).*(validated against ConfigStore schema|version_base parameter)")
-    warnings.filterwarnings("ignore", message=r".*'pin_memory' argument is set as true")
-    warnings.filterwarnings("ignore", category=FutureWarning, module=r"fairseq\.")  # torch.cuda.amp.autocast
     mono, pair = find_pair(args.data, args.lang, args.pair)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     save_dir = tempfile.mkdtemp(prefix="cxlm-bench-")
@@ -318,8 +307,8 @@ def main(argv=None):
         shutil.rmtree(save_dir, ignore_errors=True)
 
 
-def run_all(args, mono, pair, device, save_dir):
-    common = base_argv(args, device, save_dir)
+def training_configs(args, mono, pair):
+    """The command lines of runs (a)-(e), before the options they share."""
     ours = [args.data, "--task", "cross_lingual_lm_contrastive", "--arch", "contrastive_xlm", "--criterion",
             "masked_lm_ntxent", "--langs", ",".join(sorted({args.lang, *pair.split("-")})), "--mlm-langs", args.lang]
     configs = {
@@ -331,10 +320,12 @@ def run_all(args, mono, pair, device, save_dir):
         configs[SEPARATE[pooling]] = [*ours, "--tlm-pairs", pair, "--ntxent-pooling", pooling]
     for pooling in ("first", "max"):
         configs[ON_VIEWS[pooling]] = [*ours, "--tlm-pairs", pair, "--ntxent-pooling", pooling, "--mlm-on-views"]
+    return configs
 
+
+def print_header(args, device):
     precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
     device_name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    memory_label = "peak MB" if device.type == "cuda" else "saved MB"
     shape = SIZES[args.size]
     print(f"device: {device_name}; {precision}; model {args.size} ({shape['layers']} layers, {shape['dim']} wide); "
           f"--max-tokens {args.max_tokens}; {args.repeats} windows of {args.updates} updates after {args.warmup}")
@@ -342,9 +333,11 @@ def run_all(args, mono, pair, device, save_dir):
         print("memory: the CUDA peak of one step above weights and optimizer state")
     else:
         print("memory: tensors saved for backward in one step (activations)")
-    results = {name: run_config(name, [*argv, *common], args, device) for name, argv in configs.items()}
-    print_runs(results, memory_label)
+    return device_name, precision
 
+
+def ratios_of(results):
+    """Stock against ours, and what each addition costs per LM token."""
     a, b, c = results[STOCK], results[MLM], results[MLM_TLM]
     ratios = {
         "b/a tokens/s": b["tokens_per_s"] / a["tokens_per_s"],
@@ -354,8 +347,11 @@ def run_all(args, mono, pair, device, save_dir):
         for pooling, name in names.items():
             ratios[f"d/c time per LM token ({label}, {pooling})"] = c["lm_tokens_per_s"] / results[name]["lm_tokens_per_s"]
     print("\n" + "\n".join(f"{k:<50}{v:>8.3f}" for k, v in ratios.items()))
+    return ratios
 
-    fast = results[ON_VIEWS["first"]]
+
+def scaling_table(args, device, fast, memory_label):
+    """NT-Xent alone as the gathered views grow, beside the step time of the fastest contrastive run."""
     sizes = (256, 512, 1024) if args.smoke else (256, 512, 1024, 2048, 4096, 8192)
     local_pairs = max(1, round(fast["pairs_per_batch"]))
     scaling = ntxent_scaling(device, sizes, local_pairs=local_pairs)
@@ -368,17 +364,20 @@ def run_all(args, mono, pair, device, save_dir):
     for n, r in scaling.items():
         print(f"{n:>9}{r['per_worker_ms']:>18.2f}{r['per_worker_mb']:>12.1f}{r['per_worker_ms'] / step_ms:>15.4f}"
               f"{r['one_process_ms']:>10.1f}{r['one_process_mb']:>12.1f}")
+    return scaling, step_ms
 
-    # Negatives per view at a memory budget: a bigger batch (in-batch negatives) against the momentum queue.
+
+def negatives_budget(args, device, argv, memory_label):
+    """Negatives per view at a memory budget: a bigger batch (in-batch negatives) against the momentum queue."""
     budget = []
     for scale in (1,) if args.smoke else (1, 2):
-        argv = [*configs[ON_VIEWS["first"]], *common]
-        argv[argv.index("--max-tokens") + 1] = str(args.max_tokens * scale)
+        scaled = list(argv)
+        scaled[scaled.index("--max-tokens") + 1] = str(args.max_tokens * scale)
         budget.append(("in-batch", f"--max-tokens {args.max_tokens * scale}", 0,
-                       run_config(f"batch x{scale}", argv, args, device)))
-    for size in [int(x) for x in args.queue_sizes.split(",") if x]:
-        argv = [*configs[ON_VIEWS["first"]], *common, "--ntxent-queue-size", str(size)]
-        budget.append(("queue", f"--ntxent-queue-size {size}", size, run_config(f"queue {size}", argv, args, device)))
+                       run_config(f"batch x{scale}", scaled, args, device)))
+    for size in parse_numbers(args.queue_sizes, "--queue-sizes", int):
+        queued = [*argv, "--ntxent-queue-size", str(size)]
+        budget.append(("queue", f"--ntxent-queue-size {size}", size, run_config(f"queue {size}", queued, args, device)))
     print(f"\nnegatives per view on one worker (the batch's other views, plus the queue) and the memory they take "
           f"('{ON_VIEWS['first']}'):")
     print(f"{'how':<10}{'setting':<28}{'pairs/batch':>12}{'negatives':>10}{memory_label:>10}{'queue MB':>10}{'updates/s':>11}")
@@ -386,7 +385,10 @@ def run_all(args, mono, pair, device, save_dir):
         r["negatives"] = 2 * r["pairs_per_batch"] - 2 + queued
         print(f"{how:<10}{setting:<28}{r['pairs_per_batch']:>12.1f}{r['negatives']:>10.0f}{r['step_memory_mb']:>10.1f}"
               f"{r['queue_memory_mb']:>10.1f}{r['updates_per_s']:>11.2f}")
+    return budget
 
+
+def target_lines(args, ratios, scaling, step_ms):
     largest = max(scaling)
     lines = [
         target("data_path_b_over_a_tokens_per_s", ratios["b/a tokens/s"], 0.95, lower_is_better=False),
@@ -398,6 +400,20 @@ def run_all(args, mono, pair, device, save_dir):
                0.10, lower_is_better=True),
     ]
     print("\n" + "\n".join(lines))
+    return lines
+
+
+def run_all(args, mono, pair, device, save_dir):
+    common = base_argv(args, device, save_dir)
+    configs = training_configs(args, mono, pair)
+    device_name, precision = print_header(args, device)
+    memory_label = "peak MB" if device.type == "cuda" else "saved MB"
+    results = {name: run_config(name, [*argv, *common], args, device) for name, argv in configs.items()}
+    print_runs(results, memory_label)
+    ratios = ratios_of(results)
+    scaling, step_ms = scaling_table(args, device, results[ON_VIEWS["first"]], memory_label)
+    budget = negatives_budget(args, device, [*configs[ON_VIEWS["first"]], *common], memory_label)
+    lines = target_lines(args, ratios, scaling, step_ms)
     if args.json:
         write_json(args.json, {"device": device_name, "precision": precision, "size": args.size,
                                "max_tokens": args.max_tokens, "runs": results, "ratios": ratios,

@@ -14,21 +14,16 @@ import logging
 import os
 import zipfile
 
-from ..errors import UserInputError
 from ..prepare import sources, wikipedia
 from ..prepare.download import DownloadError, fetch, unzip
-from ..prepare.languages import ISO_639_1, XNLI_LANGUAGES
+from ..languages import ISO_639_1, XNLI_LANGUAGES, select_langs
 from . import command
 
 logger = logging.getLogger("cxlm-download")
 
 
 def languages(text, allowed, option="--langs"):
-    langs = [lang.strip() for lang in text.split(",") if lang.strip()]
-    unknown = [lang for lang in langs if lang not in allowed]
-    if unknown or not langs:
-        raise UserInputError(f"{option}: {', '.join(unknown) or 'none given'}; choose among {', '.join(sorted(allowed))}")
-    return langs
+    return select_langs(text, option, sorted(allowed), default=())
 
 
 def write_args(out, lines):

@@ -12,28 +12,21 @@ import argparse
 
 import numpy as np
 
-from ..errors import UserInputError
-from ..evaluation import plots, tatoeba
-from .retrieval import embedder_from, embedder_options
+from ..evaluation import plots
 from . import command
+from .inputs import check_pair_options, embedder_from, embedder_options, pair_options, pair_sets
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="cxlm-embed-plot", description=__doc__.split("\n\n")[0])
     embedder_options(parser)
-    parser.add_argument("--tatoeba", help="a LASER Tatoeba v1 directory")
-    parser.add_argument("--langs", help="with --tatoeba: comma-separated languages (default: de,fr,ru,zh where present)")
-    parser.add_argument("--pairs", help="a directory of en-<lang>.en / en-<lang>.<lang> files instead (e.g. held-out pairs)")
-    parser.add_argument("--src", help="sentences in --src-lang (instead of --tatoeba)")
-    parser.add_argument("--tgt", help="their English translations, line-aligned")
-    parser.add_argument("--src-lang", default="xx", help="language of --src")
+    pair_options(parser, "default: de,fr,ru,zh where present")
     parser.add_argument("--sentences", type=int, default=200, help="sentences per language (default 200)")
     parser.add_argument("--method", choices=["pca", "tsne"], default="pca", help="2-D projection (default pca)")
     parser.add_argument("--seed", type=int, default=1, help="t-SNE seed")
     parser.add_argument("--out", required=True, help="the PNG to write")
     args = parser.parse_args(argv)
-    if sum(map(bool, (args.tatoeba, args.pairs, args.src or args.tgt))) != 1 or bool(args.src) != bool(args.tgt):
-        parser.error("give one of: --tatoeba, --pairs, --src and --tgt")
+    check_pair_options(parser, args)
     return args
 
 
@@ -51,26 +44,15 @@ def project(vectors: np.ndarray, method: str, seed: int) -> np.ndarray:
 @command("cxlm-embed-plot")
 def main(argv=None):
     args = parse_args(argv)
-    if args.tatoeba:
-        present = tatoeba.available(args.tatoeba)
-        wanted = [x.strip() for x in args.langs.split(",")] if args.langs else [x for x in ("de", "fr", "ru", "zh") if x in present]
-        missing = [lang for lang in wanted if lang not in present]
-        if missing or not wanted:
-            raise UserInputError(f"{args.tatoeba} has no Tatoeba files for {', '.join(missing) or 'de, fr, ru or zh'}")
-        corpora = {lang: tatoeba.pairs(args.tatoeba, lang) for lang in wanted}
-    elif args.pairs:
-        corpora = tatoeba.en_x_directory(args.pairs)
-    else:
-        corpora = {args.src_lang: tatoeba.read_aligned(args.src, args.tgt)}
-
+    sets = pair_sets(args, default_langs=("de", "fr", "ru", "zh"))
     embedder = embedder_from(args)
     vectors, groups, links = [], [], []
-    for lang, (source, english) in corpora.items():
+    for source, target, source_lang, target_lang in sets.values():
         n = min(args.sentences, len(source))
         start = sum(len(v) for v in vectors)
-        vectors.append(embedder.embed(source[:n], lang, args.batch_size))
-        vectors.append(embedder.embed(english[:n], "en", args.batch_size))
-        groups += [lang] * n + ["en"] * n
+        vectors.append(embedder.embed(source[:n], source_lang, args.batch_size))
+        vectors.append(embedder.embed(target[:n], target_lang, args.batch_size))
+        groups += [source_lang] * n + [target_lang] * n
         links += [(start + i, start + n + i) for i in range(n)]
     vectors = np.concatenate(vectors)
     vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)  # cosine geometry

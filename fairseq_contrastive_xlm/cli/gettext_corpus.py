@@ -15,6 +15,7 @@ import logging
 import os
 
 from ..errors import UserInputError
+from ..languages import select_langs
 from ..prepare.gettext_corpus import LOCALE_DIR, XNLI_LOCALES, gettext_pairs, shuffled
 from . import command
 
@@ -46,10 +47,7 @@ def write_lines(path, lines):
 @command("cxlm-gettext-corpus")
 def main(argv=None):
     args = parse_args(argv)
-    langs = [lang.strip() for lang in args.langs.split(",") if lang.strip()]
-    unknown = [lang for lang in langs if lang not in XNLI_LOCALES]
-    if unknown:
-        raise UserInputError(f"--langs: {', '.join(unknown)} not among the non-English XNLI languages ({', '.join(XNLI_LOCALES)})")
+    langs = select_langs(args.langs, "--langs", list(XNLI_LOCALES), default=())
     if not os.path.isdir(args.locale_dir):
         raise UserInputError(f"--locale-dir {args.locale_dir} does not exist")
     os.makedirs(args.out, exist_ok=True)

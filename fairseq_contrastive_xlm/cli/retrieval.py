@@ -15,43 +15,20 @@ import os
 
 import numpy as np
 
-from ..errors import UserInputError
-from ..evaluation import tatoeba
-from ..evaluation.embedding import SentenceEmbedder
 from ..evaluation.retrieval import retrieval_accuracy
 from . import command, write_json
-
-
-def embedder_options(parser):
-    parser.add_argument("--checkpoint", required=True, help="a contrastive_xlm checkpoint")
-    parser.add_argument("--data", required=True, help="its data directory (spm.model and the dictionary)")
-    parser.add_argument("--pooling", choices=["first", "max", "mean"], help="default: the model's --ntxent-pooling")
-    parser.add_argument("--layer", type=int, help="0 = embeddings, 1..L, -1 = last (default: the model's --ntxent-layer)")
-    parser.add_argument("--projection", action="store_true", help="use the NT-Xent projection head's output")
-    parser.add_argument("--batch-size", type=int, default=64, help="sentences per batch (default 64)")
-    parser.add_argument("--cpu", action="store_true", help="use the CPU even if a GPU is present")
+from .inputs import check_pair_options, embedder_from, embedder_options, pair_options, pair_sets
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="cxlm-retrieval", description=__doc__.split("\n\n")[0])
     embedder_options(parser)
-    parser.add_argument("--src", help="source sentences, one per line")
-    parser.add_argument("--tgt", help="their translations, line-aligned")
-    parser.add_argument("--src-lang", default="xx", help="language of --src (for language embeddings)")
-    parser.add_argument("--tgt-lang", default="en", help="language of --tgt (default en)")
-    parser.add_argument("--tatoeba", help="a LASER Tatoeba v1 directory instead of --src/--tgt: every XNLI language in it")
-    parser.add_argument("--pairs", help="a directory of en-<lang>.en / en-<lang>.<lang> files instead (e.g. held-out pairs)")
-    parser.add_argument("--langs", help="with --tatoeba: comma-separated languages (default: all present)")
+    pair_options(parser, "default: all present")
     parser.add_argument("--k", type=int, default=4, help="neighbours for the margin (default 4)")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
-    if sum(map(bool, (args.tatoeba, args.pairs, args.src or args.tgt))) != 1 or bool(args.src) != bool(args.tgt):
-        parser.error("give one of: --src and --tgt, --tatoeba, --pairs")
+    check_pair_options(parser, args)
     return args
-
-
-def embedder_from(args) -> SentenceEmbedder:
-    return SentenceEmbedder(args.checkpoint, args.data, args.pooling, args.layer, args.projection, args.cpu)
 
 
 def score(embedder, source, target, source_lang, target_lang, args):
@@ -67,20 +44,8 @@ def average(results, key_a, key_b):
 @command("cxlm-retrieval")
 def main(argv=None):
     args = parse_args(argv)
-    if args.tatoeba:
-        present = tatoeba.available(args.tatoeba)
-        langs = [x.strip() for x in args.langs.split(",")] if args.langs else present
-        missing = [lang for lang in langs if lang not in present]
-        if missing or not langs:
-            raise UserInputError(f"{args.tatoeba} has no Tatoeba files for {', '.join(missing) or 'any XNLI language'}")
-        jobs = {lang: (*tatoeba.pairs(args.tatoeba, lang), lang, "en") for lang in langs}
-        directions = ("xx2en", "en2xx")
-    elif args.pairs:
-        jobs = {lang: (foreign, english, lang, "en") for lang, (foreign, english) in tatoeba.en_x_directory(args.pairs).items()}
-        directions = ("xx2en", "en2xx")
-    else:
-        jobs = {f"{args.src_lang}-{args.tgt_lang}": (*tatoeba.read_aligned(args.src, args.tgt), args.src_lang, args.tgt_lang)}
-        directions = ("src2tgt", "tgt2src")
+    jobs = pair_sets(args)
+    directions = ("src2tgt", "tgt2src") if args.src else ("xx2en", "en2xx")
 
     embedder = embedder_from(args)
     results = {}

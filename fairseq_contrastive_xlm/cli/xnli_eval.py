@@ -13,6 +13,7 @@ import json
 import os
 
 from ..errors import UserInputError
+from ..languages import select_langs
 from ..evaluation import plots
 from ..evaluation.checkpoints import candidates, epoch_checkpoints, load
 from ..xnli.evaluate import accuracies, dev_scores, evaluate, select_best
@@ -48,10 +49,7 @@ def main(argv=None):
         raise UserInputError(f"{summary_path} is missing: --data must be a directory written by cxlm-xnli-prepare")
     with open(summary_path, encoding="utf-8") as f:
         available = json.load(f)["languages"]
-    langs = [lang.strip() for lang in args.langs.split(",")] if args.langs else available
-    missing = [lang for lang in langs if lang not in available]
-    if missing:
-        raise UserInputError(f"--langs: {', '.join(missing)} not in {args.data} (it has {', '.join(available)})")
+    langs = select_langs(args.langs, "--langs", available)
 
     if os.path.isdir(args.checkpoint):
         paths = candidates(args.checkpoint)

@@ -19,6 +19,7 @@ import subprocess
 import sys
 
 from ..errors import UserInputError
+from ..languages import parse_numbers, select_langs
 from ..evaluation.checkpoints import candidates
 from ..xnli import finetune
 from ..xnli.evaluate import dev_scores, select_best
@@ -43,14 +44,11 @@ def parse_args(argv):
     parser.add_argument("--cpu", action="store_true", help="train and evaluate on the CPU")
     args = parser.parse_args(argv)
     args.extra = extra + (["--cpu"] if args.cpu else [])
-    try:
-        args.grid = list(itertools.product(
-            [float(x) for x in args.lr.split(",")],
-            [x.strip() for x in args.optimizer.split(",")],
-            [int(x) for x in args.batch_size.split(",")],
-        ))
-    except ValueError as err:
-        raise UserInputError(f"--lr/--batch-size: {err}") from None
+    args.grid = list(itertools.product(
+        parse_numbers(args.lr, "--lr", float),
+        [x.strip() for x in args.optimizer.split(",")],
+        parse_numbers(args.batch_size, "--batch-size", int),
+    ))
     return args
 
 
@@ -70,7 +68,7 @@ def write_table(out, rows):
 def main(argv=None):
     args = parse_args(argv)
     with open(os.path.join(args.data, "xnli.json"), encoding="utf-8") as f:
-        langs = [x.strip() for x in args.langs.split(",")] if args.langs else json.load(f)["languages"]
+        langs = select_langs(args.langs, "--langs", json.load(f)["languages"])
     os.makedirs(args.out, exist_ok=True)
     table_path = os.path.join(args.out, "grid.json")
     rows = {"runs": {}}

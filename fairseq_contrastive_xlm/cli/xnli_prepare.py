@@ -19,7 +19,7 @@ import sentencepiece as spm
 
 from ..errors import UserInputError
 from ..prepare.binarize import binarize_named_splits, encode_line
-from ..prepare.languages import XNLI_LANGUAGES
+from ..languages import XNLI_LANGUAGES, select_langs
 from ..prepare.output import refuse_existing, staged_directory
 from ..xnli.formats import LABELS, by_language, read
 from . import command
@@ -89,10 +89,7 @@ class Encoder:
 @command("cxlm-xnli-prepare")
 def main(argv=None):
     args = parse_args(argv)
-    langs = [lang.strip() for lang in args.langs.split(",") if lang.strip()]
-    unknown = [lang for lang in langs if lang not in XNLI_LANGUAGES]
-    if unknown:
-        raise UserInputError(f"--langs: {', '.join(unknown)} are not XNLI languages ({', '.join(XNLI_LANGUAGES)})")
+    langs = select_langs(args.langs, "--langs", XNLI_LANGUAGES)
     model, dictionary = (os.path.join(args.data, name) for name in ("spm.model", "dict.txt"))
     for path in (model, dictionary):
         if not os.path.isfile(path):

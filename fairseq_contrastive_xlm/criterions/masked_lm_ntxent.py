@@ -26,7 +26,7 @@ from fairseq.distributed import utils as distributed_utils
 
 from ..data.collate import pack_views
 from ..errors import UserInputError
-from ..losses import gather_with_grad, nt_xent
+from ..losses import nt_xent
 from ..models.contrastive_xlm import unwrap
 
 # The LM terms: MLM blocks, TLM pairs, and the masked NT-Xent views (--mlm-on-views), each logged on its own.
@@ -147,16 +147,13 @@ class MaskedLmNTXentLoss(FairseqCriterion):
         projections, extra = model(**views["net_input"], ntxent_projection=True, masked_tokens=masked)
         pairs = batch["pairs"]
         group = distributed_utils.get_data_parallel_group() if distributed_utils.get_data_parallel_world_size() > 1 else None
-        queue = getattr(unwrap(model), "ntxent_queue", None) if model.training else None
+        inner = unwrap(model)
         result = nt_xent(projections[:pairs], projections[pairs:], self.temperature, group=group,
-                         extra_negatives=queue.negatives() if queue is not None else None)
+                         extra_negatives=inner.ntxent_negatives())
         views_mlm = None
         if "target" in views:
             views_mlm = self.lm_cross_entropy(extra["lm_logits"], views["target"], masked), lm_tokens
-        if queue is not None:
-            with torch.no_grad():
-                keys = queue.encode(unwrap(model), **views["net_input"])
-                queue.push(gather_with_grad(keys, group)[0])
+        inner.ntxent_enqueue(views["net_input"], group)
         return result, views_mlm
 
     @staticmethod

@@ -16,42 +16,7 @@ from typing import List, Tuple
 from fairseq.data import Dictionary, data_utils, indexed_dataset
 
 from ..errors import UserInputError
-
-Pair = Tuple[str, str]
-
-
-def parse_langs(text: str, option: str) -> List[str]:
-    """'en,de' -> ['en', 'de'] ('' -> []); duplicates are an error."""
-    langs = [part.strip() for part in text.split(",") if part.strip()]
-    for lang in langs:
-        if "-" in lang or "/" in lang or lang in (".", ".."):
-            raise UserInputError(f"{option}: '{lang}' is not a language code (expected e.g. en,de)")
-    _refuse_duplicates(langs, option)
-    return langs
-
-
-def parse_pairs(text: str, option: str) -> List[Pair]:
-    """'en-de,en-fr' -> [('en', 'de'), ('en', 'fr')] ('' -> []); en-de and de-en are the same pair."""
-    pairs = []
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        sides = part.split("-")
-        if len(sides) != 2 or not all(sides) or sides[0] == sides[1] or "/" in part:
-            raise UserInputError(f"{option}: '{part}' is not a language pair (expected e.g. en-de,en-fr)")
-        pairs.append((sides[0], sides[1]))
-    _refuse_duplicates([tuple(sorted(p)) for p in pairs], option)
-    return pairs
-
-
-def _refuse_duplicates(items, option):
-    seen = set()
-    for item in items:
-        if item in seen:
-            name = "-".join(item) if isinstance(item, tuple) else item
-            raise UserInputError(f"{option}: '{name}' is given twice")
-        seen.add(item)
-
+from ..languages import Pair
 
 class DataDirectory:
     def __init__(self, path: str):

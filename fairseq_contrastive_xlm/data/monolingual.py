@@ -8,10 +8,10 @@ from .masking import ItemSeededDataset, MaskingScheme, mask_tokens
 
 
 class MaskedBlocks(ItemSeededDataset):
-    """Blocks of at most max_tokens tokens (<s> included) cut from one language's sentences.
+    """Blocks of at most max_length tokens (<s> included) cut from one language's sentences.
 
     blocks: a TokenBlockDataset over the binarized sentences. In 'complete' mode a sentence longer than
-    a block makes a block of its own; such a block is cut to max_tokens so positions stay in range.
+    a block makes a block of its own; such a block is cut to max_length so positions stay in range.
     """
 
     def __init__(
@@ -19,7 +19,7 @@ class MaskedBlocks(ItemSeededDataset):
         blocks: TokenBlockDataset,
         lang_id: int,
         bos: int,
-        max_tokens: int,
+        max_length: int,
         scheme: MaskingScheme,
         seed: int,
         stream: int,
@@ -28,7 +28,7 @@ class MaskedBlocks(ItemSeededDataset):
         self.blocks = blocks
         self.lang_id = lang_id
         self.bos = bos
-        self.max_body = max_tokens - 1
+        self.max_body = max_length - 1
         self.scheme = scheme
         self.sizes = np.minimum(np.asarray(blocks.sizes), self.max_body) + 1
 

@@ -61,7 +61,10 @@ def batches_within_budget(padded, views, max_tokens, max_sentences=None, multipl
 
 
 class MultiObjectiveDataset(FairseqDataset):
-    def __init__(self, objectives: Dict[str, List[FairseqDataset]], alpha: float, seed: int, sample: bool):
+    """objectives: name -> its datasets (one per language or pair). random_draws: draw each item's datasets and
+    items at random, anew every epoch (training); else enumerate every item once, in order (validation)."""
+
+    def __init__(self, objectives: Dict[str, List[FairseqDataset]], alpha: float, seed: int, random_draws: bool):
         unknown = set(objectives) - set(OBJECTIVES)
         assert not unknown, f"unknown objectives {unknown}"
         self.objectives = {
@@ -70,7 +73,7 @@ class MultiObjectiveDataset(FairseqDataset):
         assert self.objectives, "no objective has any data"
         self.alpha = alpha
         self.seed = seed
-        self.sample = sample
+        self.random_draws = random_draws
         self.counts = {name: np.array([len(d) for d in ds]) for name, ds in self.objectives.items()}
         self.length = int(max(c.sum() for c in self.counts.values()))
         self.epoch = None
@@ -78,14 +81,14 @@ class MultiObjectiveDataset(FairseqDataset):
 
     @property
     def can_reuse_epoch_itr_across_epochs(self):
-        return not self.sample  # training draws (and so sizes and batches) change every epoch
+        return not self.random_draws  # training draws (and so sizes and batches) change every epoch
 
     def set_epoch(self, epoch):
         for datasets in self.objectives.values():
             for dataset in datasets:
                 if hasattr(dataset, "set_epoch"):
                     dataset.set_epoch(epoch)
-        if epoch == self.epoch or (self.epoch is not None and not self.sample):
+        if epoch == self.epoch or (self.epoch is not None and not self.random_draws):
             return
         self.epoch = epoch
         self.draws = {name: self._draw(name, epoch) for name in self.objectives}
@@ -103,7 +106,7 @@ class MultiObjectiveDataset(FairseqDataset):
     def _draw(self, name, epoch):
         """For every slot of the epoch: which dataset of the objective, and which item in it."""
         counts = self.counts[name]
-        if self.sample:
+        if self.random_draws:
             rng = np.random.default_rng([self.seed, epoch, OBJECTIVES.index(name)])
             which = rng.choice(len(counts), size=self.length, p=sampling_probs(counts, self.alpha))
             item = (rng.random(self.length) * counts[which]).astype(np.int64)
@@ -145,43 +148,26 @@ class MultiObjectiveDataset(FairseqDataset):
     def ordered_indices(self):
         """Sorted by the TLM sequences' length (else by size), so batches waste little padding; ties (and
         training) in shuffled order."""
-        if self.sample:
+        if self.random_draws:
             order = np.random.default_rng([self.seed, self.epoch, len(OBJECTIVES)]).permutation(self.length)
         else:
             order = np.arange(self.length)
         return order[np.argsort(self.order_sizes[order], kind="stable")]
 
     def batch_by_size(self, indices, max_tokens=None, max_sentences=None, required_batch_size_multiple=1):
-        """Consecutive runs of the ordered items, as fairseq batches them, with two differences.
-
-        With max_tokens, a batch is bounded by what it computes: each MLM and TLM sub-batch is padded to its
-        own longest sample, and the views cost their own tokens (the criterion packs them). fairseq would count
-        every item as long as the batch's longest item, whose views are of random length here, and fill
-        batches less (83% instead of 95% on the tests' corpus).
-        Validation keeps every item: with required_batch_size_multiple > 1 fairseq drops a last batch of
-        another size (facebookresearch/fairseq#5036), which would leave up to multiple - 1 items out of
-        every validation (our max_tokens batching drops none). Training batched by --batch-size alone may
-        drop them: a few items a shuffled epoch, for batch sizes the GPU likes."""
+        """Consecutive runs of the ordered items, as fairseq batches them (every item kept: see
+        compat.keep_last_batch), except with max_tokens: a batch is then bounded by what it computes, each
+        MLM and TLM sub-batch padded to its own longest sample, and the views costing their own tokens (the
+        criterion packs them). fairseq would count every item as long as the batch's longest item, whose
+        views are of random length here, and fill batches less (83% instead of 95% on the tests' corpus)."""
         if max_tokens is None:
-            batches = super().batch_by_size(indices, None, max_sentences, required_batch_size_multiple)
-        else:
-            padded = [self.parts[name][indices] for name in self.parts if name != "ntxent"]
-            views = self.parts["ntxent"][indices] if "ntxent" in self.parts else np.zeros(len(indices), np.int64)
-            runs = batches_within_budget(padded, views, max_tokens, max_sentences, required_batch_size_multiple)
-            batches = [np.asarray(indices[start:end]) for start, end in runs]
-        if not self.sample:
-            batched = sum(len(b) for b in batches)
-            if batched < len(indices):
-                batches = list(batches) + [np.asarray(indices[batched:])]
-        return batches
+            return super().batch_by_size(indices, None, max_sentences, required_batch_size_multiple)
+        padded = [self.parts[name][indices] for name in self.parts if name != "ntxent"]
+        views = self.parts["ntxent"][indices] if "ntxent" in self.parts else np.zeros(len(indices), np.int64)
+        runs = batches_within_budget(padded, views, max_tokens, max_sentences, required_batch_size_multiple)
+        return [np.asarray(indices[start:end]) for start, end in runs]
 
     def filter_indices_by_size(self, indices, max_sizes):
         # Every objective dataset already fits the model's positions; item sizes are sums over objectives.
         return indices, []
 
-    @property
-    def supports_prefetch(self):
-        return False
-
-    def objective_sizes(self) -> Dict[str, int]:
-        return {name: int(c.sum()) for name, c in self.counts.items()}

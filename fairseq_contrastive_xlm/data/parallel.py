@@ -8,14 +8,14 @@ from .masking import ItemSeededDataset, MaskingScheme, mask_tokens
 
 
 class ParallelCorpus:
-    """Line-aligned translations of one language pair, restricted to pairs that fit in max_tokens.
+    """Line-aligned translations of one language pair, restricted to pairs that fit in max_length tokens.
 
     Each side is a binarized dataset whose sentences end with </s>. A pair is kept when both sides fit
-    in one TLM sequence: <s> a </s> </s> b </s>, i.e. len(a) + len(b) + 2 <= max_tokens. Longer pairs are
+    in one TLM sequence: <s> a </s> </s> b </s>, i.e. len(a) + len(b) + 2 <= max_length. Longer pairs are
     dropped, not cut: a truncated translation is no longer a translation.
     """
 
-    def __init__(self, src, tgt, src_lang_id, tgt_lang_id, max_tokens, name, src_path, tgt_path):
+    def __init__(self, src, tgt, src_lang_id, tgt_lang_id, max_length, name, src_path, tgt_path):
         if len(src) != len(tgt):
             raise UserInputError(
                 f"pair {name}: the two sides have different numbers of sentences: {src_path} has "
@@ -25,7 +25,7 @@ class ParallelCorpus:
         self.src_lang_id, self.tgt_lang_id = src_lang_id, tgt_lang_id
         self.name = name
         src_sizes, tgt_sizes = np.asarray(src.sizes), np.asarray(tgt.sizes)
-        self.kept = np.flatnonzero(src_sizes + tgt_sizes + 2 <= max_tokens)
+        self.kept = np.flatnonzero(src_sizes + tgt_sizes + 2 <= max_length)
         self.dropped = len(src) - len(self.kept)
         self.src_sizes = src_sizes[self.kept]
         self.tgt_sizes = tgt_sizes[self.kept]
@@ -38,19 +38,27 @@ class ParallelCorpus:
         return self.src[line].numpy(), self.tgt[line].numpy()
 
 
-class TLMPairs(ItemSeededDataset):
-    """TLM samples: <s> a </s> </s> b </s> with the two sides in random order, positions restarting at 0
-    for the second side, a language id on every token, masked like MLM."""
+class PairSamples(ItemSeededDataset):
+    """Samples made from the pairs of one corpus, one per pair; an item's size is both sides and two
+    special tokens (its TLM sequence, or its two views)."""
 
-    def __init__(self, corpus: ParallelCorpus, bos, eos, scheme: MaskingScheme, seed, stream):
+    def __init__(self, corpus: ParallelCorpus, scheme: MaskingScheme = None, seed=None, stream=None):
         super().__init__(seed, stream)
         self.corpus = corpus
-        self.bos, self.eos = bos, eos
         self.scheme = scheme
         self.sizes = corpus.src_sizes + corpus.tgt_sizes + 2
 
     def __len__(self):
         return len(self.corpus)
+
+
+class TLMPairs(PairSamples):
+    """TLM samples: <s> a </s> </s> b </s> with the two sides in random order, positions restarting at 0
+    for the second side, a language id on every token, masked like MLM."""
+
+    def __init__(self, corpus: ParallelCorpus, bos, eos, scheme: MaskingScheme, seed, stream):
+        super().__init__(corpus, scheme, seed, stream)
+        self.bos, self.eos = bos, eos
 
     def __getitem__(self, index):
         a, b = self.corpus[index]
@@ -73,7 +81,7 @@ class TLMPairs(ItemSeededDataset):
         return masked_lm_batch(items, self.scheme.pad_idx)
 
 
-class PairedViews(ItemSeededDataset):
+class PairedViews(PairSamples):
     """The two sides of a pair as separate sentences <s> a </s> and <s> b </s>: the positive views of the
     NT-Xent loss. The model encodes each on its own, so neither can attend to the other.
 
@@ -81,14 +89,8 @@ class PairedViews(ItemSeededDataset):
     its own language, so that the one forward which embeds it also trains MLM on it."""
 
     def __init__(self, corpus: ParallelCorpus, bos, pad, scheme: MaskingScheme = None, seed=None, stream=None):
-        super().__init__(seed, stream)
-        self.corpus = corpus
+        super().__init__(corpus, scheme, seed, stream)
         self.bos, self.pad = bos, pad
-        self.scheme = scheme
-        self.sizes = corpus.src_sizes + corpus.tgt_sizes + 2
-
-    def __len__(self):
-        return len(self.corpus)
 
     def __getitem__(self, index):
         a, b = self.corpus[index]

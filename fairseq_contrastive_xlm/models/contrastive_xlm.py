@@ -6,34 +6,31 @@ the parameters they lack (language embeddings, projection head) keep their initi
 listed in the log. fairseq's sentence_prediction task fine-tunes the model unchanged.
 """
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from typing import Optional
 
-import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from fairseq import utils
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.dataclass.utils import gen_parser_from_dataclass
 from fairseq.models import register_model, register_model_architecture
 from fairseq.models.roberta import RobertaEncoder, RobertaModel
 from fairseq.models.roberta.model import base_architecture as roberta_base_architecture
-from fairseq.models.transformer import DEFAULT_MIN_PARAMS_TO_WRAP, TransformerEncoder
+from fairseq.models.transformer import DEFAULT_MIN_PARAMS_TO_WRAP
 from fairseq.modules.transformer_sentence_encoder import init_bert_params
 from fairseq.utils import safe_getattr
 from omegaconf import OmegaConf
 
 from ..errors import UserInputError
-from .momentum_queue import MomentumQueue
+from ..languages import XNLI_LANGUAGES
+from ..modules import ContrastiveXLMSentenceEncoder, MomentumQueue, ProjectionHead, encode_and_pool
 
 logger = logging.getLogger(__name__)
 
 POOLING_CHOICES = ChoiceEnum(["first", "max", "mean"])
 ACTIVATION_CHOICES = ChoiceEnum(utils.get_available_activation_fns())
-
-# The 15 XNLI languages in XLM-15's order: the default language-id table.
-XNLI_LANGS = "ar,bg,de,el,en,es,fr,hi,ru,sw,th,tr,ur,vi,zh"
 
 
 @dataclass
@@ -132,131 +129,6 @@ def unwrap(model):
     return model
 
 
-def pooled_features(sentence_encoder, src_tokens, pooling: str, layer: int, **inputs):
-    """Sentence embeddings from one layer (0 = embeddings, 1..L, -1 = last) of a sentence encoder."""
-    return encode_and_pool(sentence_encoder, src_tokens, pooling, layer, **inputs)[0]
-
-
-def encode_and_pool(sentence_encoder, src_tokens, pooling: str, layer: int, positions=None, lang_ids=None,
-                    segments=None, view_index=None, view_padding=None, **unused):
-    """One forward: (sentence embeddings pooled from `layer`, B x T x C output of the last layer).
-
-    One sentence a row: B x C embeddings. Packed rows (data.collate.pack_views): each token attends only
-    within its segment, and view_index / view_padding gather every sentence's tokens for pooling: V x C."""
-    last = layer in (-1, len(sentence_encoder.layers))
-    out = sentence_encoder(src_tokens, return_all_hiddens=not last, positions=positions, lang_ids=lang_ids,
-                           segments=segments)
-    final = out["encoder_out"][0].transpose(0, 1)
-    features = final if last else out["encoder_states"][layer].transpose(0, 1)
-    if view_index is None:
-        return pool(features, out["encoder_padding_mask"][0], pooling), final
-    per_view = features.reshape(-1, features.size(-1))[view_index]  # V x width x C
-    return pool(per_view, view_padding, pooling), final
-
-
-def segment_attention_mask(segments: torch.Tensor, heads: int) -> torch.Tensor:
-    """(B * heads) x T x T, True where a query may not look: at a key of another segment (sentence).
-    Padding (segment -1) may look anywhere, as in unpacked rows: a query with every key masked would give
-    NaN in some attention kernels. Nothing reads the padding's outputs, and no real token sees padding
-    (the key padding mask)."""
-    other = segments.unsqueeze(2).ne(segments.unsqueeze(1)) & segments.unsqueeze(2).ge(0)
-    return other.repeat_interleave(heads, dim=0)
-
-
-def pool(features: torch.Tensor, padding_mask: torch.Tensor, how: str) -> torch.Tensor:
-    """B x T x C features -> B x C sentence embeddings; padding never takes part."""
-    if how == "first":
-        return features[:, 0]
-    real = ~padding_mask.unsqueeze(-1)
-    if how == "max":
-        return features.masked_fill(~real, float("-inf")).max(dim=1).values
-    if how == "mean":
-        real = real.type_as(features)
-        return (features * real).sum(dim=1) / real.sum(dim=1).clamp(min=1)
-    raise ValueError(f"unknown pooling '{how}' (expected first, max or mean)")
-
-
-class ProjectionHead(nn.Module):
-    """SimCLR's g(h) = W2 ReLU(W1 h): the loss is computed on g(h), the representation kept is h."""
-
-    def __init__(self, dim: int, out_dim: int):
-        super().__init__()
-        self.dense = nn.Linear(dim, dim)
-        self.out_proj = nn.Linear(dim, out_dim)
-
-    def forward(self, x):
-        return self.out_proj(F.relu(self.dense(x)))
-
-
-class ContrastiveXLMSentenceEncoder(TransformerEncoder):
-    """fairseq's TransformerEncoder that also takes 0-based positions (restarting for TLM's second
-    sentence) and language ids. Without them it computes exactly what TransformerEncoder computes."""
-
-    def __init__(self, args, dictionary, embed_tokens, num_langs: int, default_lang_id: Optional[int] = None):
-        super().__init__(args, dictionary, embed_tokens)
-        self.embed_langs = nn.Embedding(num_langs, embed_tokens.embedding_dim) if num_langs else None
-        self.default_lang_id = default_lang_id  # used when a batch carries no language ids
-
-    def forward_embedding(self, src_tokens, token_embedding=None, positions=None, lang_ids=None):
-        if token_embedding is None:
-            token_embedding = self.embed_tokens(src_tokens)
-        x = embed = self.embed_scale * token_embedding
-        if self.embed_positions is not None:
-            if positions is None:
-                x = x + self.embed_positions(src_tokens)
-            else:
-                # fairseq numbers positions from padding_idx + 1 and gives padding the padding row.
-                padded = positions + self.padding_idx + 1
-                padded = padded.masked_fill(src_tokens.eq(self.padding_idx), self.padding_idx)
-                x = x + F.embedding(padded, self.embed_positions.weight, self.padding_idx)
-        if self.embed_langs is not None:
-            if lang_ids is not None:
-                x = x + self.embed_langs(lang_ids)
-            elif self.default_lang_id is not None:
-                x = x + self.embed_langs.weight[self.default_lang_id]
-        if self.layernorm_embedding is not None:
-            x = self.layernorm_embedding(x)
-        x = self.dropout_module(x)
-        if self.quant_noise is not None:
-            x = self.quant_noise(x)
-        return x, embed
-
-    def forward(
-        self,
-        src_tokens,
-        src_lengths=None,
-        return_all_hiddens: bool = False,
-        token_embeddings=None,
-        positions=None,
-        lang_ids=None,
-        segments=None,
-    ):
-        padding_mask = src_tokens.eq(self.padding_idx)
-        has_pads = bool(padding_mask.any())
-        x, embed = self.forward_embedding(src_tokens, token_embeddings, positions, lang_ids)
-        if has_pads:
-            x = x * (1 - padding_mask.unsqueeze(-1).type_as(x))
-        x = x.transpose(0, 1)  # B x T x C -> T x B x C
-        attn_mask = None
-        if segments is not None:  # packed sentences
-            attn_mask = segment_attention_mask(segments, self.layers[0].self_attn.num_heads)
-        states = [x] if return_all_hiddens else []
-        for layer in self.layers:
-            x = layer(x, encoder_padding_mask=padding_mask if has_pads else None, attn_mask=attn_mask)
-            if return_all_hiddens:
-                states.append(x)
-        if self.layer_norm is not None:
-            x = self.layer_norm(x)
-        return {
-            "encoder_out": [x],
-            "encoder_padding_mask": [padding_mask],
-            "encoder_embedding": [embed],
-            "encoder_states": states,
-            "src_tokens": [],
-            "src_lengths": [],
-        }
-
-
 class ContrastiveXLMEncoder(RobertaEncoder):
     def build_encoder(self, args, dictionary, embed_tokens):
         langs = args.langs.split(",") if args.use_lang_embeddings else []
@@ -304,9 +176,11 @@ class ContrastiveXLMModel(RobertaModel):
         self.ntxent_head = ProjectionHead(dim, args.ntxent_proj_dim) if with_ntxent_head else None
         if self.ntxent_head is not None:
             self.ntxent_head.apply(init_bert_params)
-        # Not a submodule: see momentum_queue.py for why it stays out of the module tree.
+        # Not a submodule: see modules/momentum_queue.py for why it stays out of the module tree.
         size = getattr(args, "ntxent_queue_size", 0)
-        self.ntxent_queue = MomentumQueue(size, args.ntxent_momentum) if size > 0 and self.ntxent_head is not None else None
+        self.ntxent_queue = None
+        if size > 0 and self.ntxent_head is not None:
+            self.ntxent_queue = MomentumQueue(size, args.ntxent_momentum, args.ntxent_pooling, args.ntxent_layer)
         langs = self.encoder.sentence_encoder.embed_langs
         if langs is not None:
             # Zero: a pretrained XLM-R continued with language embeddings starts as exactly itself.
@@ -333,7 +207,7 @@ class ContrastiveXLMModel(RobertaModel):
                     f"({','.join(task_langs)}): language ids would not match their embeddings"
                 )
         if args.use_lang_embeddings and not args.langs:
-            args.langs = XNLI_LANGS
+            args.langs = ",".join(XNLI_LANGUAGES)
         if args.use_lang_embeddings and args.input_lang and args.input_lang not in args.langs.split(","):
             raise UserInputError(f"--input-lang {args.input_lang} is not among the model's languages ({args.langs})")
         num_layers = args.encoder_layers
@@ -369,14 +243,37 @@ class ContrastiveXLMModel(RobertaModel):
 
     def sentence_embedding(self, src_tokens, positions=None, lang_ids=None, pooling=None, layer=None, **unused):
         """B x C sentence embeddings (before the projection head) pooled from one layer's output."""
-        return pooled_features(
+        return encode_and_pool(
             self.encoder.sentence_encoder,
             src_tokens,
             pooling or self.args.ntxent_pooling,
             self.args.ntxent_layer if layer is None else layer,
             positions=positions,
             lang_ids=lang_ids,
-        )
+        )[0]
+
+    # The negatives queue (MoCo): the criterion asks for negatives and enqueues each training batch's views;
+    # the task moves the momentum encoder after every optimizer step.
+
+    def _ntxent_online(self):
+        return nn.ModuleList([self.encoder.sentence_encoder, self.ntxent_head])
+
+    def ntxent_negatives(self):
+        """Keys of earlier training batches to widen the NT-Xent candidates (None: in-batch negatives only,
+        always in evaluation, so that validation accuracy stays comparable)."""
+        if self.ntxent_queue is None or not self.training:
+            return None
+        return self.ntxent_queue.negatives()
+
+    def ntxent_enqueue(self, net_input, group=None):
+        """Push this batch's views, encoded by the momentum encoder and gathered from every worker."""
+        if self.ntxent_queue is not None and self.training:
+            self.ntxent_queue.enqueue(self._ntxent_online(), group=group, **net_input)
+
+    def momentum_update(self):
+        """The momentum encoder takes a step towards the model's weights (after an optimizer step)."""
+        if self.ntxent_queue is not None:
+            self.ntxent_queue.update(self._ntxent_online())
 
     def upgrade_state_dict_named(self, state_dict, name):
         super().upgrade_state_dict_named(state_dict, name)
@@ -411,22 +308,17 @@ def _shape(tensor) -> str:
     return "x".join(str(d) for d in tensor.shape)
 
 
+# Every option's default, read from the dataclass: register_model() registers the architecture
+# 'contrastive_xlm' with them, and base_architecture fills them into an older or partial config.
+DEFAULTS = {f.name: f.default for f in dataclasses.fields(ContrastiveXLMConfig) if not f.name.startswith("_")}
+
+
 def base_architecture(args):
-    """XLM-R base: 12 layers, 768 hidden, 12 heads, 3072 FFN. register_model() already registered the
-    architecture 'contrastive_xlm' with the dataclass defaults (the same shape); this fills whatever an
-    older or partial config lacks, then RoBERTa's fixed choices (learned positions, no scaling)."""
-    args.encoder_layers = safe_getattr(args, "encoder_layers", 12)
-    args.encoder_embed_dim = safe_getattr(args, "encoder_embed_dim", 768)
-    args.encoder_ffn_embed_dim = safe_getattr(args, "encoder_ffn_embed_dim", 3072)
-    args.encoder_attention_heads = safe_getattr(args, "encoder_attention_heads", 12)
-    args.use_lang_embeddings = safe_getattr(args, "use_lang_embeddings", False)
-    args.langs = safe_getattr(args, "langs", "")
-    args.input_lang = safe_getattr(args, "input_lang", "")
-    args.ntxent_pooling = safe_getattr(args, "ntxent_pooling", "first")
-    args.ntxent_layer = safe_getattr(args, "ntxent_layer", -1)
-    args.ntxent_proj_dim = safe_getattr(args, "ntxent_proj_dim", 128)
-    args.ntxent_queue_size = safe_getattr(args, "ntxent_queue_size", 0)
-    args.ntxent_momentum = safe_getattr(args, "ntxent_momentum", 0.999)
+    """XLM-R base (the dataclass defaults: 12 layers, 768 hidden, 12 heads, 3072 FFN) for whatever the
+    command line, config or checkpoint leaves unset, then RoBERTa's fixed choices (learned positions, no
+    scaling)."""
+    for name, default in DEFAULTS.items():
+        setattr(args, name, safe_getattr(args, name, default))
     roberta_base_architecture(args)
 
 

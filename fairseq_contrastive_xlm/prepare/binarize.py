@@ -53,14 +53,6 @@ def encode_line(processor: spm.SentencePieceProcessor, text: str) -> str:
     return " ".join(processor.id_to_piece(processor.encode(text)))
 
 
-def encode_file(model: str, source: str, target: str):
-    """Raw text -> pieces, line by line."""
-    processor = spm.SentencePieceProcessor(model_file=model)
-    with open(source, encoding="utf-8") as f, open(target, "w", encoding="utf-8") as out:
-        for line in f:
-            out.write(encode_line(processor, line.rstrip("\n")) + "\n")
-
-
 def build_dictionary(encoded_train_files: Iterable[str], out_dir: str, workers: int = 1) -> str:
     """One fairseq dictionary over the training text of every language: DIR/dict.txt."""
     joined = os.path.join(out_dir, "dictionary_source.tmp")

@@ -17,13 +17,14 @@ from fairseq.tasks.language_modeling import SAMPLE_BREAK_MODE_CHOICES
 from fairseq.dataclass import FairseqDataclass
 from omegaconf import II, MISSING
 
-from ..data.data_directory import DataDirectory, parse_langs, parse_pairs
+from ..data.data_directory import DataDirectory
 from ..data.masking import MaskingScheme
 from ..data.monolingual import MaskedBlocks
 from ..data.multi_objective import MultiObjectiveDataset, sampling_probs
 from ..data.parallel import PairedViews, ParallelCorpus, TLMPairs
 from ..errors import UserInputError
-from ..models.contrastive_xlm import XNLI_LANGS, unwrap
+from ..languages import XNLI_LANGUAGES, parse_langs, parse_pairs
+from ..models.contrastive_xlm import unwrap
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +58,11 @@ class CrossLingualLMContrastiveConfig(FairseqDataclass):
         },
     )
     langs: str = field(
-        default=XNLI_LANGS,
+        default=",".join(XNLI_LANGUAGES),
         metadata={
             "help": "ordered language list; a language's id (for language embeddings) is its place here. "
-            "Every language named by the options above must be in it"
+            "Every language named by the options above must be in it. The model's language table is this one "
+            "(one --langs fills both; the Hydra configs interpolate model.langs from it)"
         },
     )
     lang_sampling_alpha: float = field(
@@ -167,11 +169,11 @@ class CrossLingualLMContrastiveTask(FairseqTask):
                 PairedViews(corpora[pair], self.dictionary.bos(), self.dictionary.pad(), masking, self.cfg.seed, next(stream))
                 for pair in self.ntxent_pairs
             ]
-        sample = split == self.cfg.train_subset
-        dataset = MultiObjectiveDataset(objectives, self.cfg.lang_sampling_alpha, self.cfg.seed, sample=sample)
+        random_draws = split == self.cfg.train_subset
+        dataset = MultiObjectiveDataset(objectives, self.cfg.lang_sampling_alpha, self.cfg.seed, random_draws)
         for name, datasets in dataset.objectives.items():
             counts = dataset.counts[name]
-            probs = sampling_probs(counts, self.cfg.lang_sampling_alpha) if sample else counts / counts.sum()
+            probs = sampling_probs(counts, self.cfg.lang_sampling_alpha) if random_draws else counts / counts.sum()
             names = self.mlm_langs if name == "mlm" else [
                 "-".join(p) for p in (self.tlm_pairs if name == "tlm" else self.ntxent_pairs)
             ]
@@ -248,9 +250,7 @@ class CrossLingualLMContrastiveTask(FairseqTask):
     def optimizer_step(self, optimizer, model, update_num):
         """fairseq's update, then the momentum encoder of the NT-Xent negatives queue follows the model."""
         super().optimizer_step(optimizer, model, update_num)
-        queue = getattr(unwrap(model), "ntxent_queue", None)
-        if queue is not None:
-            queue.update(unwrap(model))
+        unwrap(model).momentum_update()
 
     def max_positions(self):
         return self.cfg.tokens_per_sample

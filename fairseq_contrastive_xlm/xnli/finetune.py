@@ -71,9 +71,6 @@ def command(data: str, pretrained: str, save_dir: str, lr: float, optimizer: str
         "--criterion", "sentence_prediction", *model_options(pretrained),
         "--restore-file", pretrained, "--reset-optimizer", "--reset-dataloader", "--reset-meters", "--reset-lr-scheduler",
         *optimizers[optimizer], "--lr", str(lr), "--batch-size", str(batch_size), "--max-epoch", str(max_epoch),
-        # fairseq drops a last batch of another size than a multiple of this (default 8), which would leave
-        # dev examples unscored (facebookresearch/fairseq#5036).
-        "--required-batch-size-multiple", "1",
         "--lr-scheduler", "polynomial_decay", "--total-num-update", str(updates),
         "--warmup-updates", str(int(0.06 * updates)),
         "--best-checkpoint-metric", "accuracy", "--maximize-best-checkpoint-metric",

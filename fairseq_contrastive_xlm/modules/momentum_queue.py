@@ -1,5 +1,7 @@
 """Negatives beyond the batch for NT-Xent: a queue of earlier batches' views, encoded by a momentum encoder
-(MoCo; InfoXLM's cross-lingual contrast uses the same device).
+(MoCo; InfoXLM's cross-lingual contrast uses the same device). As MoCo's builder, one class owns the
+momentum encoder, the queue, the enqueue and the momentum update; the model exposes them to the criterion
+(negatives, enqueue) and the task (the update after each optimizer step).
 
 In-batch negatives cost activation memory for every sentence; a queue entry costs one projection vector
 (ntxent_proj_dim floats), so 65,536 negatives take 32 MB at 128 dimensions. The queue's entries must come from
@@ -18,38 +20,45 @@ import copy
 import torch
 import torch.nn as nn
 
+from ..losses import gather_with_grad
+from .sentence_encoder import encode_and_pool
+
 
 class MomentumQueue:
-    def __init__(self, size: int, momentum: float):
+    """online: the modules the momentum encoder copies and follows, (sentence encoder, projection head)."""
+
+    def __init__(self, size: int, momentum: float, pooling: str = "first", layer: int = -1):
         if size <= 0 or not 0.0 <= momentum < 1.0:
             raise ValueError(f"queue size must be > 0 and momentum in [0, 1), got {size} and {momentum}")
         self.size = size
         self.momentum = momentum
-        self.encoder = None  # (sentence encoder, projection head), made from the model at the first use
+        self.pooling = pooling
+        self.layer = layer
+        self.encoder = None  # ModuleList(sentence encoder, projection head), copied from online at first use
         self.keys = None
         self.next = 0  # where the next key goes (a ring buffer)
         self.filled = 0
 
-    def _online(self, model):
-        return nn.ModuleList([model.encoder.sentence_encoder, model.ntxent_head])
-
-    def _start(self, model):
-        device = next(model.parameters()).device
-        self.encoder = copy.deepcopy(self._online(model)).float().to(device).eval()
+    def _start(self, online: nn.ModuleList):
+        device = next(online.parameters()).device
+        self.encoder = copy.deepcopy(online).float().to(device).eval()
         for parameter in self.encoder.parameters():
             parameter.requires_grad_(False)
 
     @torch.no_grad()
-    def encode(self, model, src_tokens, **inputs) -> torch.Tensor:
+    def encode(self, online: nn.ModuleList, src_tokens, **inputs) -> torch.Tensor:
         """Projections of the views (one a row, or packed) by the momentum encoder (float32, no gradient)."""
-        from .contrastive_xlm import pooled_features  # the model's own pooling, for the copy
-
         if self.encoder is None:
-            self._start(model)
+            self._start(online)
         sentence_encoder, head = self.encoder
-        features = pooled_features(sentence_encoder, src_tokens, model.args.ntxent_pooling, model.args.ntxent_layer,
-                                   **inputs)
+        features = encode_and_pool(sentence_encoder, src_tokens, self.pooling, self.layer, **inputs)[0]
         return head(features.float())
+
+    @torch.no_grad()
+    def enqueue(self, online: nn.ModuleList, group=None, **net_input):
+        """Encode the views with the momentum encoder and push every worker's keys (gathered)."""
+        keys = self.encode(online, **net_input)
+        self.push(gather_with_grad(keys, group)[0])
 
     def negatives(self):
         return None if self.keys is None else self.keys[: self.filled]
@@ -71,9 +80,9 @@ class MomentumQueue:
         self.filled = min(self.size, self.filled + len(keys))
 
     @torch.no_grad()
-    def update(self, model):
-        """momentum * momentum weights + (1 - momentum) * model weights, after an optimizer step."""
+    def update(self, online: nn.ModuleList):
+        """momentum * momentum weights + (1 - momentum) * online weights, after an optimizer step."""
         if self.encoder is None:
             return
-        for slow, fast in zip(self.encoder.parameters(), self._online(model).parameters()):
+        for slow, fast in zip(self.encoder.parameters(), online.parameters()):
             slow.mul_(self.momentum).add_(fast.detach().float(), alpha=1.0 - self.momentum)

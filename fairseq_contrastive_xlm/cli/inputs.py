@@ -1,0 +1,59 @@
+"""Options that several commands share: the checkpoint to embed with, and the sentence pairs to embed
+(a Tatoeba directory, a directory of held-out pairs, or two line-aligned files)."""
+
+from typing import Dict, List, NamedTuple
+
+from ..evaluation import tatoeba
+from ..evaluation.embedding import SentenceEmbedder
+from ..languages import select_langs
+
+
+def embedder_options(parser):
+    parser.add_argument("--checkpoint", required=True, help="a contrastive_xlm checkpoint")
+    parser.add_argument("--data", required=True, help="its data directory (spm.model and the dictionary)")
+    parser.add_argument("--pooling", choices=["first", "max", "mean"], help="default: the model's --ntxent-pooling")
+    parser.add_argument("--layer", type=int, help="0 = embeddings, 1..L, -1 = last (default: the model's --ntxent-layer)")
+    parser.add_argument("--projection", action="store_true", help="use the NT-Xent projection head's output")
+    parser.add_argument("--batch-size", type=int, default=64, help="sentences per batch (default 64)")
+    parser.add_argument("--cpu", action="store_true", help="use the CPU even if a GPU is present")
+
+
+def embedder_from(args) -> SentenceEmbedder:
+    return SentenceEmbedder(args.checkpoint, args.data, args.pooling, args.layer, args.projection, args.cpu)
+
+
+class PairSet(NamedTuple):
+    source: List[str]
+    target: List[str]
+    source_lang: str
+    target_lang: str
+
+
+def pair_options(parser, langs_help: str):
+    parser.add_argument("--tatoeba", help="a LASER Tatoeba v1 directory: the XNLI languages in it")
+    parser.add_argument("--langs", help=f"with --tatoeba: comma-separated languages ({langs_help})")
+    parser.add_argument("--pairs", help="a directory of en-<lang>.en / en-<lang>.<lang> files (e.g. held-out pairs)")
+    parser.add_argument("--src", help="source sentences, one per line")
+    parser.add_argument("--tgt", help="their translations, line-aligned")
+    parser.add_argument("--src-lang", default="xx", help="language of --src (for language embeddings)")
+    parser.add_argument("--tgt-lang", default="en", help="language of --tgt (default en)")
+
+
+def check_pair_options(parser, args):
+    if sum(map(bool, (args.tatoeba, args.pairs, args.src or args.tgt))) != 1 or bool(args.src) != bool(args.tgt):
+        parser.error("give one of: --tatoeba, --pairs, --src and --tgt")
+
+
+def pair_sets(args, default_langs=None) -> Dict[str, PairSet]:
+    """name -> the pairs to embed: a language of --tatoeba or --pairs (against English), or SRC-TGT.
+    default_langs: the Tatoeba languages taken without --langs, where present (None: all present)."""
+    if args.tatoeba:
+        present = tatoeba.available(args.tatoeba)
+        default = None if default_langs is None else [lang for lang in default_langs if lang in present]
+        langs = select_langs(args.langs, "--langs", present, default)
+        return {lang: PairSet(*tatoeba.pairs(args.tatoeba, lang), lang, "en") for lang in langs}
+    if args.pairs:
+        return {lang: PairSet(foreign, english, lang, "en")
+                for lang, (foreign, english) in tatoeba.en_x_directory(args.pairs).items()}
+    source, target = tatoeba.read_aligned(args.src, args.tgt)
+    return {f"{args.src_lang}-{args.tgt_lang}": PairSet(source, target, args.src_lang, args.tgt_lang)}

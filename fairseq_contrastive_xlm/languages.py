@@ -1,0 +1,78 @@
+"""Language codes: the one table of the XNLI languages, the codes the data tools accept, and the parsing of
+the comma-separated language and pair lists every option and command takes."""
+
+from typing import List, Tuple
+
+from .errors import UserInputError
+
+# ISO 639-1 (two letters), as XNLI, XLM and fairseq's XLM-R use.
+ISO_639_1 = frozenset(
+    """aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy da de dv
+    dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy hz ia id ie ig ii
+    ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg li ln lo lt lu lv mg mh mi mk
+    ml mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc
+    sd se sg si sk sl sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve
+    vi vo wa wo xh yi yo za zh zu""".split()
+)
+
+# The 15 XNLI languages in XLM-15's order: the default language-id table of the task and the model.
+XNLI_LANGUAGES = ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh")
+
+Pair = Tuple[str, str]
+
+
+def is_known(code: str) -> bool:
+    return code in ISO_639_1
+
+
+def parse_langs(text: str, option: str) -> List[str]:
+    """'en,de' -> ['en', 'de'] ('' or None -> []); duplicates are an error."""
+    langs = [part.strip() for part in (text or "").split(",") if part.strip()]
+    for lang in langs:
+        if "-" in lang or "/" in lang or lang in (".", ".."):
+            raise UserInputError(f"{option}: '{lang}' is not a language code (expected e.g. en,de)")
+    _refuse_duplicates(langs, option)
+    return langs
+
+
+def parse_pairs(text: str, option: str) -> List[Pair]:
+    """'en-de,en-fr' -> [('en', 'de'), ('en', 'fr')] ('' -> []); en-de and de-en are the same pair."""
+    pairs = []
+    for part in (p.strip() for p in (text or "").split(",")):
+        if not part:
+            continue
+        sides = part.split("-")
+        if len(sides) != 2 or not all(sides) or sides[0] == sides[1] or "/" in part:
+            raise UserInputError(f"{option}: '{part}' is not a language pair (expected e.g. en-de,en-fr)")
+        pairs.append((sides[0], sides[1]))
+    _refuse_duplicates([tuple(sorted(p)) for p in pairs], option)
+    return pairs
+
+
+def select_langs(text: str, option: str, available, default=None) -> List[str]:
+    """parse_langs, each checked against `available` (what the data, the files or the command offer);
+    nothing given: `default` (or every available language)."""
+    langs = parse_langs(text, option) or list(available if default is None else default)
+    unknown = [lang for lang in langs if lang not in available]
+    if unknown or not langs:
+        raise UserInputError(
+            f"{option}: {', '.join(unknown) or 'none given'}; choose among {', '.join(available) or 'none available'}"
+        )
+    return langs
+
+
+def parse_numbers(text: str, option: str, kind=float) -> list:
+    """'1e-5,3e-5' -> [1e-05, 3e-05]: a comma list of numbers for grid and benchmark options."""
+    try:
+        return [kind(part) for part in (p.strip() for p in (text or "").split(",")) if part]
+    except ValueError:
+        raise UserInputError(f"{option}: {text!r} is not a comma-separated list of {kind.__name__} values") from None
+
+
+def _refuse_duplicates(items, option):
+    seen = set()
+    for item in items:
+        if item in seen:
+            name = "-".join(item) if isinstance(item, tuple) else item
+            raise UserInputError(f"{option}: '{name}' is given twice")
+        seen.add(item)

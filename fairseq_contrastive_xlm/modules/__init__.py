@@ -1,0 +1,9 @@
+"""The building blocks of contrastive_xlm, apart from the registered model (as fairseq's linformer example
+keeps modules/ apart from models/)."""
+
+from .momentum_queue import MomentumQueue
+from .projection_head import ProjectionHead
+from .sentence_encoder import ContrastiveXLMSentenceEncoder, encode_and_pool, pool, segment_attention_mask
+
+__all__ = ["ContrastiveXLMSentenceEncoder", "MomentumQueue", "ProjectionHead", "encode_and_pool", "pool",
+           "segment_attention_mask"]

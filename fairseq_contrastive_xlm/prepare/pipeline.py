@@ -1,0 +1,387 @@
+"""The preparation pipeline: raw monolingual and parallel text -> the data directory of
+cross_lingual_lm_contrastive. A library call (prepare()); cxlm-prepare is a command over it.
+
+Steps: check every input before any work; clean (cleaning.py); split into train/valid/test; train a
+SentencePiece model on a language-balanced sample of the training text (or reuse --spm-model and
+--dict, e.g. XLM-R's); encode in parallel workers; drop pairs whose lengths in pieces differ too much;
+build one fairseq dictionary; binarize with fairseq-preprocess (binarize.py); write manifest.json.
+Everything is written to a temporary directory beside the output and moved into place only when complete.
+"""
+
+import contextlib
+import dataclasses
+import json
+import logging
+import multiprocessing
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import sentencepiece as spm
+from tqdm import tqdm
+
+from .. import __version__
+from ..errors import UserInputError
+from ..languages import is_known
+from . import binarize
+from .cleaning import DropCounts, clean_mono, clean_pairs, ratio_ok
+from .output import refuse_existing, staged_directory
+
+logger = logging.getLogger("cxlm-prepare")
+
+SPLITS = ("train", "valid", "test")
+HELD_OUT_SHARE_MAX = 0.1  # valid + test never take more than this share of a corpus
+
+
+@dataclass
+class Corpus:
+    """One --mono (one language) or --para (two) input."""
+
+    langs: Tuple[str, ...]
+    paths: Tuple[str, ...]
+    drops: DropCounts = field(default_factory=DropCounts)
+    lines_read: int = 0
+    kept: int = 0
+    split_sizes: Dict[str, int] = field(default_factory=dict)
+    tokens: Dict[str, int] = field(default_factory=dict)
+
+    @property
+    def name(self):
+        return "-".join(self.langs)
+
+    @property
+    def parallel(self):
+        return len(self.langs) == 2
+
+
+def _default_workers() -> int:
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+@dataclass
+class PrepareOptions:
+    """Every option of the pipeline (cxlm-prepare's flags are made from these fields)."""
+
+    vocab_size: Optional[int] = field(default=None, metadata={"help": "train a SentencePiece unigram model of this size"})
+    spm_model: Optional[str] = field(default=None, metadata={"help": "reuse this SentencePiece model (with --dict), e.g. XLM-R's"})
+    dict: Optional[str] = field(default=None, metadata={"help": "reuse this fairseq dictionary (with --spm-model)"})
+    sampling_alpha: float = field(
+        default=0.5,
+        metadata={"help": "language balance of the SentencePiece training sample: a language's share is "
+                  "proportional to its share of the text ** alpha"},
+    )
+    spm_sentences: int = field(default=1_000_000, metadata={"help": "sentences in the SentencePiece training sample"})
+    valid_size: int = field(default=5000, metadata={"help": "validation sentences per corpus"})
+    test_size: int = field(default=5000, metadata={"help": "test sentences per corpus"})
+    max_chars: int = field(default=2000, metadata={"help": "drop lines longer than this"})
+    max_length_ratio: float = field(
+        default=3.0, metadata={"help": "drop pairs whose lengths in SentencePiece pieces differ by more than this factor"}
+    )
+    seed: int = field(default=1, metadata={"help": "seed of the splits and samples"})
+    workers: int = field(
+        default_factory=_default_workers,
+        metadata={"help": "parallel encoding and binarizing workers (default: the cores, at most 8)"},
+    )
+
+
+def check_corpora(corpora: List[Corpus], options: PrepareOptions, out: str, force: bool = False):
+    """Every problem with the inputs and options, before any work is done."""
+    if not corpora:
+        raise UserInputError("no input: give --mono LANG:PATH and/or --para SRC-TGT:SRC_PATH,TGT_PATH")
+    seen = {}
+    for corpus in corpora:
+        for lang in corpus.langs:
+            if not is_known(lang):
+                raise UserInputError(f"unknown language code '{lang}' (in {corpus.name}): expected ISO 639-1, e.g. en, de, zh")
+        key = (corpus.parallel, tuple(sorted(corpus.langs)))
+        if key in seen:
+            kind = "--para" if corpus.parallel else "--mono"
+            raise UserInputError(f"{kind} {corpus.name} is given twice (also as {seen[key]}); concatenate the files first")
+        seen[key] = corpus.name
+        for path in corpus.paths:
+            if not os.path.isfile(path):
+                raise UserInputError(f"input file {path} ({corpus.name}) does not exist")
+        if corpus.parallel:
+            counts = [_count_lines(p) for p in corpus.paths]
+            if counts[0] != counts[1]:
+                raise UserInputError(
+                    f"--para {corpus.name}: the files are not line-aligned: {corpus.paths[0]} has {counts[0]} "
+                    f"lines and {corpus.paths[1]} has {counts[1]}"
+                )
+
+    if (options.vocab_size is None) == (options.spm_model is None and options.dict is None):
+        raise UserInputError("give either --vocab-size N, or --spm-model MODEL with --dict DICT")
+    if options.vocab_size is None:
+        if not (options.spm_model and options.dict):
+            raise UserInputError("--spm-model and --dict go together")
+        for path in (options.spm_model, options.dict):
+            if not os.path.isfile(path):
+                raise UserInputError(f"{path} does not exist")
+    elif options.vocab_size < 100:
+        raise UserInputError(f"--vocab-size {options.vocab_size} is too small (at least 100)")
+    if options.valid_size < 0 or options.test_size < 0:
+        raise UserInputError("--valid-size and --test-size must be >= 0")
+    refuse_existing(out, force)
+
+
+def _count_lines(path):
+    with open(path, "rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+
+
+def _lines(path):
+    with open(path, "rb") as f:
+        for line in f:
+            yield line
+
+
+def clean(corpus: Corpus, options: PrepareOptions, work: str) -> str:
+    """Cleaned text, one file per side: WORK/clean.<name>.<lang>. Returns the prefix."""
+    prefix = os.path.join(work, f"clean.{corpus.name}")
+    outs = [open(f"{prefix}.{lang}", "w", encoding="utf-8") for lang in corpus.langs]
+    try:
+        if corpus.parallel:
+            raw = zip(_lines(corpus.paths[0]), _lines(corpus.paths[1]))
+            kept = clean_pairs(tqdm(raw, desc=f"clean {corpus.name}", unit=" pairs", mininterval=2), corpus.paths, options.max_chars, corpus.drops)
+            for src, tgt in kept:
+                outs[0].write(src + "\n")
+                outs[1].write(tgt + "\n")
+                corpus.kept += 1
+        else:
+            raw = tqdm(_lines(corpus.paths[0]), desc=f"clean {corpus.name}", unit=" lines", mininterval=2)
+            for text in clean_mono(raw, corpus.paths[0], options.max_chars, corpus.drops):
+                outs[0].write(text + "\n")
+                corpus.kept += 1
+    finally:
+        for out in outs:
+            out.close()
+    corpus.lines_read = corpus.kept + sum(corpus.drops.values())
+    for path, count in corpus.drops.invalid_by_file.items():
+        logger.warning("%s: dropped %d lines that are not valid UTF-8", path, count)
+    return prefix
+
+
+def held_out_sizes(n: int, valid: int, test: int, name: str) -> Tuple[int, int]:
+    """The requested sizes, or, for a corpus too small for them, the same proportions scaled down to
+    HELD_OUT_SHARE_MAX of its lines."""
+    if valid + test <= HELD_OUT_SHARE_MAX * n:
+        return valid, test
+    budget = int(HELD_OUT_SHARE_MAX * n)
+    scaled_valid = round(budget * valid / (valid + test)) if valid + test else 0
+    scaled = (scaled_valid, budget - scaled_valid)
+    logger.warning(
+        "%s has %d sentences: too few for --valid-size %d and --test-size %d; using %d and %d (%d%% of it)",
+        name, n, valid, test, *scaled, int(HELD_OUT_SHARE_MAX * 100),
+    )
+    return scaled
+
+
+def split(corpus: Corpus, prefix: str, options: PrepareOptions, work: str) -> str:
+    """WORK/<split>.<name>.<lang>, the same random lines on both sides of a pair."""
+    valid, test = held_out_sizes(corpus.kept, options.valid_size, options.test_size, corpus.name)
+    order = np.random.default_rng([options.seed, *map(ord, corpus.name)]).permutation(corpus.kept)
+    which = np.empty(corpus.kept, dtype=np.int8)
+    which[order[:valid]], which[order[valid:valid + test]], which[order[valid + test:]] = 1, 2, 0
+    corpus.split_sizes = {"train": corpus.kept - valid - test, "valid": valid, "test": test}
+    out_prefix = os.path.join(work, f"{{}}.{corpus.name}")
+    for lang in corpus.langs:
+        outs = [open(f"{out_prefix.format(s)}.{lang}", "w", encoding="utf-8") for s in SPLITS]
+        with open(f"{prefix}.{lang}", encoding="utf-8") as f:
+            for line, part in zip(f, which):
+                outs[part].write(line)
+        for out in outs:
+            out.close()
+        os.remove(f"{prefix}.{lang}")
+    return out_prefix
+
+
+def sentencepiece_sample(corpora: List[Corpus], prefixes, options: PrepareOptions, path: str):
+    """A language-balanced sample of the training text: language l contributes a share proportional to
+    (its share of the text) ** alpha, as XLM-R samples its languages."""
+    files: Dict[str, List[str]] = {}
+    for corpus in corpora:
+        for lang in corpus.langs:
+            files.setdefault(lang, []).append(f"{prefixes[corpus.name].format('train')}.{lang}")
+    counts = {lang: sum(_count_lines(f) for f in fs) for lang, fs in files.items()}
+    total = sum(counts.values())
+    weights = {lang: (n / total) ** options.sampling_alpha for lang, n in counts.items() if n}
+    norm = sum(weights.values())
+    budget = min(options.spm_sentences, total)
+    rng = np.random.default_rng(options.seed)
+    with open(path, "w", encoding="utf-8") as out:
+        for lang in sorted(weights):
+            want = min(counts[lang], max(1, round(budget * weights[lang] / norm)))
+            chosen = set(rng.choice(counts[lang], size=want, replace=False).tolist())
+            index = 0
+            for name in files[lang]:
+                with open(name, encoding="utf-8") as f:
+                    for line in f:
+                        if index in chosen:
+                            out.write(line)
+                        index += 1
+            logger.info("SentencePiece sample: %s %d of %d sentences", lang, want, counts[lang])
+
+
+_processor: Optional[spm.SentencePieceProcessor] = None
+
+
+def _load_processor(model):
+    global _processor
+    _processor = spm.SentencePieceProcessor(model_file=model)
+
+
+def _encode_chunk(lines):
+    return [binarize.encode_line(_processor, line.rstrip("\n")) for line in lines]
+
+
+def encode(model: str, files: List[str], workers: int, chunk: int = 2000):
+    """Every file F -> F.tok, in parallel workers, in order."""
+    total = sum(_count_lines(f) for f in files)
+    context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    with context.Pool(workers, initializer=_load_processor, initargs=(model,)) as pool, tqdm(
+        total=total, desc="encode", unit=" lines", mininterval=2
+    ) as bar:
+        for path in files:
+            with open(path, encoding="utf-8") as f, open(path + ".tok", "w", encoding="utf-8") as out:
+                chunks = iter(lambda: [line for _, line in zip(range(chunk), f)], [])
+                for encoded in pool.imap(_encode_chunk, chunks):
+                    out.writelines(line + "\n" for line in encoded)
+                    bar.update(len(encoded))
+
+
+def filter_length_ratio(corpus: Corpus, prefix: str, max_ratio: float):
+    """Drop (from every split) the pairs whose lengths in pieces differ by more than max_ratio."""
+    src, tgt = corpus.langs
+    for s in SPLITS:
+        base = prefix.format(s)
+        with open(f"{base}.{src}.tok", encoding="utf-8") as a, open(f"{base}.{tgt}.tok", encoding="utf-8") as b:
+            pairs = [(x, y) for x, y in zip(a, b)]
+        kept = [(x, y) for x, y in pairs if ratio_ok(len(x.split()), len(y.split()), max_ratio)]
+        corpus.drops["length_ratio"] += len(pairs) - len(kept)
+        corpus.split_sizes[s] = len(kept)
+        for lang, side in ((src, 0), (tgt, 1)):
+            with open(f"{base}.{lang}.tok", "w", encoding="utf-8") as out:
+                out.writelines(p[side] for p in kept)
+    corpus.kept = sum(corpus.split_sizes.values())
+
+
+def count_tokens(corpus: Corpus, prefix: str):
+    """Pieces per split, plus the </s> fairseq appends to every sentence."""
+    for s in SPLITS:
+        total = 0
+        for lang in corpus.langs:
+            with open(f"{prefix.format(s)}.{lang}.tok", encoding="utf-8") as f:
+                total += sum(len(line.split()) + 1 for line in f)
+        corpus.tokens[s] = total
+
+
+def binarize_all(corpora: List[Corpus], prefixes, dictionary: str, out: str, workers: int):
+    for corpus in corpora:
+        present = {s: prefixes[corpus.name].format(s) for s in SPLITS if corpus.split_sizes[s] > 0}
+        if corpus.parallel:
+            src, tgt = corpus.langs
+            for s, base in present.items():  # fairseq-preprocess wants PREFIX.<lang>
+                for lang in corpus.langs:
+                    os.replace(f"{base}.{lang}.tok", f"{base}.tok.{lang}")
+            binarize.binarize_pair(out, src, tgt, {s: base + ".tok" for s, base in present.items()}, dictionary, workers)
+        else:
+            lang = corpus.langs[0]
+            binarize.binarize_mono(out, lang, {s: f"{base}.{lang}.tok" for s, base in present.items()}, dictionary, workers)
+
+
+def manifest(corpora: List[Corpus], options: PrepareOptions, dictionary_size: int) -> dict:
+    def describe(corpus):
+        return {
+            "inputs": list(corpus.paths),
+            "lines_read": corpus.lines_read,
+            "dropped": corpus.drops.as_dict(),
+            "invalid_utf8_by_file": dict(corpus.drops.invalid_by_file),
+            "splits": {s: {"sentences": corpus.split_sizes[s], "tokens": corpus.tokens[s]} for s in SPLITS},
+        }
+
+    return {
+        "created_by": f"cxlm-prepare {__version__}",
+        "languages": sorted({lang for c in corpora for lang in c.langs}),
+        "monolingual": {c.name: describe(c) for c in corpora if not c.parallel},
+        "parallel": {c.name: describe(c) for c in corpora if c.parallel},
+        "vocabulary": {
+            "sentencepiece_model": "spm.model",
+            "dictionary": "dict.txt",
+            "dictionary_size": dictionary_size,
+            "trained_here": options.vocab_size is not None,
+        },
+        "options": {**_input_specs(corpora), **dataclasses.asdict(options)},
+    }
+
+
+@contextlib.contextmanager
+def stage(name):
+    start = time.perf_counter()
+    yield
+    logger.info("%s: %.1f s", name, time.perf_counter() - start)
+
+
+def _input_specs(corpora: List[Corpus]) -> dict:
+    """The inputs as cxlm-prepare's --mono and --para spell them."""
+    return {
+        "mono": [f"{c.langs[0]}:{c.paths[0]}" for c in corpora if not c.parallel],
+        "para": [f"{c.name}:{','.join(c.paths)}" for c in corpora if c.parallel],
+    }
+
+
+def prepare(corpora: List[Corpus], out: str, options: PrepareOptions = None, force: bool = False) -> List[Corpus]:
+    """Write the data directory `out` from the corpora (checked first); `force` replaces an existing one.
+    Returns the corpora with what was read, dropped and kept."""
+    options = options or PrepareOptions()
+    check_corpora(corpora, options, out, force)
+    with staged_directory(out) as staging:
+        work = os.path.join(staging, "work")
+        os.makedirs(work)
+        prefixes = {}
+        with stage("clean and split"):
+            for corpus in corpora:
+                cleaned = clean(corpus, options, work)
+                if corpus.kept == 0:
+                    raise UserInputError(f"{corpus.name}: no line is left after cleaning ({', '.join(corpus.paths)})")
+                prefixes[corpus.name] = split(corpus, cleaned, options, work)
+
+        model = os.path.join(staging, "spm.model")
+        if options.spm_model:
+            shutil.copy(options.spm_model, model)
+        else:
+            with stage("SentencePiece"):
+                sample = os.path.join(work, "spm_sample.txt")
+                sentencepiece_sample(corpora, prefixes, options, sample)
+                binarize.train_sentencepiece(sample, model, options.vocab_size, options.seed)
+
+        with stage("encode and filter"):
+            texts = [f"{prefixes[c.name].format(s)}.{lang}" for c in corpora for s in SPLITS for lang in c.langs]
+            encode(model, texts, options.workers)
+            for corpus in corpora:
+                if corpus.parallel:
+                    filter_length_ratio(corpus, prefixes[corpus.name], options.max_length_ratio)
+                count_tokens(corpus, prefixes[corpus.name])
+
+        with stage("dictionary and fairseq-preprocess"):
+            if options.dict:
+                dictionary = os.path.join(staging, "dict.txt")
+                shutil.copy(options.dict, dictionary)
+            else:
+                train_texts = [f"{prefixes[c.name].format('train')}.{lang}.tok" for c in corpora for lang in c.langs]
+                dictionary = binarize.build_dictionary(train_texts, staging, options.workers)
+            binarize_all(corpora, prefixes, dictionary, staging, options.workers)
+        shutil.rmtree(work)
+
+        with open(dictionary, encoding="utf-8") as f:
+            dictionary_size = sum(1 for _ in f)
+        with open(os.path.join(staging, "manifest.json"), "w", encoding="utf-8") as f:
+            json.dump(manifest(corpora, options, dictionary_size), f, indent=2, ensure_ascii=False)
+    for corpus in corpora:
+        sizes = ", ".join(f"{s} {corpus.split_sizes[s]}" for s in SPLITS)
+        logger.info("%s: %s sentences; dropped %s", corpus.name, sizes, corpus.drops.as_dict())
+    logger.info("wrote %s", os.path.abspath(out))
+    return corpora
