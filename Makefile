@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 READY := $(VENV)/.ready
 
-.PHONY: test demo clean
+.PHONY: test demo format clean
 
 $(READY): requirements.txt requirements-fairseq.txt setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,10 +15,16 @@ $(READY): requirements.txt requirements-fairseq.txt setup.py
 	touch $(READY)
 
 test: $(READY)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest tests
 
 demo: $(READY)
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH bash examples/demo/run.sh
+
+format: $(READY)
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
 
 clean:
 	rm -rf $(VENV) runs

@@ -3,7 +3,8 @@ from setuptools import find_packages, setup
 setup(
     name="fairseq-contrastive-xlm",
     version="0.1.0",
-    description="Contrastive learning (NT-Xent over translation pairs) for cross-lingual LM pretraining: a fairseq plugin",
+    description="Contrastive learning (NT-Xent over translation pairs) for cross-lingual LM pretraining: "
+    "a fairseq plugin",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     license="MIT",

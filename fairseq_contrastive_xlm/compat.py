@@ -136,10 +136,24 @@ def keep_last_batch():
         return
 
     @functools.wraps(original)
-    def batch_by_size(indices, num_tokens_fn, num_tokens_vec=None, max_tokens=None, max_sentences=None,
-                      required_batch_size_multiple=1, fixed_shapes=None):
-        batches = original(indices, num_tokens_fn, num_tokens_vec, max_tokens, max_sentences,
-                           required_batch_size_multiple, fixed_shapes)
+    def batch_by_size(
+        indices,
+        num_tokens_fn,
+        num_tokens_vec=None,
+        max_tokens=None,
+        max_sentences=None,
+        required_batch_size_multiple=1,
+        fixed_shapes=None,
+    ):
+        batches = original(
+            indices,
+            num_tokens_fn,
+            num_tokens_vec,
+            max_tokens,
+            max_sentences,
+            required_batch_size_multiple,
+            fixed_shapes,
+        )
         if fixed_shapes is None and required_batch_size_multiple > 1:
             batched = sum(len(b) for b in batches)
             if batched < len(indices):

@@ -63,15 +63,46 @@ def run_tool(tool, *argv, check=True):
 
 # The model most command-line tests train: 2 layers, 64 wide (ONE_LAYER makes it smaller where only the
 # mechanics matter). Later options win in fairseq's argparse, so a test can override any of these.
-SMALL_ARGV = ["--encoder-layers", "2", "--encoder-embed-dim", "64", "--encoder-ffn-embed-dim", "128",
-              "--encoder-attention-heads", "2", "--max-positions", "128", "--tokens-per-sample", "128"]
+SMALL_ARGV = [
+    "--encoder-layers",
+    "2",
+    "--encoder-embed-dim",
+    "64",
+    "--encoder-ffn-embed-dim",
+    "128",
+    "--encoder-attention-heads",
+    "2",
+    "--max-positions",
+    "128",
+    "--tokens-per-sample",
+    "128",
+]
 ONE_LAYER = ["--encoder-layers", "1", "--encoder-embed-dim", "32", "--encoder-ffn-embed-dim", "64"]
 
 
 def fairseq_train(data, save_dir, *options, check=True):
     """fairseq-train with the plugin's task, model and criterion, on CPU, Adam at 1e-3, as a user runs it."""
     return run_tool(
-        "fairseq-train", str(data), "--user-dir", USER_DIR, "--task", "cross_lingual_lm_contrastive",
-        "--arch", "contrastive_xlm", "--criterion", "masked_lm_ntxent", *SMALL_ARGV, "--optimizer", "adam",
-        "--lr", "1e-3", "--cpu", "--num-workers", "0", "--save-dir", str(save_dir), *options, check=check,
+        "fairseq-train",
+        str(data),
+        "--user-dir",
+        USER_DIR,
+        "--task",
+        "cross_lingual_lm_contrastive",
+        "--arch",
+        "contrastive_xlm",
+        "--criterion",
+        "masked_lm_ntxent",
+        *SMALL_ARGV,
+        "--optimizer",
+        "adam",
+        "--lr",
+        "1e-3",
+        "--cpu",
+        "--num-workers",
+        "0",
+        "--save-dir",
+        str(save_dir),
+        *options,
+        check=check,
     )

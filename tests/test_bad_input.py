@@ -7,8 +7,9 @@ import pytest
 from fairseq.data import Dictionary
 from fairseq.data.indexed_dataset import MMapIndexedDataset
 
-from helpers import build_task
 from fairseq_contrastive_xlm.errors import UserInputError
+
+from helpers import build_task
 
 
 @pytest.fixture
@@ -54,7 +55,11 @@ def test_pair_sides_with_different_numbers_of_sentences(broken):
     german = len(MMapIndexedDataset(os.path.join(pair, "train.en-de.de")))
     assert english > german
     task = build_task(broken)
-    with pytest.raises(UserInputError, match=rf"different numbers of sentences: .*train\.en-de\.en\.bin has {english} and .*train\.en-de\.de\.bin has {german}"):
+    with pytest.raises(
+        UserInputError,
+        match=rf"different numbers of sentences: .*train\.en-de\.en\.bin has {english} "
+        rf"and .*train\.en-de\.de\.bin has {german}",
+    ):
         task.load_dataset("train")
 
 

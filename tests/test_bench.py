@@ -7,8 +7,9 @@ import re
 import pytest
 import torch
 
-from helpers import batch_of, build_task, run_tool
 from fairseq_contrastive_xlm.cli.bench import StepMemory, lm_tokens
+
+from helpers import batch_of, build_task, run_tool
 
 
 def test_lm_tokens_count_only_sequences_with_an_lm_loss(data_dir):
@@ -39,13 +40,22 @@ def test_smoke_run_prints_every_table_and_target(data_dir, tmp_path):
     out = tmp_path / "bench.json"
     result = run_tool("cxlm-bench", "--data", data_dir, "--smoke", "--json", str(out))
     text = result.stdout
-    for run in ("a fairseq masked_lm+roberta", "b ours MLM", "c ours MLM+TLM", "d +NT-Xent, first", "d +NT-Xent, max",
-                "e +NT-Xent --mlm-on-views, first", "e +NT-Xent --mlm-on-views, max"):
+    for run in (
+        "a fairseq masked_lm+roberta",
+        "b ours MLM",
+        "c ours MLM+TLM",
+        "d +NT-Xent, first",
+        "d +NT-Xent, max",
+        "e +NT-Xent --mlm-on-views, first",
+        "e +NT-Xent --mlm-on-views, max",
+    ):
         assert re.search(rf"^{re.escape(run)}\s+[\d.]+\s+\d+", text, re.M), run
     targets = re.findall(r"^target (\S+) ([\d.e+-]+) (<=|>=)([\d.]+) (ok|short)$", text, re.M)
     assert [t[0] for t in targets] == [
-        "data_path_b_over_a_tokens_per_s", "contrastive_d_over_c_time_per_lm_token_mlm_on_views",
-        "contrastive_d_over_c_time_per_lm_token_separate_views", "ntxent_1024_negatives_share_of_step_smoke",
+        "data_path_b_over_a_tokens_per_s",
+        "contrastive_d_over_c_time_per_lm_token_mlm_on_views",
+        "contrastive_d_over_c_time_per_lm_token_separate_views",
+        "ntxent_1024_negatives_share_of_step_smoke",
     ]
     for name, measured, sign, goal, verdict in targets:
         met = float(measured) <= float(goal) if sign == "<=" else float(measured) >= float(goal)
@@ -56,7 +66,8 @@ def test_smoke_run_prints_every_table_and_target(data_dir, tmp_path):
     # plain views carry no LM loss, masked views do
     assert runs["d +NT-Xent, first"]["lm_tokens_per_batch"] < runs["d +NT-Xent, first"]["tokens_per_batch"]
     assert runs["e +NT-Xent --mlm-on-views, first"]["lm_tokens_per_batch"] == pytest.approx(
-        runs["e +NT-Xent --mlm-on-views, first"]["tokens_per_batch"])
+        runs["e +NT-Xent --mlm-on-views, first"]["tokens_per_batch"]
+    )
     assert set(numbers["ntxent_scaling"]) == {"256", "512", "1024"}
     scaling = numbers["ntxent_scaling"]
     assert scaling["1024"]["one_process_mb"] > 8 * scaling["256"]["one_process_mb"]  # the n x n matrix

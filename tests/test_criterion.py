@@ -7,12 +7,13 @@ import torch
 from fairseq import metrics
 from fairseq.criterions.masked_lm import MaskedLmConfig, MaskedLmLoss
 
-from helpers import batch_of, build_criterion, build_model, build_task
 from fairseq_contrastive_xlm.criterions.masked_lm_ntxent import MaskedLmNTXentLoss
 from fairseq_contrastive_xlm.data.collate import pack_views
-from fairseq_contrastive_xlm.modules import segment_attention_mask
 from fairseq_contrastive_xlm.errors import UserInputError
 from fairseq_contrastive_xlm.losses import nt_xent
+from fairseq_contrastive_xlm.modules import segment_attention_mask
+
+from helpers import batch_of, build_criterion, build_model, build_task
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,10 @@ import collections
 import numpy as np
 import pytest
 
-from helpers import batch_of, build_task
-from fairseq_contrastive_xlm.errors import UserInputError
 from fairseq_contrastive_xlm.data.multi_objective import batches_within_budget, sampling_probs
+from fairseq_contrastive_xlm.errors import UserInputError
+
+from helpers import batch_of, build_task
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,9 @@ def test_tlm_pairs_concatenate_both_sides_with_restarting_positions_and_language
         orders[item["langs"][0] == en] += 1
         np.testing.assert_array_equal(first, np.concatenate([[d.bos()], a]))
         np.testing.assert_array_equal(second, np.concatenate([[d.eos()], b]))
-        np.testing.assert_array_equal(item["positions"], np.concatenate([np.arange(len(first)), np.arange(len(second))]))
+        np.testing.assert_array_equal(
+            item["positions"], np.concatenate([np.arange(len(first)), np.arange(len(second))])
+        )
         lang_a, lang_b = (en, de) if item["langs"][0] == en else (de, en)
         np.testing.assert_array_equal(item["langs"], [lang_a] * len(first) + [lang_b] * len(second))
     assert 70 < orders[True] < 130, f"the order of the two sides is not random: {orders}"
@@ -96,7 +99,9 @@ def test_mlm_blocks_start_with_bos_and_fit_the_sample_size(task):
             assert item["tokens"][0] == d.bos() and item["target"][0] == d.pad()
             assert len(item["tokens"]) <= task.cfg.tokens_per_sample
             assert len(set(item["langs"])) == 1
-    assert {b.lang_id for b in task.datasets["train"].objectives["mlm"]} == {task.lang_id(x) for x in ("en", "de", "fr")}
+    assert {b.lang_id for b in task.datasets["train"].objectives["mlm"]} == {
+        task.lang_id(x) for x in ("en", "de", "fr")
+    }
 
 
 def test_training_draws_follow_the_language_balanced_distribution(task):
@@ -195,7 +200,9 @@ def test_max_tokens_bounds_what_a_batch_computes_and_fills_it(task):
     costs = []
     for batch in batches:
         collated = dataset.collater([dataset[i] for i in batch])
-        cost = sum(collated[k]["net_input"]["src_tokens"].numel() for k in ("mlm", "tlm")) + collated["ntxent"]["ntokens"]
+        cost = (
+            sum(collated[k]["net_input"]["src_tokens"].numel() for k in ("mlm", "tlm")) + collated["ntxent"]["ntokens"]
+        )
         assert cost <= 2048
         costs.append(cost)
     # measured: 95% full; fairseq's estimate (every item as long as the batch's longest) fills 83%

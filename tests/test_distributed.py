@@ -6,9 +6,10 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
+from fairseq_contrastive_xlm.losses import nt_xent
+
 import distributed_workers
 from helpers import batch_of, build_criterion, build_model, build_task
-from fairseq_contrastive_xlm.losses import nt_xent
 
 
 def free_port():
@@ -62,11 +63,15 @@ def test_criterion_under_ddp_matches_one_process(tmp_path, data_dir):
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in range(2)]
     total_size = sum(r["sample_size"] for r in ranks)
     assert int(total_size) == int(sample_size)
-    torch.testing.assert_close(sum(r["loss"] for r in ranks) / total_size, loss.detach() / sample_size, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(
+        sum(r["loss"] for r in ranks) / total_size, loss.detach() / sample_size, rtol=1e-5, atol=1e-6
+    )
     assert set(ranks[0]["grads"]) == set(single), "a parameter got no gradient in one of the setups"
     for name, grad in single.items():
         # fairseq multiplies DDP's averaged gradient by world_size / (sample_size summed over workers).
         distributed = ranks[0]["grads"][name] * 2 / total_size
         torch.testing.assert_close(distributed, grad, rtol=1e-4, atol=1e-5, msg=lambda m: f"{name}: {m}")
     for r in ranks:
-        torch.testing.assert_close(r["grads"]["ntxent_head.dense.weight"], ranks[0]["grads"]["ntxent_head.dense.weight"])
+        torch.testing.assert_close(
+            r["grads"]["ntxent_head.dense.weight"], ranks[0]["grads"]["ntxent_head.dense.weight"]
+        )

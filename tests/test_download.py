@@ -10,7 +10,9 @@ import pytest
 from fairseq_contrastive_xlm.cli import download
 from fairseq_contrastive_xlm.prepare.download import DownloadError, fetch
 
-SHARED_TATOEBA = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "shared", "data", "tatoeba")
+SHARED_TATOEBA = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "shared", "data", "tatoeba"
+)
 
 
 @pytest.fixture
@@ -96,7 +98,9 @@ def test_wikipedia(tmp_path):
 def test_wikipedia_checksum_mismatch(tmp_path, capsys):
     wikipedia_server(tmp_path / "server", md5="0" * 32)
     with pytest.raises(SystemExit):
-        download.main(["wikipedia", "--langs", "de", "--base-url", (tmp_path / "server").as_uri(), "--out", str(tmp_path / "w")])
+        download.main(
+            ["wikipedia", "--langs", "de", "--base-url", (tmp_path / "server").as_uri(), "--out", str(tmp_path / "w")]
+        )
     assert "md5 differs from the published 000" in capsys.readouterr().err
     assert not (tmp_path / "w" / "wiki.de.txt").exists()
 
@@ -119,7 +123,9 @@ def test_opus(tmp_path):
     assert (out / "en-fr.fr").read_text() == "Bonjour.\nMerci.\n"
     assert (out / "en-de.de").read_text() == "Guten Morgen.\n" and (out / "en-de.en").read_text() == "Good morning.\n"
     assert (out / "cxlm-prepare.args").read_text().splitlines() == [
-        f"--para en-fr:{out}/en-fr.en,{out}/en-fr.fr", f"--para en-de:{out}/en-de.en,{out}/en-de.de"]
+        f"--para en-fr:{out}/en-fr.en,{out}/en-fr.fr",
+        f"--para en-de:{out}/en-de.en,{out}/en-de.de",
+    ]
 
 
 def test_xnli(tmp_path):
@@ -138,7 +144,12 @@ def test_xnli(tmp_path):
 def test_tatoeba_from_a_mirror(tmp_path):
     out = tmp_path / "tatoeba"
     download.main(["tatoeba", "--langs", "de,zh", "--base-url", "file://" + SHARED_TATOEBA, "--out", str(out)])
-    assert sorted(os.listdir(out)) == ["tatoeba.cmn-eng.cmn", "tatoeba.cmn-eng.eng", "tatoeba.deu-eng.deu", "tatoeba.deu-eng.eng"]
+    assert sorted(os.listdir(out)) == [
+        "tatoeba.cmn-eng.cmn",
+        "tatoeba.cmn-eng.eng",
+        "tatoeba.deu-eng.deu",
+        "tatoeba.deu-eng.eng",
+    ]
     assert len((out / "tatoeba.deu-eng.deu").read_text().splitlines()) == 1000
 
 

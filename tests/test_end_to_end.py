@@ -14,8 +14,21 @@ from helpers import REPO, SMALL_ARGV, USER_DIR, build_model, build_task, fairseq
 
 def train(data, save_dir, *extra, check=True):
     return fairseq_train(
-        data, save_dir, "--batch-size", "32", "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "50",
-        "--log-format", "json", "--log-interval", "25", "--no-epoch-checkpoints", *extra, check=check,
+        data,
+        save_dir,
+        "--batch-size",
+        "32",
+        "--lr-scheduler",
+        "inverse_sqrt",
+        "--warmup-updates",
+        "50",
+        "--log-format",
+        "json",
+        "--log-interval",
+        "25",
+        "--no-epoch-checkpoints",
+        *extra,
+        check=check,
     )
 
 
@@ -24,7 +37,7 @@ def records(output, kind):
     found = []
     for line in output.splitlines():
         if f"| {kind} | {{" in line:
-            found.append(json.loads(line[line.index("{"):]))
+            found.append(json.loads(line[line.index("{") :]))
     return found
 
 
@@ -32,8 +45,16 @@ def records(output, kind):
 def trained(data_dir, tmp_path_factory):
     save_dir = str(tmp_path_factory.mktemp("checkpoints"))
     result = train(
-        data_dir, save_dir, "--mlm-langs", "en,de,fr", "--tlm-pairs", "en-de,en-fr",
-        "--max-update", "300", "--validate-interval-updates", "300",
+        data_dir,
+        save_dir,
+        "--mlm-langs",
+        "en,de,fr",
+        "--tlm-pairs",
+        "en-de,en-fr",
+        "--max-update",
+        "300",
+        "--validate-interval-updates",
+        "300",
     )
     return save_dir, result.stdout + result.stderr
 
@@ -74,12 +95,28 @@ def test_resume_continues_from_the_last_checkpoint(trained, data_dir):
 def test_hydra_config(data_dir, tmp_path):
     save_dir = str(tmp_path / "hydra")
     result = run_tool(
-        "fairseq-hydra-train", "--config-dir", os.path.join(USER_DIR, "config"), "--config-name", "contrastive_mlm_tlm",
-        f"common.user_dir={USER_DIR}", f"task.data={data_dir}", "task.mlm_langs='en,de'", "task.tlm_pairs=en-de",
-        "task.tokens_per_sample=128", "model.encoder_layers=2", "model.encoder_embed_dim=64",
-        "model.encoder_ffn_embed_dim=128", "model.encoder_attention_heads=2", "model.max_positions=128",
-        "optimization.max_update=20", "lr_scheduler.warmup_updates=5", "common.log_interval=10",
-        "common.log_format=json", "common.cpu=true", "dataset.num_workers=0", f"checkpoint.save_dir={save_dir}",
+        "fairseq-hydra-train",
+        "--config-dir",
+        os.path.join(USER_DIR, "config"),
+        "--config-name",
+        "contrastive_mlm_tlm",
+        f"common.user_dir={USER_DIR}",
+        f"task.data={data_dir}",
+        "task.mlm_langs='en,de'",
+        "task.tlm_pairs=en-de",
+        "task.tokens_per_sample=128",
+        "model.encoder_layers=2",
+        "model.encoder_embed_dim=64",
+        "model.encoder_ffn_embed_dim=128",
+        "model.encoder_attention_heads=2",
+        "model.max_positions=128",
+        "optimization.max_update=20",
+        "lr_scheduler.warmup_updates=5",
+        "common.log_interval=10",
+        "common.log_format=json",
+        "common.cpu=true",
+        "dataset.num_workers=0",
+        f"checkpoint.save_dir={save_dir}",
     )
     output = result.stdout + result.stderr
     assert os.path.exists(os.path.join(save_dir, "checkpoint_last.pt"))
@@ -87,24 +124,47 @@ def test_hydra_config(data_dir, tmp_path):
     # Hydra's own files go beside the checkpoints, not into the working directory
     assert os.path.exists(os.path.join(save_dir, "hydra_train.log"))
     assert os.path.exists(os.path.join(save_dir, ".hydra", "config.yaml"))
-    assert not os.path.exists(os.path.join(REPO, "hydra_train.log")) and not os.path.exists(os.path.join(REPO, ".hydra"))
+    assert not os.path.exists(os.path.join(REPO, "hydra_train.log")) and not os.path.exists(
+        os.path.join(REPO, ".hydra")
+    )
 
 
 def test_hydra_language_tables_follow_the_task_and_a_contradiction_is_refused(data_dir, tmp_path):
     """The config interpolates model.langs from task.langs; only an explicit, different model.langs can differ,
     and it is refused before training (its ids would not match the embeddings)."""
-    common = ["--config-dir", os.path.join(USER_DIR, "config"), "--config-name", "contrastive_mlm_tlm",
-              f"common.user_dir={USER_DIR}", f"task.data={data_dir}", "task.mlm_langs=en", "task.tlm_pairs=en-de",
-              "task.tokens_per_sample=128", "task.langs='en,de,fr'", "model.encoder_layers=1", "model.encoder_embed_dim=32",
-              "model.encoder_ffn_embed_dim=64", "model.encoder_attention_heads=2", "model.max_positions=128",
-              "model.use_lang_embeddings=true", "optimization.max_update=1", "common.cpu=true",
-              "dataset.num_workers=0", "dataset.disable_validation=true"]
+    common = [
+        "--config-dir",
+        os.path.join(USER_DIR, "config"),
+        "--config-name",
+        "contrastive_mlm_tlm",
+        f"common.user_dir={USER_DIR}",
+        f"task.data={data_dir}",
+        "task.mlm_langs=en",
+        "task.tlm_pairs=en-de",
+        "task.tokens_per_sample=128",
+        "task.langs='en,de,fr'",
+        "model.encoder_layers=1",
+        "model.encoder_embed_dim=32",
+        "model.encoder_ffn_embed_dim=64",
+        "model.encoder_attention_heads=2",
+        "model.max_positions=128",
+        "model.use_lang_embeddings=true",
+        "optimization.max_update=1",
+        "common.cpu=true",
+        "dataset.num_workers=0",
+        "dataset.disable_validation=true",
+    ]
     result = run_tool("fairseq-hydra-train", *common, f"checkpoint.save_dir={tmp_path / 'same'}")
     state = checkpoint_utils.load_checkpoint_to_cpu(str(tmp_path / "same" / "checkpoint_last.pt"))
     assert state["cfg"]["model"]["langs"] == "en,de,fr"
     assert state["model"]["encoder.sentence_encoder.embed_langs.weight"].shape[0] == 3
-    result = run_tool("fairseq-hydra-train", *common, "model.langs='de,en,fr'", f"checkpoint.save_dir={tmp_path / 'other'}",
-                      check=False)
+    result = run_tool(
+        "fairseq-hydra-train",
+        *common,
+        "model.langs='de,en,fr'",
+        f"checkpoint.save_dir={tmp_path / 'other'}",
+        check=False,
+    )
     assert result.returncode != 0
     assert "the model's --langs (de,en,fr) differ from the task's --langs (en,de,fr)" in result.stderr
 
@@ -114,9 +174,29 @@ def roberta_checkpoint(data_dir, tmp_path_factory):
     """A checkpoint saved by fairseq's own roberta model (XLM-R's architecture), same dictionary."""
     save_dir = str(tmp_path_factory.mktemp("roberta"))
     run_tool(
-        "fairseq-train", os.path.join(data_dir, "mono", "en"), "--task", "masked_lm", "--arch", "roberta",
-        "--criterion", "masked_lm", *SMALL_ARGV, "--batch-size", "16", "--optimizer", "adam", "--lr", "1e-3",
-        "--max-update", "3", "--cpu", "--num-workers", "0", "--no-epoch-checkpoints", "--save-dir", save_dir,
+        "fairseq-train",
+        os.path.join(data_dir, "mono", "en"),
+        "--task",
+        "masked_lm",
+        "--arch",
+        "roberta",
+        "--criterion",
+        "masked_lm",
+        *SMALL_ARGV,
+        "--batch-size",
+        "16",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "1e-3",
+        "--max-update",
+        "3",
+        "--cpu",
+        "--num-workers",
+        "0",
+        "--no-epoch-checkpoints",
+        "--save-dir",
+        save_dir,
     )
     return os.path.join(save_dir, "checkpoint_last.pt")
 
@@ -140,13 +220,28 @@ def test_roberta_checkpoint_loads_with_every_shared_key(roberta_checkpoint, data
 
 def test_restore_file_from_roberta(roberta_checkpoint, data_dir, tmp_path):
     result = train(
-        data_dir, str(tmp_path / "restored"), "--mlm-langs", "en,de", "--tlm-pairs", "en-de", "--max-update", "2",
-        "--restore-file", roberta_checkpoint, "--reset-optimizer", "--reset-dataloader", "--reset-meters",
-        "--reset-lr-scheduler", "--use-lang-embeddings",
+        data_dir,
+        str(tmp_path / "restored"),
+        "--mlm-langs",
+        "en,de",
+        "--tlm-pairs",
+        "en-de",
+        "--max-update",
+        "2",
+        "--restore-file",
+        roberta_checkpoint,
+        "--reset-optimizer",
+        "--reset-dataloader",
+        "--reset-meters",
+        "--reset-lr-scheduler",
+        "--use-lang-embeddings",
     )
     output = result.stdout + result.stderr
     assert f"Loaded checkpoint {roberta_checkpoint}" in output
-    assert "not in the checkpoint, keeping their initial values: encoder.sentence_encoder.embed_langs.weight, ntxent_head" in output
+    assert (
+        "not in the checkpoint, keeping their initial values: encoder.sentence_encoder.embed_langs.weight, ntxent_head"
+        in output
+    )
     assert records(output, "train")[-1]["train_num_updates"] == "2"
 
 
@@ -156,8 +251,17 @@ def test_checkpoint_with_another_global_is_refused_clearly(roberta_checkpoint, d
     unsafe = str(tmp_path / "unsafe.pt")
     torch.save(state, unsafe)
     result = train(
-        data_dir, str(tmp_path / "refused"), "--mlm-langs", "en", "--tlm-pairs", "en-de", "--max-update", "1",
-        "--restore-file", unsafe, check=False,
+        data_dir,
+        str(tmp_path / "refused"),
+        "--mlm-langs",
+        "en",
+        "--tlm-pairs",
+        "en-de",
+        "--max-update",
+        "1",
+        "--restore-file",
+        unsafe,
+        check=False,
     )
     assert result.returncode != 0
     assert f"error: refused to load checkpoint {unsafe}: it carries the global fractions.Fraction" in result.stderr

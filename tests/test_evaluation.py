@@ -10,15 +10,21 @@ import pytest
 import torch
 from fairseq import metrics
 
-from helpers import batch_of, build_criterion, build_model, build_task, fairseq_train
 from fairseq_contrastive_xlm.cli import embed_plot, perplexity, retrieval
 from fairseq_contrastive_xlm.criterions.masked_lm_ntxent import MaskedLmNTXentLoss
 from fairseq_contrastive_xlm.evaluation import tatoeba
-from fairseq_contrastive_xlm.evaluation.perplexity import masked_lm_loss, perplexity as ppl
+from fairseq_contrastive_xlm.evaluation.perplexity import masked_lm_loss
+from fairseq_contrastive_xlm.evaluation.perplexity import perplexity as ppl
 from fairseq_contrastive_xlm.evaluation.retrieval import ratio_margin, retrieval_accuracy, top1_accuracy
 
-SHARED_TATOEBA = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "shared", "data", "tatoeba")
-needs_tatoeba = pytest.mark.skipif(not os.path.isdir(SHARED_TATOEBA), reason="../shared/data/tatoeba is not beside this checkout")
+from helpers import batch_of, build_criterion, build_model, build_task, fairseq_train
+
+SHARED_TATOEBA = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "shared", "data", "tatoeba"
+)
+needs_tatoeba = pytest.mark.skipif(
+    not os.path.isdir(SHARED_TATOEBA), reason="../shared/data/tatoeba is not beside this checkout"
+)
 
 
 def test_identical_embeddings_retrieve_everything():
@@ -55,13 +61,30 @@ def test_margin_discounts_a_hub():
     similarity = np.array([[0.80, 0.10, 0.10], [0.80, 0.75, 0.10], [0.80, 0.10, 0.75]])
     assert top1_accuracy(similarity) == pytest.approx(100 / 3)
     margin = ratio_margin(similarity, k=2)
-    assert margin[1, 0] == pytest.approx(0.8 / (1.55 / 4 + 1.6 / 4)) and margin[1, 1] == pytest.approx(0.75 / (1.55 / 4 + 0.85 / 4))
+    assert margin[1, 0] == pytest.approx(0.8 / (1.55 / 4 + 1.6 / 4)) and margin[1, 1] == pytest.approx(
+        0.75 / (1.55 / 4 + 0.85 / 4)
+    )
     assert top1_accuracy(margin) == 100.0
 
 
 @needs_tatoeba
 def test_tatoeba_reader_on_the_shared_files():
-    assert tatoeba.available(SHARED_TATOEBA) == ["ar", "bg", "de", "el", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh"]
+    assert tatoeba.available(SHARED_TATOEBA) == [
+        "ar",
+        "bg",
+        "de",
+        "el",
+        "es",
+        "fr",
+        "hi",
+        "ru",
+        "sw",
+        "th",
+        "tr",
+        "ur",
+        "vi",
+        "zh",
+    ]
     german, english = tatoeba.pairs(SHARED_TATOEBA, "de")
     assert len(german) == len(english) == 1000
     assert len(tatoeba.pairs(SHARED_TATOEBA, "sw")[0]) == 390 and len(tatoeba.pairs(SHARED_TATOEBA, "th")[0]) == 548
@@ -94,15 +117,28 @@ def test_perplexity_is_exp2_of_the_logged_loss(data_dir):
 @pytest.fixture(scope="module")
 def checkpoint(data_dir, tmp_path_factory):
     save = str(tmp_path_factory.mktemp("ckpt"))
-    fairseq_train(data_dir, save, "--mlm-langs", "en,de", "--tlm-pairs", "en-de,en-fr", "--batch-size", "16",
-                  "--max-update", "10", "--no-epoch-checkpoints", "--disable-validation")
+    fairseq_train(
+        data_dir,
+        save,
+        "--mlm-langs",
+        "en,de",
+        "--tlm-pairs",
+        "en-de,en-fr",
+        "--batch-size",
+        "16",
+        "--max-update",
+        "10",
+        "--no-epoch-checkpoints",
+        "--disable-validation",
+    )
     return os.path.join(save, "checkpoint_last.pt")
 
 
 def test_perplexity_command(checkpoint, data_dir, tmp_path, capsys):
     out = tmp_path / "ppl.json"
-    perplexity.main(["--checkpoint", checkpoint, "--data", data_dir, "--split", "valid", "--tlm-pairs", "en-fr",
-                     "--json", str(out)])
+    perplexity.main(
+        ["--checkpoint", checkpoint, "--data", data_dir, "--split", "valid", "--tlm-pairs", "en-fr", "--json", str(out)]
+    )
     results = json.loads(out.read_text())["results"]
     assert set(results) == {"mlm en", "mlm de", "tlm en-fr"}
     assert all(r["ppl"] == pytest.approx(2 ** r["loss_bits"]) and r["masked_tokens"] > 0 for r in results.values())
@@ -114,8 +150,22 @@ def test_perplexity_command(checkpoint, data_dir, tmp_path, capsys):
 @needs_tatoeba
 def test_retrieval_command_on_tatoeba(checkpoint, data_dir, tmp_path, capsys):
     out = tmp_path / "tatoeba.json"
-    retrieval.main(["--checkpoint", checkpoint, "--data", data_dir, "--tatoeba", SHARED_TATOEBA, "--langs", "de,fr",
-                    "--pooling", "max", "--json", str(out)])
+    retrieval.main(
+        [
+            "--checkpoint",
+            checkpoint,
+            "--data",
+            data_dir,
+            "--tatoeba",
+            SHARED_TATOEBA,
+            "--langs",
+            "de,fr",
+            "--pooling",
+            "max",
+            "--json",
+            str(out),
+        ]
+    )
     report = json.loads(out.read_text())
     assert set(report["results"]) == {"de", "fr"} and report["results"]["de"]["pairs"] == 1000
     for method in ("cosine", "margin"):
@@ -130,8 +180,27 @@ def test_retrieval_command_on_two_files_and_its_errors(checkpoint, data_dir, tmp
     src.write_text("Open the file\nSave the file\nClose the window\n")
     tgt.write_text("Datei öffnen\nDatei speichern\nFenster schließen\n")
     out = tmp_path / "r.json"
-    retrieval.main(["--checkpoint", checkpoint, "--data", data_dir, "--src", str(src), "--tgt", str(tgt),
-                    "--src-lang", "en", "--tgt-lang", "de", "--layer", "1", "--projection", "--json", str(out)])
+    retrieval.main(
+        [
+            "--checkpoint",
+            checkpoint,
+            "--data",
+            data_dir,
+            "--src",
+            str(src),
+            "--tgt",
+            str(tgt),
+            "--src-lang",
+            "en",
+            "--tgt-lang",
+            "de",
+            "--layer",
+            "1",
+            "--projection",
+            "--json",
+            str(out),
+        ]
+    )
     result = json.loads(out.read_text())["results"]["en-de"]
     assert result["pairs"] == 3 and set(result["cosine"]) == {"src2tgt_acc", "tgt2src_acc"}
     tgt.write_text("nur eine Zeile\n")
@@ -143,8 +212,22 @@ def test_retrieval_command_on_two_files_and_its_errors(checkpoint, data_dir, tmp
 @needs_tatoeba
 def test_embedding_map(checkpoint, data_dir, tmp_path, capsys):
     out = tmp_path / "map.png"
-    embed_plot.main(["--checkpoint", checkpoint, "--data", data_dir, "--tatoeba", SHARED_TATOEBA, "--langs", "de,ru",
-                     "--sentences", "60", "--out", str(out)])
+    embed_plot.main(
+        [
+            "--checkpoint",
+            checkpoint,
+            "--data",
+            data_dir,
+            "--tatoeba",
+            SHARED_TATOEBA,
+            "--langs",
+            "de,ru",
+            "--sentences",
+            "60",
+            "--out",
+            str(out),
+        ]
+    )
     image = matplotlib.image.imread(str(out))
     assert image.shape[0] > 400 and image.shape[1] > 400 and image.std() > 0.05
     assert "mean cosine: translations" in capsys.readouterr().out
@@ -156,12 +239,26 @@ def test_retrieval_and_map_of_a_pairs_directory(checkpoint, data_dir, tmp_path):
     raw = tmp_path / "raw"
     gettext_corpus.main(["--langs", "de,fr", "--max-pairs", "300", "--heldout", "40", "--out", str(raw)])
     out = tmp_path / "heldout.json"
-    retrieval.main(["--checkpoint", checkpoint, "--data", data_dir, "--pairs", str(raw / "heldout"), "--json", str(out)])
+    retrieval.main(
+        ["--checkpoint", checkpoint, "--data", data_dir, "--pairs", str(raw / "heldout"), "--json", str(out)]
+    )
     report = json.loads(out.read_text())
     assert set(report["results"]) == {"de", "fr"} and report["results"]["fr"]["pairs"] == 40
     assert set(report["average"]["margin"]) == {"xx2en_acc", "en2xx_acc"}
-    embed_plot.main(["--checkpoint", checkpoint, "--data", data_dir, "--pairs", str(raw / "heldout"),
-                     "--method", "tsne", "--out", str(tmp_path / "map.png")])
+    embed_plot.main(
+        [
+            "--checkpoint",
+            checkpoint,
+            "--data",
+            data_dir,
+            "--pairs",
+            str(raw / "heldout"),
+            "--method",
+            "tsne",
+            "--out",
+            str(tmp_path / "map.png"),
+        ]
+    )
     assert matplotlib.image.imread(str(tmp_path / "map.png")).shape[0] > 400
 
 
@@ -182,10 +279,30 @@ def test_summary_over_runs_reads_what_the_commands_wrote(checkpoint, data_dir, t
     gettext_corpus.main(["--langs", "de", "--max-pairs", "200", "--heldout", "30", "--out", str(raw)])
     runs = tmp_path / "runs"
     for name in ("contrastive_se_tlm", "baseline"):
-        perplexity.main(["--checkpoint", checkpoint, "--data", data_dir, "--tlm-pairs", "en-fr",
-                         "--json", str(runs / name / "perplexity.json")])
-    retrieval.main(["--checkpoint", checkpoint, "--data", data_dir, "--pairs", str(raw / "heldout"),
-                    "--json", str(runs / "contrastive_se_tlm" / "heldout.json")])
+        perplexity.main(
+            [
+                "--checkpoint",
+                checkpoint,
+                "--data",
+                data_dir,
+                "--tlm-pairs",
+                "en-fr",
+                "--json",
+                str(runs / name / "perplexity.json"),
+            ]
+        )
+    retrieval.main(
+        [
+            "--checkpoint",
+            checkpoint,
+            "--data",
+            data_dir,
+            "--pairs",
+            str(raw / "heldout"),
+            "--json",
+            str(runs / "contrastive_se_tlm" / "heldout.json"),
+        ]
+    )
     (runs / "notes").mkdir()  # a folder without results is left out
     capsys.readouterr()
     summarize.main(["--runs", str(runs)])
@@ -194,7 +311,9 @@ def test_summary_over_runs_reads_what_the_commands_wrote(checkpoint, data_dir, t
     assert [line.split(" | ")[0] for line in table[2:]] == ["| baseline", "| contrastive_se_tlm"]  # the paper's order
     rows = json.loads((runs / "summary.json").read_text())
     ppl_results = json.loads((runs / "baseline" / "perplexity.json").read_text())["results"]
-    assert rows["baseline"]["MLM ppl"] == pytest.approx((ppl_results["mlm en"]["ppl"] + ppl_results["mlm de"]["ppl"]) / 2)
+    assert rows["baseline"]["MLM ppl"] == pytest.approx(
+        (ppl_results["mlm en"]["ppl"] + ppl_results["mlm de"]["ppl"]) / 2
+    )
     heldout = json.loads((runs / "contrastive_se_tlm" / "heldout.json").read_text())["average"]["cosine"]
     assert rows["contrastive_se_tlm"]["held-out en→xx"] == heldout["en2xx_acc"]
     assert "held-out xx→en" not in rows["baseline"] and table[2].endswith("|  |  |")

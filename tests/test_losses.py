@@ -40,7 +40,9 @@ def test_reordering_whole_pairs_changes_nothing():
     torch.testing.assert_close(nt_xent(z_a, z_b, 0.2).loss, nt_xent(z_a[order], z_b[order], 0.2).loss)
 
 
-@pytest.mark.parametrize("permutation", [[0, 1, 2, 3, 4, 5], [1, 0, 2, 3, 4, 5], [1, 2, 3, 4, 5, 0], [0, 2, 1, 3, 5, 4]])
+@pytest.mark.parametrize(
+    "permutation", [[0, 1, 2, 3, 4, 5], [1, 0, 2, 3, 4, 5], [1, 2, 3, 4, 5, 0], [0, 2, 1, 3, 5, 4]]
+)
 def test_only_the_translation_is_a_positive(permutation):
     """a_i = e_i and b_i = e_pi(i): every view has exactly one candidate at similarity 1 (the rest 0),
     and it is its positive exactly when pi(i) = i. Any other pairing rule (neighbours, offsets) gives a

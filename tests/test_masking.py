@@ -62,4 +62,6 @@ def test_rejects_impossible_probabilities(scheme):
     with pytest.raises(ValueError):
         MaskingScheme(scheme.mask_idx, scheme.pad_idx, scheme.replacement_probs, mask_prob=0.0)
     with pytest.raises(ValueError):
-        MaskingScheme(scheme.mask_idx, scheme.pad_idx, scheme.replacement_probs, leave_unmasked_prob=0.6, random_token_prob=0.6)
+        MaskingScheme(
+            scheme.mask_idx, scheme.pad_idx, scheme.replacement_probs, leave_unmasked_prob=0.6, random_token_prob=0.6
+        )

@@ -10,10 +10,11 @@ import torch
 from fairseq import metrics
 from fairseq.criterions.masked_lm import MaskedLmConfig, MaskedLmLoss
 
-from helpers import ONE_LAYER, batch_of, build_criterion, build_model, build_task, fairseq_train
 from fairseq_contrastive_xlm.criterions.masked_lm_ntxent import MaskedLmNTXentLoss
 from fairseq_contrastive_xlm.errors import UserInputError
 from fairseq_contrastive_xlm.losses import nt_xent
+
+from helpers import ONE_LAYER, batch_of, build_criterion, build_model, build_task, fairseq_train
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +97,9 @@ def test_the_views_mlm_loss_joins_the_lm_term_and_is_logged_on_its_own(task):
     expected = float(log["views_mlm_loss"]) / float(log["views_mlm_sample_size"]) / math.log(2)
     assert values["views_mlm_loss"] == pytest.approx(expected, abs=1e-3)
     assert values["views_mlm_ppl"] == pytest.approx(2 ** values["views_mlm_loss"], rel=1e-2)
-    assert values["mlm_loss"] == pytest.approx(float(log["mlm_loss"]) / float(log["mlm_sample_size"]) / math.log(2), abs=1e-3)
+    assert values["mlm_loss"] == pytest.approx(
+        float(log["mlm_loss"]) / float(log["mlm_sample_size"]) / math.log(2), abs=1e-3
+    )
 
 
 def test_needs_views(data_dir):
@@ -106,8 +109,23 @@ def test_needs_views(data_dir):
 
 def test_trains_from_the_command_line(data_dir, tmp_path):
     result = fairseq_train(
-        data_dir, tmp_path, *ONE_LAYER, "--tlm-pairs", "en-de", "--mlm-on-views", "--ntxent-pooling", "max",
-        "--batch-size", "16", "--max-update", "4", "--log-interval", "2", "--log-format", "simple", "--no-save",
+        data_dir,
+        tmp_path,
+        *ONE_LAYER,
+        "--tlm-pairs",
+        "en-de",
+        "--mlm-on-views",
+        "--ntxent-pooling",
+        "max",
+        "--batch-size",
+        "16",
+        "--max-update",
+        "4",
+        "--log-interval",
+        "2",
+        "--log-format",
+        "simple",
+        "--no-save",
     )
     output = result.stdout + result.stderr
     assert "views_mlm_ppl" in output and "tlm_ppl" in output and "ntxent_acc" in output

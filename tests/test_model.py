@@ -3,9 +3,10 @@
 import pytest
 import torch
 
-from helpers import build_model, build_task
 from fairseq_contrastive_xlm.errors import UserInputError
 from fairseq_contrastive_xlm.modules import pool
+
+from helpers import build_model, build_task
 
 
 @pytest.fixture(scope="module")

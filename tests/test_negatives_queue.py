@@ -6,10 +6,11 @@ import pytest
 import torch
 from fairseq import checkpoint_utils
 
-from helpers import ONE_LAYER, batch_of, build_criterion, build_model, build_task, fairseq_train
 from fairseq_contrastive_xlm.losses import nt_xent
 from fairseq_contrastive_xlm.models.contrastive_xlm import unwrap
 from fairseq_contrastive_xlm.modules import MomentumQueue
+
+from helpers import ONE_LAYER, batch_of, build_criterion, build_model, build_task, fairseq_train
 
 
 def reference_loss(z_a, z_b, extra, tau):
@@ -31,7 +32,9 @@ def test_extra_negatives_widen_the_candidates_and_get_no_gradient():
     z_a, z_b = torch.randn(5, 8, requires_grad=True), torch.randn(5, 8, requires_grad=True)
     extra = torch.randn(11, 8, requires_grad=True)
     result = nt_xent(z_a, z_b, 0.2, extra_negatives=extra)
-    assert result.loss.item() == pytest.approx(reference_loss(z_a.detach(), z_b.detach(), extra.detach(), 0.2), rel=1e-5)
+    assert result.loss.item() == pytest.approx(
+        reference_loss(z_a.detach(), z_b.detach(), extra.detach(), 0.2), rel=1e-5
+    )
     result.loss.backward()
     assert extra.grad is None and z_a.grad.abs().sum() > 0
     plain = nt_xent(z_a, z_b, 0.2)
@@ -94,8 +97,23 @@ def test_the_criterion_uses_and_fills_the_queue_in_training_only(data_dir):
 def test_training_with_a_queue(data_dir, tmp_path):
     save = tmp_path / "ckpt"
     result = fairseq_train(
-        data_dir, save, *ONE_LAYER, "--tlm-pairs", "en-de", "--ntxent-queue-size", "256", "--ntxent-momentum", "0.99",
-        "--batch-size", "16", "--max-update", "6", "--log-interval", "1", "--log-format", "simple",
+        data_dir,
+        save,
+        *ONE_LAYER,
+        "--tlm-pairs",
+        "en-de",
+        "--ntxent-queue-size",
+        "256",
+        "--ntxent-momentum",
+        "0.99",
+        "--batch-size",
+        "16",
+        "--max-update",
+        "6",
+        "--log-interval",
+        "1",
+        "--log-format",
+        "simple",
         "--disable-validation",
     )
     assert "ntxent_acc" in result.stdout + result.stderr
@@ -140,19 +158,51 @@ def test_fairseq_trainer_updates_move_the_momentum_encoder_and_fill_the_queue(da
     encoder to momentum * itself + (1 - momentum) * the updated model, after every update."""
     from fairseq_contrastive_xlm.cli.bench import batches, build_trainer
 
-    trainer = build_trainer([
-        data_dir, "--task", "cross_lingual_lm_contrastive", "--tlm-pairs", "en-de", "--arch", "contrastive_xlm",
-        *ONE_LAYER, "--encoder-attention-heads", "2", "--max-positions", "128", "--tokens-per-sample", "128",
-        "--criterion", "masked_lm_ntxent", "--ntxent-queue-size", "64", "--ntxent-momentum", "0.5",
-        "--batch-size", "4", "--optimizer", "adam", "--lr", "1e-2", "--cpu", "--num-workers", "0",
-        "--save-dir", str(tmp_path), "--no-save", "--disable-validation",
-    ])
+    trainer = build_trainer(
+        [
+            data_dir,
+            "--task",
+            "cross_lingual_lm_contrastive",
+            "--tlm-pairs",
+            "en-de",
+            "--arch",
+            "contrastive_xlm",
+            *ONE_LAYER,
+            "--encoder-attention-heads",
+            "2",
+            "--max-positions",
+            "128",
+            "--tokens-per-sample",
+            "128",
+            "--criterion",
+            "masked_lm_ntxent",
+            "--ntxent-queue-size",
+            "64",
+            "--ntxent-momentum",
+            "0.5",
+            "--batch-size",
+            "4",
+            "--optimizer",
+            "adam",
+            "--lr",
+            "1e-2",
+            "--cpu",
+            "--num-workers",
+            "0",
+            "--save-dir",
+            str(tmp_path),
+            "--no-save",
+            "--disable-validation",
+        ]
+    )
     model = unwrap(trainer.model)
     stream = batches(trainer)
     queued = 0
     for _ in range(2):
         online = [p.detach().clone() for p in model._ntxent_online().parameters()]
-        slow = None if model.ntxent_queue.encoder is None else [p.clone() for p in model.ntxent_queue.encoder.parameters()]
+        slow = (
+            None if model.ntxent_queue.encoder is None else [p.clone() for p in model.ntxent_queue.encoder.parameters()]
+        )
         sample = next(stream)
         trainer.train_step([sample])
         queued += 2 * sample["ntxent"]["pairs"]

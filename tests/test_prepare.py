@@ -8,8 +8,9 @@ import string
 
 import pytest
 
-from helpers import ONE_LAYER, fairseq_train
 from fairseq_contrastive_xlm.cli import gettext_corpus, prepare
+
+from helpers import ONE_LAYER, fairseq_train
 
 SMALL = ["--vocab-size", "1000", "--valid-size", "100", "--test-size", "100", "--workers", "2"]
 
@@ -51,9 +52,19 @@ def test_gettext_corpus_is_line_aligned_real_text(raw):
 def test_layout_and_manifest(prepared):
     assert sorted(os.listdir(prepared)) == ["dict.txt", "manifest.json", "mono", "para", "preprocess.log", "spm.model"]
     assert binaries(prepared) == sorted(
-        [f"mono/{lang}/{split}.{ext}" for lang in ("de", "en", "fr") for split in ("train", "valid", "test") for ext in ("bin", "idx")]
-        + [f"para/en-{lang}/{split}.en-{lang}.{side}.{ext}" for lang in ("de", "fr") for split in ("train", "valid", "test")
-           for side in ("en", lang) for ext in ("bin", "idx")]
+        [
+            f"mono/{lang}/{split}.{ext}"
+            for lang in ("de", "en", "fr")
+            for split in ("train", "valid", "test")
+            for ext in ("bin", "idx")
+        ]
+        + [
+            f"para/en-{lang}/{split}.en-{lang}.{side}.{ext}"
+            for lang in ("de", "fr")
+            for split in ("train", "valid", "test")
+            for side in ("en", lang)
+            for ext in ("bin", "idx")
+        ]
     )
     with open(os.path.join(prepared, "manifest.json")) as f:
         manifest = json.load(f)
@@ -68,8 +79,17 @@ def test_layout_and_manifest(prepared):
 
 def test_the_task_trains_on_it(prepared, tmp_path):
     fairseq_train(
-        prepared, tmp_path / "ckpt", *ONE_LAYER, "--mlm-langs", "en,de,fr", "--tlm-pairs", "en-de,en-fr",
-        "--batch-size", "8", "--max-update", "3",
+        prepared,
+        tmp_path / "ckpt",
+        *ONE_LAYER,
+        "--mlm-langs",
+        "en,de,fr",
+        "--tlm-pairs",
+        "en-de,en-fr",
+        "--batch-size",
+        "8",
+        "--max-update",
+        "3",
     )
     assert os.path.exists(tmp_path / "ckpt" / "checkpoint_last.pt")
 
@@ -83,10 +103,23 @@ def test_same_seed_gives_byte_identical_binaries(raw, prepared, tmp_path):
 
 def test_reusing_a_model_and_dictionary(raw, prepared, tmp_path):
     reused = str(tmp_path / "reused")
-    prepare.main([
-        *raw[1], "--spm-model", os.path.join(prepared, "spm.model"), "--dict", os.path.join(prepared, "dict.txt"),
-        "--valid-size", "100", "--test-size", "100", "--workers", "1", "--out", reused,
-    ])
+    prepare.main(
+        [
+            *raw[1],
+            "--spm-model",
+            os.path.join(prepared, "spm.model"),
+            "--dict",
+            os.path.join(prepared, "dict.txt"),
+            "--valid-size",
+            "100",
+            "--test-size",
+            "100",
+            "--workers",
+            "1",
+            "--out",
+            reused,
+        ]
+    )
     for name in binaries(prepared) + ["dict.txt"]:
         assert filecmp.cmp(os.path.join(prepared, name), os.path.join(reused, name), shallow=False), name
     with open(os.path.join(reused, "manifest.json")) as f:
@@ -115,8 +148,22 @@ def test_invalid_utf8_is_dropped_and_counted(tmp_path, caplog):
     path = tmp_path / "mono.en"
     path.write_bytes(good.encode() + b"\nbroken \xff\xfe line\nalso \xc3 broken\n")
     out = str(tmp_path / "out")
-    prepare.main(["--mono", f"en:{path}", "--vocab-size", "100", "--valid-size", "10", "--test-size", "10",
-                  "--workers", "1", "--out", out])
+    prepare.main(
+        [
+            "--mono",
+            f"en:{path}",
+            "--vocab-size",
+            "100",
+            "--valid-size",
+            "10",
+            "--test-size",
+            "10",
+            "--workers",
+            "1",
+            "--out",
+            out,
+        ]
+    )
     with open(os.path.join(out, "manifest.json")) as f:
         mono = json.load(f)["monolingual"]["en"]
     assert mono["dropped"]["invalid_utf8"] == 2 and mono["invalid_utf8_by_file"] == {str(path): 2}
@@ -137,22 +184,40 @@ def test_bad_input(raw, tmp_path, capsys):
     short.write_text("eins\nzwei\n")
     vocab = ["--vocab-size", "500", "--out", str(tmp_path / "o")]
     assert f"the files are not line-aligned: {en} has 1500 lines and {short} has 2" in failure(
-        ["--para", f"en-de:{en},{short}", *vocab], capsys)
+        ["--para", f"en-de:{en},{short}", *vocab], capsys
+    )
     assert "input file missing.txt (en) does not exist" in failure(["--mono", "en:missing.txt", *vocab], capsys)
     assert "unknown language code 'xx'" in failure(["--para", f"en-xx:{en},{de}", *vocab], capsys)
     assert "--para de-en is given twice (also as en-de)" in failure(
-        ["--para", f"en-de:{en},{de}", "--para", f"de-en:{de},{en}", *vocab], capsys)
+        ["--para", f"en-de:{en},{de}", "--para", f"de-en:{de},{en}", *vocab], capsys
+    )
     assert "expected SRC-TGT:SRC_PATH,TGT_PATH" in failure(["--para", f"en-de:{en}", *vocab], capsys)
     assert "give either --vocab-size N, or --spm-model MODEL with --dict DICT" in failure(
-        ["--mono", f"en:{en}", "--out", str(tmp_path / "o")], capsys)
+        ["--mono", f"en:{en}", "--out", str(tmp_path / "o")], capsys
+    )
     assert not os.path.exists(tmp_path / "o")
 
 
 def test_vocabulary_too_large_for_the_text(tmp_path, capsys):
     path = tmp_path / "small.en"
     path.write_text(random_text(50))
-    message = failure(["--mono", f"en:{path}", "--vocab-size", "5000", "--valid-size", "1", "--test-size", "1",
-                       "--workers", "1", "--out", str(tmp_path / "out")], capsys)
+    message = failure(
+        [
+            "--mono",
+            f"en:{path}",
+            "--vocab-size",
+            "5000",
+            "--valid-size",
+            "1",
+            "--test-size",
+            "1",
+            "--workers",
+            "1",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capsys,
+    )
     assert "SentencePiece cannot train a 5000-piece model on this text: Vocabulary size too high (5000)" in message
     assert sorted(os.listdir(tmp_path)) == ["small.en"]
 
@@ -162,7 +227,9 @@ def test_existing_output_needs_force_and_failures_leave_nothing(raw, prepared, t
     empty = tmp_path / "empty.en"
     empty.write_text("\n   \n\n")
     out = tmp_path / "never"
-    assert "en: no line is left after cleaning" in failure(["--mono", f"en:{empty}", "--vocab-size", "100", "--out", str(out)], capsys)
+    assert "en: no line is left after cleaning" in failure(
+        ["--mono", f"en:{empty}", "--vocab-size", "100", "--out", str(out)], capsys
+    )
     assert os.listdir(tmp_path) == ["empty.en"]  # neither the output nor a staging directory
 
 
@@ -170,9 +237,15 @@ def test_heldout_pairs_stay_out_of_every_training_file(tmp_path):
     out = tmp_path / "raw"
     gettext_corpus.main(["--langs", "de,fr", "--max-pairs", "300", "--heldout", "50", "--mono", "--out", str(out)])
     for lang in ("de", "fr"):
-        held = list(zip((out / "heldout" / f"en-{lang}.en").read_text().splitlines(),
-                        (out / "heldout" / f"en-{lang}.{lang}").read_text().splitlines()))
-        train = list(zip((out / f"en-{lang}.en").read_text().splitlines(), (out / f"en-{lang}.{lang}").read_text().splitlines()))
+        held = list(
+            zip(
+                (out / "heldout" / f"en-{lang}.en").read_text().splitlines(),
+                (out / "heldout" / f"en-{lang}.{lang}").read_text().splitlines(),
+            )
+        )
+        train = list(
+            zip((out / f"en-{lang}.en").read_text().splitlines(), (out / f"en-{lang}.{lang}").read_text().splitlines())
+        )
         assert len(held) == 50 and len(train) == 250
         assert not set(held) & set(train)
         assert not {t for _, t in held} & set((out / f"mono.{lang}").read_text().splitlines()) - {t for _, t in train}

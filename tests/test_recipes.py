@@ -11,10 +11,11 @@ import yaml
 from fairseq.dataclass.initialize import hydra_init
 from hydra import compose, initialize_config_dir
 
-from helpers import REPO, USER_DIR, fairseq_train
-from xnli_fixtures import write_xnli_dir, write_xnli_mt_train
 from fairseq_contrastive_xlm.cli import xnli_prepare
 from fairseq_contrastive_xlm.languages import XNLI_LANGUAGES
+
+from helpers import REPO, USER_DIR, fairseq_train
+from xnli_fixtures import write_xnli_dir, write_xnli_mt_train
 
 CONFIG = os.path.join(USER_DIR, "config", "paper")
 XNLI15 = ",".join(XNLI_LANGUAGES)
@@ -62,22 +63,54 @@ def test_fine_tuning_recipes(name):
 def test_the_script_runs_the_recipes(data_dir, tmp_path):
     """Two of the seven (the baseline and a contrastive one) through the script, at toy size."""
     xnli = tmp_path / "xnli-bin"
-    xnli_prepare.main(["--train", str(write_xnli_mt_train(tmp_path / "train.tsv", 120)),
-                       "--xnli-dir", str(write_xnli_dir(tmp_path / "XNLI-1.0", per_language=6)),
-                       "--data", data_dir, "--out", str(xnli), "--max-positions", "128", "--truncate"])
+    xnli_prepare.main(
+        [
+            "--train",
+            str(write_xnli_mt_train(tmp_path / "train.tsv", 120)),
+            "--xnli-dir",
+            str(write_xnli_dir(tmp_path / "XNLI-1.0", per_language=6)),
+            "--data",
+            data_dir,
+            "--out",
+            str(xnli),
+            "--max-positions",
+            "128",
+            "--truncate",
+        ]
+    )
     start = tmp_path / "start"
-    fairseq_train(data_dir, start, "--mlm-langs", "en", "--use-lang-embeddings", "--batch-size", "8", "--max-update", "2",
-                  "--disable-validation")
-    model = ("model.encoder_layers=2 model.encoder_embed_dim=64 model.encoder_ffn_embed_dim=128 "
-             "model.encoder_attention_heads=2 model.max_positions=128")
+    fairseq_train(
+        data_dir,
+        start,
+        "--mlm-langs",
+        "en",
+        "--use-lang-embeddings",
+        "--batch-size",
+        "8",
+        "--max-update",
+        "2",
+        "--disable-validation",
+    )
+    model = (
+        "model.encoder_layers=2 model.encoder_embed_dim=64 model.encoder_ffn_embed_dim=128 "
+        "model.encoder_attention_heads=2 model.max_positions=128"
+    )
     env = {
-        **os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"],
-        "DATA": data_dir, "XNLI": str(xnli), "START": str(start / "checkpoint_last.pt"), "OUT": str(tmp_path / "runs"),
-        "MODELS": "baseline contrastive_se_mlm_tlm", "MODEL": model, "EPOCHS": "1", "BATCH": "16",
+        **os.environ,
+        "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"],
+        "DATA": data_dir,
+        "XNLI": str(xnli),
+        "START": str(start / "checkpoint_last.pt"),
+        "OUT": str(tmp_path / "runs"),
+        "MODELS": "baseline contrastive_se_mlm_tlm",
+        "MODEL": model,
+        "EPOCHS": "1",
+        "BATCH": "16",
         "PRETRAIN": "optimization.max_update=3 task.tokens_per_sample=128 task.mlm_langs='en,de,fr' "
-                    "task.tlm_pairs='en-de,en-fr' dataset.batch_size=8 lr_scheduler.warmup_updates=1 "
-                    "lr_scheduler.total_num_update=3",
-        "FINETUNE": "task.max_positions=128", "EXTRA": "common.cpu=true dataset.num_workers=0",
+        "task.tlm_pairs='en-de,en-fr' dataset.batch_size=8 lr_scheduler.warmup_updates=1 "
+        "lr_scheduler.total_num_update=3",
+        "FINETUNE": "task.max_positions=128",
+        "EXTRA": "common.cpu=true dataset.num_workers=0",
     }
     result = subprocess.run(["bash", "examples/paper/run.sh"], cwd=REPO, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
@@ -103,16 +136,25 @@ def test_the_pretraining_config_lists_every_option_of_ours():
     names = lambda cls: {f.name for f in dataclasses.fields(cls)}  # noqa: E731
     assert names(CrossLingualLMContrastiveConfig) - {"seed", "train_subset"} <= set(config["task"])
     assert names(MaskedLmNTXentConfig) <= set(config["criterion"])
-    ours = {n for n in names(ContrastiveXLMConfig) if n.startswith("ntxent_") or n in ("use_lang_embeddings", "langs", "input_lang")}
+    ours = {
+        n
+        for n in names(ContrastiveXLMConfig)
+        if n.startswith("ntxent_") or n in ("use_lang_embeddings", "langs", "input_lang")
+    }
     assert len(ours) == 8 and ours <= set(config["model"])
     # One source for defaults: every value the YAML writes for an option of ours is the dataclass default,
     # except the required ones (???) and the model's language table, which is the task's.
     assert config["model"]["langs"] == "${task.langs}"
-    for section, cls in (("task", CrossLingualLMContrastiveConfig), ("model", ContrastiveXLMConfig),
-                         ("criterion", MaskedLmNTXentConfig)):
+    for section, cls in (
+        ("task", CrossLingualLMContrastiveConfig),
+        ("model", ContrastiveXLMConfig),
+        ("criterion", MaskedLmNTXentConfig),
+    ):
         defaults = cls()
         for name, value in config[section].items():
             if name == "_name" or value == "???" or (section, name) == ("model", "langs"):
                 continue
             default = getattr(defaults, name)
-            assert value == (default.value if hasattr(default, "value") else default), f"{section}.{name}: {value} vs {default}"
+            assert value == (default.value if hasattr(default, "value") else default), (
+                f"{section}.{name}: {value} vs {default}"
+            )

@@ -9,8 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import USER_DIR, fairseq_train, run_tool
-from xnli_fixtures import write_multinli_jsonl, write_xnli_dir, write_xnli_mt_train
 from fairseq_contrastive_xlm.cli import attention, xnli_eval, xnli_grid, xnli_prepare
 from fairseq_contrastive_xlm.errors import UserInputError
 from fairseq_contrastive_xlm.languages import XNLI_LANGUAGES
@@ -18,6 +16,8 @@ from fairseq_contrastive_xlm.xnli import finetune
 from fairseq_contrastive_xlm.xnli.evaluate import select_best
 from fairseq_contrastive_xlm.xnli.formats import MULTINLI_JSONL, XNLI_MT_TSV, XNLI_TSV, by_language, read
 
+from helpers import USER_DIR, fairseq_train, run_tool
+from xnli_fixtures import write_multinli_jsonl, write_xnli_dir, write_xnli_mt_train
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,9 @@ def test_bad_files(files, tmp_path):
         read(str(other))
     bad_label = tmp_path / "bad.tsv"
     bad_label.write_text("premise\thypo\tlabel\nA.\tB.\tentailment\nC.\tD.\tmaybe\n")
-    with pytest.raises(UserInputError, match=r"bad\.tsv, line 3: label 'maybe' is not one of entailment, neutral, contradiction"):
+    with pytest.raises(
+        UserInputError, match=r"bad\.tsv, line 3: label 'maybe' is not one of entailment, neutral, contradiction"
+    ):
         read(str(bad_label))
     dev = read(str(files["xnli"] / "xnli.dev.tsv"))
     with pytest.raises(UserInputError, match="has no examples for xx"):
@@ -62,8 +64,21 @@ def test_bad_files(files, tmp_path):
 @pytest.fixture(scope="module")
 def xnli_bin(files, data_dir, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("xnli") / "bin")
-    xnli_prepare.main(["--train", str(files["mt"]), "--xnli-dir", str(files["xnli"]), "--data", data_dir, "--out", out,
-                       "--max-positions", "128", "--truncate"])
+    xnli_prepare.main(
+        [
+            "--train",
+            str(files["mt"]),
+            "--xnli-dir",
+            str(files["xnli"]),
+            "--data",
+            data_dir,
+            "--out",
+            out,
+            "--max-positions",
+            "128",
+            "--truncate",
+        ]
+    )
     return out
 
 
@@ -93,8 +108,19 @@ def test_over_long_examples_fail_clearly_unless_truncated(files, data_dir, tmp_p
 @pytest.fixture(scope="module")
 def pretrained(data_dir, tmp_path_factory):
     save = str(tmp_path_factory.mktemp("pretrained"))
-    fairseq_train(data_dir, save, "--tlm-pairs", "en-de", "--use-lang-embeddings", "--batch-size", "16",
-                  "--max-update", "20", "--no-epoch-checkpoints", "--disable-validation")
+    fairseq_train(
+        data_dir,
+        save,
+        "--tlm-pairs",
+        "en-de",
+        "--use-lang-embeddings",
+        "--batch-size",
+        "16",
+        "--max-update",
+        "20",
+        "--no-epoch-checkpoints",
+        "--disable-validation",
+    )
     return os.path.join(save, "checkpoint_last.pt")
 
 
@@ -108,8 +134,16 @@ def test_model_options_come_from_the_checkpoint(pretrained):
 @pytest.fixture(scope="module")
 def finetuned(xnli_bin, pretrained, tmp_path_factory):
     save = str(tmp_path_factory.mktemp("finetuned"))
-    argv = finetune.command(xnli_bin, pretrained, save, lr=1e-4, optimizer="adam", batch_size=32, max_epoch=2,
-                            extra=["--cpu", "--num-workers", "0"])
+    argv = finetune.command(
+        xnli_bin,
+        pretrained,
+        save,
+        lr=1e-4,
+        optimizer="adam",
+        batch_size=32,
+        max_epoch=2,
+        extra=["--cpu", "--num-workers", "0"],
+    )
     run_tool(*argv)
     return save
 
@@ -126,8 +160,11 @@ def test_eval_of_a_checkpoint_directory(finetuned, xnli_bin, tmp_path, capsys):
     assert results["selected_by"] == "average dev accuracy"
     best = max(results["dev_per_checkpoint"].values(), key=lambda s: s["avg"])["avg"]
     assert results["dev"]["avg"] == pytest.approx(best)
-    for name, at_least in (("confusion_test.png", (600, 900)), ("confusion_test_all.png", (300, 300)),
-                           ("accuracy_per_epoch.png", (400, 700))):
+    for name, at_least in (
+        ("confusion_test.png", (600, 900)),
+        ("confusion_test_all.png", (300, 300)),
+        ("accuracy_per_epoch.png", (400, 700)),
+    ):
         image = matplotlib.image.imread(str(out / name))
         assert image.shape[0] >= at_least[0] and image.shape[1] >= at_least[1], (name, image.shape)
         assert image.std() > 0.05, f"{name} is blank"
@@ -146,9 +183,28 @@ def test_best_checkpoint_selection():
 
 def test_grid(xnli_bin, pretrained, tmp_path):
     out = tmp_path / "grid"
-    argv = ["--data", xnli_bin, "--pretrained", pretrained, "--out", str(out), "--lr", "1e-4,1e-3",
-            "--optimizer", "adam", "--batch-size", "32", "--max-epoch", "1", "--langs", "en,de,fr", "--cpu",
-            "--", "--num-workers", "0"]
+    argv = [
+        "--data",
+        xnli_bin,
+        "--pretrained",
+        pretrained,
+        "--out",
+        str(out),
+        "--lr",
+        "1e-4,1e-3",
+        "--optimizer",
+        "adam",
+        "--batch-size",
+        "32",
+        "--max-epoch",
+        "1",
+        "--langs",
+        "en,de,fr",
+        "--cpu",
+        "--",
+        "--num-workers",
+        "0",
+    ]
     xnli_grid.main(argv)
     table = json.loads((out / "grid.json").read_text())
     assert set(table["runs"]) == {"lr0.0001_adam_bs32", "lr0.001_adam_bs32"}
@@ -171,20 +227,50 @@ def test_attention_heads_match_fairseq_and_the_heatmap_is_written(finetuned, xnl
     ours = attention.head_weights(module, x, mask)
     torch.testing.assert_close(ours.mean(dim=1), fairseq_mean, rtol=1e-5, atol=1e-6)
     path = tmp_path / "attention.png"
-    attention.main(["--checkpoint", os.path.join(finetuned, "checkpoint1.pt"), "--data", xnli_bin,
-                    "--premise", "The file could not be opened.", "--hypothesis", "Opening failed.",
-                    "--layer", "2", "--head", "1", "--out", str(path)])
+    attention.main(
+        [
+            "--checkpoint",
+            os.path.join(finetuned, "checkpoint1.pt"),
+            "--data",
+            xnli_bin,
+            "--premise",
+            "The file could not be opened.",
+            "--hypothesis",
+            "Opening failed.",
+            "--layer",
+            "2",
+            "--head",
+            "1",
+            "--out",
+            str(path),
+        ]
+    )
     assert matplotlib.image.imread(str(path)).shape[0] > 300
 
 
 def test_hydra_finetune_config(xnli_bin, pretrained, tmp_path):
     save = str(tmp_path / "hydra")
     run_tool(
-        "fairseq-hydra-train", "--config-dir", os.path.join(USER_DIR, "config"), "--config-name", "xnli_finetune",
-        f"common.user_dir={USER_DIR}", f"task.data={xnli_bin}", f"checkpoint.restore_file={pretrained}",
-        f"checkpoint.save_dir={save}", "lr_scheduler.total_num_update=10", "optimization.max_epoch=1",
-        "task.max_positions=128", "model.encoder_layers=2", "model.encoder_embed_dim=64", "model.encoder_ffn_embed_dim=128",
-        "model.encoder_attention_heads=2", "model.max_positions=128", "model.use_lang_embeddings=true",
-        "optimization.lr=[1e-4]", "common.cpu=true", "dataset.num_workers=0",
+        "fairseq-hydra-train",
+        "--config-dir",
+        os.path.join(USER_DIR, "config"),
+        "--config-name",
+        "xnli_finetune",
+        f"common.user_dir={USER_DIR}",
+        f"task.data={xnli_bin}",
+        f"checkpoint.restore_file={pretrained}",
+        f"checkpoint.save_dir={save}",
+        "lr_scheduler.total_num_update=10",
+        "optimization.max_epoch=1",
+        "task.max_positions=128",
+        "model.encoder_layers=2",
+        "model.encoder_embed_dim=64",
+        "model.encoder_ffn_embed_dim=128",
+        "model.encoder_attention_heads=2",
+        "model.max_positions=128",
+        "model.use_lang_embeddings=true",
+        "optimization.lr=[1e-4]",
+        "common.cpu=true",
+        "dataset.num_workers=0",
     )
     assert os.path.exists(os.path.join(save, "checkpoint1.pt"))

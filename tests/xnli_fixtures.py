@@ -4,13 +4,29 @@ can learn: the same message entails itself, another message contradicts it, a lo
 
 import json
 
-from fairseq_contrastive_xlm.prepare.gettext_corpus import gettext_pairs, shuffled
 from fairseq_contrastive_xlm.languages import XNLI_LANGUAGES
+from fairseq_contrastive_xlm.prepare.gettext_corpus import gettext_pairs, shuffled
 
 XNLI_COLUMNS = [
-    "language", "gold_label", "sentence1_binary_parse", "sentence2_binary_parse", "sentence1_parse",
-    "sentence2_parse", "sentence1", "sentence2", "promptID", "pairID", "genre", "label1", "label2", "label3",
-    "label4", "label5", "sentence1_tokenized", "sentence2_tokenized", "match",
+    "language",
+    "gold_label",
+    "sentence1_binary_parse",
+    "sentence2_binary_parse",
+    "sentence1_parse",
+    "sentence2_parse",
+    "sentence1",
+    "sentence2",
+    "promptID",
+    "pairID",
+    "genre",
+    "label1",
+    "label2",
+    "label3",
+    "label4",
+    "label5",
+    "sentence1_tokenized",
+    "sentence2_tokenized",
+    "match",
 ]
 LABELS = ("entailment", "neutral", "contradiction")
 
@@ -45,8 +61,15 @@ def write_xnli_dir(directory, langs=XNLI_LANGUAGES, per_language=24):
             for lang in langs:
                 for number, (premise, hypothesis, label) in enumerate(nli_triples(sentences(lang, per_language, seed))):
                     row = dict.fromkeys(XNLI_COLUMNS, "")
-                    row.update(language=lang, gold_label=label, sentence1=premise, sentence2=hypothesis,
-                               pairID=str(number), genre="messages", label1=label)
+                    row.update(
+                        language=lang,
+                        gold_label=label,
+                        sentence1=premise,
+                        sentence2=hypothesis,
+                        pairID=str(number),
+                        genre="messages",
+                        label1=label,
+                    )
                     f.write("\t".join(row[c] for c in XNLI_COLUMNS) + "\n")
     return directory
 
@@ -65,7 +88,18 @@ def write_multinli_jsonl(path, count=60, without_gold=4):
     with open(path, "w", encoding="utf-8") as f:
         for i, (premise, hypothesis, label) in enumerate(nli_triples(sentences("en", count, seed=4))):
             gold = "-" if i < without_gold else label
-            f.write(json.dumps({"annotator_labels": [label], "genre": "messages", "gold_label": gold,
-                                "pairID": f"{i}e", "promptID": str(i), "sentence1": premise,
-                                "sentence2": hypothesis}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "annotator_labels": [label],
+                        "genre": "messages",
+                        "gold_label": gold,
+                        "pairID": f"{i}e",
+                        "promptID": str(i),
+                        "sentence1": premise,
+                        "sentence2": hypothesis,
+                    }
+                )
+                + "\n"
+            )
     return path

@@ -28,7 +28,9 @@ def parse_args(argv):
     parser.add_argument("--hypothesis", help="the second sentence (optional)")
     parser.add_argument("--layer", type=int, default=-1, help="layer 1..L (default: the last)")
     parser.add_argument("--head", type=int, help="one head 1..H (default: the mean of all heads)")
-    parser.add_argument("--lang", default="en", help="language id given to a model with language embeddings (default en)")
+    parser.add_argument(
+        "--lang", default="en", help="language id given to a model with language embeddings (default en)"
+    )
     parser.add_argument("--out", required=True, help="the PNG to write")
     return parser.parse_args(argv)
 

@@ -50,19 +50,29 @@ ON_VIEWS = {"first": "e +NT-Xent --mlm-on-views, first", "max": "e +NT-Xent --ml
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="cxlm-bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", required=True, help="a data directory (cxlm-prepare) with mono/<lang> and para/<pair>")
+    parser.add_argument(
+        "--data", required=True, help="a data directory (cxlm-prepare) with mono/<lang> and para/<pair>"
+    )
     parser.add_argument("--lang", default="en", help="the MLM language (default en)")
     parser.add_argument("--pair", help="the TLM / NT-Xent pair (default: the first pair with --lang)")
-    parser.add_argument("--size", choices=sorted(SIZES), default=None, help="model size (default: base on a GPU, small on CPU)")
-    parser.add_argument("--max-tokens", type=int, default=None, help="tokens per batch (default 16384 on a GPU, 4096 on CPU)")
-    parser.add_argument("--tokens-per-sample", type=int, default=128, help="MLM block and TLM pair length (default 128)")
+    parser.add_argument(
+        "--size", choices=sorted(SIZES), default=None, help="model size (default: base on a GPU, small on CPU)"
+    )
+    parser.add_argument(
+        "--max-tokens", type=int, default=None, help="tokens per batch (default 16384 on a GPU, 4096 on CPU)"
+    )
+    parser.add_argument(
+        "--tokens-per-sample", type=int, default=128, help="MLM block and TLM pair length (default 128)"
+    )
     parser.add_argument("--updates", type=int, default=8, help="updates per timed window (default 8)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed updates first (default 3)")
     parser.add_argument("--repeats", type=int, default=3, help="timed windows (default 3)")
     parser.add_argument("--fp16", action="store_true", help="fairseq's --fp16 (GPU)")
     parser.add_argument("--bf16", action="store_true", help="fairseq's --bf16 (GPU)")
     parser.add_argument("--queue-sizes", default="16384,65536", help="momentum-queue sizes to measure (comma list)")
-    parser.add_argument("--smoke", action="store_true", help="a tiny, quick run that only checks the tables are produced")
+    parser.add_argument(
+        "--smoke", action="store_true", help="a tiny, quick run that only checks the tables are produced"
+    )
     parser.add_argument("--json", help="write every number here")
     args = parser.parse_args(argv)
     gpu = torch.cuda.is_available()
@@ -170,8 +180,15 @@ def run_config(name, argv, args, device):
             contents.append(sample["ntxent"]["pairs"] if "ntxent" in sample else 0)
         synchronize(device)
         seconds = time.perf_counter() - began
-        windows.append({"updates_per_s": args.updates / seconds, "tokens_per_s": tokens / seconds,
-                        "lm_tokens_per_s": lm / seconds, "tokens": tokens, "lm_tokens": lm})
+        windows.append(
+            {
+                "updates_per_s": args.updates / seconds,
+                "tokens_per_s": tokens / seconds,
+                "lm_tokens_per_s": lm / seconds,
+                "tokens": tokens,
+                "lm_tokens": lm,
+            }
+        )
     model = unwrap(trainer.model)
     memory = []  # batches differ (pair lengths, padding): the largest of a few untimed steps
     for _ in range(args.repeats):
@@ -241,23 +258,53 @@ def ntxent_scaling(device, gathered_sizes, local_pairs=32, dim=128, repeats=5):
     rows = {}
     for n in gathered_sizes:
         others = max(n // 2 - local_pairs, 0)
-        worker_ms, worker_mb = measure(lambda: (leaf(local_pairs), leaf(local_pairs), leaf(others), leaf(others)),
-                                       per_worker)
+        worker_ms, worker_mb = measure(
+            lambda: (leaf(local_pairs), leaf(local_pairs), leaf(others), leaf(others)), per_worker
+        )
         single_ms, single_mb = measure(lambda: (leaf(n // 2), leaf(n // 2)), one_process)
-        rows[n] = {"per_worker_ms": worker_ms, "per_worker_mb": worker_mb, "one_process_ms": single_ms,
-                   "one_process_mb": single_mb}
+        rows[n] = {
+            "per_worker_ms": worker_ms,
+            "per_worker_mb": worker_mb,
+            "one_process_ms": single_ms,
+            "one_process_mb": single_mb,
+        }
     return rows
 
 
 def base_argv(args, device, save_dir):
     shape = SIZES[args.size]
     argv = [
-        "--encoder-layers", str(shape["layers"]), "--encoder-embed-dim", str(shape["dim"]),
-        "--encoder-attention-heads", str(shape["heads"]), "--encoder-ffn-embed-dim", str(shape["ffn"]),
-        "--max-positions", str(max(args.tokens_per_sample, 128)), "--tokens-per-sample", str(args.tokens_per_sample),
-        "--sample-break-mode", "complete", "--max-tokens", str(args.max_tokens), "--optimizer", "adam",
-        "--lr", "1e-4", "--seed", "1", "--num-workers", "0", "--no-progress-bar", "--disable-validation",
-        "--log-format", "none", "--save-dir", save_dir, "--no-save",
+        "--encoder-layers",
+        str(shape["layers"]),
+        "--encoder-embed-dim",
+        str(shape["dim"]),
+        "--encoder-attention-heads",
+        str(shape["heads"]),
+        "--encoder-ffn-embed-dim",
+        str(shape["ffn"]),
+        "--max-positions",
+        str(max(args.tokens_per_sample, 128)),
+        "--tokens-per-sample",
+        str(args.tokens_per_sample),
+        "--sample-break-mode",
+        "complete",
+        "--max-tokens",
+        str(args.max_tokens),
+        "--optimizer",
+        "adam",
+        "--lr",
+        "1e-4",
+        "--seed",
+        "1",
+        "--num-workers",
+        "0",
+        "--no-progress-bar",
+        "--disable-validation",
+        "--log-format",
+        "none",
+        "--save-dir",
+        save_dir,
+        "--no-save",
     ]
     if device.type == "cpu":
         argv.append("--cpu")
@@ -275,12 +322,16 @@ def target(name, measured, goal, lower_is_better):
 
 
 def print_runs(results, memory_label):
-    print(f"\n{'run':<34}{'updates/s':>10}{'tokens/s':>10}{'spread':>13}{'LM tok/s':>10}{'tok/batch':>10}"
-          f"{'pairs':>7}{memory_label:>12}")
+    print(
+        f"\n{'run':<34}{'updates/s':>10}{'tokens/s':>10}{'spread':>13}{'LM tok/s':>10}{'tok/batch':>10}"
+        f"{'pairs':>7}{memory_label:>12}"
+    )
     for name, r in results.items():
         spread = f"{r['tokens_per_s_spread'][0]:.0f}-{r['tokens_per_s_spread'][1]:.0f}"
-        print(f"{name:<34}{r['updates_per_s']:>10.2f}{r['tokens_per_s']:>10.0f}{spread:>13}{r['lm_tokens_per_s']:>10.0f}"
-              f"{r['tokens_per_batch']:>10.0f}{r['pairs_per_batch']:>7.1f}{r['step_memory_mb']:>12.1f}")
+        print(
+            f"{name:<34}{r['updates_per_s']:>10.2f}{r['tokens_per_s']:>10.0f}{spread:>13}{r['lm_tokens_per_s']:>10.0f}"
+            f"{r['tokens_per_batch']:>10.0f}{r['pairs_per_batch']:>7.1f}{r['step_memory_mb']:>12.1f}"
+        )
 
 
 def find_pair(data, lang, pair):
@@ -309,8 +360,19 @@ def main(argv=None):
 
 def training_configs(args, mono, pair):
     """The command lines of runs (a)-(e), before the options they share."""
-    ours = [args.data, "--task", "cross_lingual_lm_contrastive", "--arch", "contrastive_xlm", "--criterion",
-            "masked_lm_ntxent", "--langs", ",".join(sorted({args.lang, *pair.split("-")})), "--mlm-langs", args.lang]
+    ours = [
+        args.data,
+        "--task",
+        "cross_lingual_lm_contrastive",
+        "--arch",
+        "contrastive_xlm",
+        "--criterion",
+        "masked_lm_ntxent",
+        "--langs",
+        ",".join(sorted({args.lang, *pair.split("-")})),
+        "--mlm-langs",
+        args.lang,
+    ]
     configs = {
         STOCK: [mono, "--task", "masked_lm", "--arch", "roberta", "--criterion", "masked_lm"],
         MLM: [*ours, "--ntxent-pairs", "none"],
@@ -327,8 +389,10 @@ def print_header(args, device):
     precision = "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
     device_name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     shape = SIZES[args.size]
-    print(f"device: {device_name}; {precision}; model {args.size} ({shape['layers']} layers, {shape['dim']} wide); "
-          f"--max-tokens {args.max_tokens}; {args.repeats} windows of {args.updates} updates after {args.warmup}")
+    print(
+        f"device: {device_name}; {precision}; model {args.size} ({shape['layers']} layers, {shape['dim']} wide); "
+        f"--max-tokens {args.max_tokens}; {args.repeats} windows of {args.updates} updates after {args.warmup}"
+    )
     if device.type == "cuda":
         print("memory: the CUDA peak of one step above weights and optimizer state")
     else:
@@ -345,7 +409,9 @@ def ratios_of(results):
     }
     for label, names in (("separate views", SEPARATE), ("--mlm-on-views", ON_VIEWS)):
         for pooling, name in names.items():
-            ratios[f"d/c time per LM token ({label}, {pooling})"] = c["lm_tokens_per_s"] / results[name]["lm_tokens_per_s"]
+            ratios[f"d/c time per LM token ({label}, {pooling})"] = (
+                c["lm_tokens_per_s"] / results[name]["lm_tokens_per_s"]
+            )
     print("\n" + "\n".join(f"{k:<50}{v:>8.3f}" for k, v in ratios.items()))
     return ratios
 
@@ -356,14 +422,20 @@ def scaling_table(args, device, fast, memory_label):
     local_pairs = max(1, round(fast["pairs_per_batch"]))
     scaling = ntxent_scaling(device, sizes, local_pairs=local_pairs)
     step_ms = 1000 / fast["updates_per_s"]
-    print(f"\nNT-Xent alone (forward + backward, 128 dims) as the gathered views grow; a step of '{ON_VIEWS['first']}' "
-          f"takes {step_ms:.0f} ms at this size:")
-    print(f"{'gathered':>9}{f'per worker ({2 * local_pairs} local views)':>30}{'share of step':>15}"
-          f"{'one process (n x n)':>22}")
+    print(
+        f"\nNT-Xent alone (forward + backward, 128 dims) as the gathered views grow; a step of '{ON_VIEWS['first']}' "
+        f"takes {step_ms:.0f} ms at this size:"
+    )
+    print(
+        f"{'gathered':>9}{f'per worker ({2 * local_pairs} local views)':>30}{'share of step':>15}"
+        f"{'one process (n x n)':>22}"
+    )
     print(f"{'':>9}{'ms':>18}{memory_label:>12}{'':>15}{'ms':>10}{memory_label:>12}")
     for n, r in scaling.items():
-        print(f"{n:>9}{r['per_worker_ms']:>18.2f}{r['per_worker_mb']:>12.1f}{r['per_worker_ms'] / step_ms:>15.4f}"
-              f"{r['one_process_ms']:>10.1f}{r['one_process_mb']:>12.1f}")
+        print(
+            f"{n:>9}{r['per_worker_ms']:>18.2f}{r['per_worker_mb']:>12.1f}{r['per_worker_ms'] / step_ms:>15.4f}"
+            f"{r['one_process_ms']:>10.1f}{r['one_process_mb']:>12.1f}"
+        )
     return scaling, step_ms
 
 
@@ -373,18 +445,31 @@ def negatives_budget(args, device, argv, memory_label):
     for scale in (1,) if args.smoke else (1, 2):
         scaled = list(argv)
         scaled[scaled.index("--max-tokens") + 1] = str(args.max_tokens * scale)
-        budget.append(("in-batch", f"--max-tokens {args.max_tokens * scale}", 0,
-                       run_config(f"batch x{scale}", scaled, args, device)))
+        budget.append(
+            (
+                "in-batch",
+                f"--max-tokens {args.max_tokens * scale}",
+                0,
+                run_config(f"batch x{scale}", scaled, args, device),
+            )
+        )
     for size in parse_numbers(args.queue_sizes, "--queue-sizes", int):
         queued = [*argv, "--ntxent-queue-size", str(size)]
         budget.append(("queue", f"--ntxent-queue-size {size}", size, run_config(f"queue {size}", queued, args, device)))
-    print(f"\nnegatives per view on one worker (the batch's other views, plus the queue) and the memory they take "
-          f"('{ON_VIEWS['first']}'):")
-    print(f"{'how':<10}{'setting':<28}{'pairs/batch':>12}{'negatives':>10}{memory_label:>10}{'queue MB':>10}{'updates/s':>11}")
+    print(
+        f"\nnegatives per view on one worker (the batch's other views, plus the queue) and the memory they take "
+        f"('{ON_VIEWS['first']}'):"
+    )
+    print(
+        f"{'how':<10}{'setting':<28}{'pairs/batch':>12}{'negatives':>10}{memory_label:>10}"
+        f"{'queue MB':>10}{'updates/s':>11}"
+    )
     for how, setting, queued, r in budget:
         r["negatives"] = 2 * r["pairs_per_batch"] - 2 + queued
-        print(f"{how:<10}{setting:<28}{r['pairs_per_batch']:>12.1f}{r['negatives']:>10.0f}{r['step_memory_mb']:>10.1f}"
-              f"{r['queue_memory_mb']:>10.1f}{r['updates_per_s']:>11.2f}")
+        print(
+            f"{how:<10}{setting:<28}{r['pairs_per_batch']:>12.1f}{r['negatives']:>10.0f}{r['step_memory_mb']:>10.1f}"
+            f"{r['queue_memory_mb']:>10.1f}{r['updates_per_s']:>11.2f}"
+        )
     return budget
 
 
@@ -392,12 +477,24 @@ def target_lines(args, ratios, scaling, step_ms):
     largest = max(scaling)
     lines = [
         target("data_path_b_over_a_tokens_per_s", ratios["b/a tokens/s"], 0.95, lower_is_better=False),
-        target("contrastive_d_over_c_time_per_lm_token_mlm_on_views",
-               max(ratios[f"d/c time per LM token (--mlm-on-views, {p})"] for p in ON_VIEWS), 1.10, lower_is_better=True),
-        target("contrastive_d_over_c_time_per_lm_token_separate_views",
-               max(ratios[f"d/c time per LM token (separate views, {p})"] for p in SEPARATE), 1.10, lower_is_better=True),
-        target(f"ntxent_{largest}_negatives_share_of_step_{args.size}", scaling[largest]["per_worker_ms"] / step_ms,
-               0.10, lower_is_better=True),
+        target(
+            "contrastive_d_over_c_time_per_lm_token_mlm_on_views",
+            max(ratios[f"d/c time per LM token (--mlm-on-views, {p})"] for p in ON_VIEWS),
+            1.10,
+            lower_is_better=True,
+        ),
+        target(
+            "contrastive_d_over_c_time_per_lm_token_separate_views",
+            max(ratios[f"d/c time per LM token (separate views, {p})"] for p in SEPARATE),
+            1.10,
+            lower_is_better=True,
+        ),
+        target(
+            f"ntxent_{largest}_negatives_share_of_step_{args.size}",
+            scaling[largest]["per_worker_ms"] / step_ms,
+            0.10,
+            lower_is_better=True,
+        ),
     ]
     print("\n" + "\n".join(lines))
     return lines
@@ -415,10 +512,20 @@ def run_all(args, mono, pair, device, save_dir):
     budget = negatives_budget(args, device, [*configs[ON_VIEWS["first"]], *common], memory_label)
     lines = target_lines(args, ratios, scaling, step_ms)
     if args.json:
-        write_json(args.json, {"device": device_name, "precision": precision, "size": args.size,
-                               "max_tokens": args.max_tokens, "runs": results, "ratios": ratios,
-                               "ntxent_scaling": scaling, "budget": [{"how": h, "setting": s, **r} for h, s, _, r in budget],
-                               "targets": lines})
+        write_json(
+            args.json,
+            {
+                "device": device_name,
+                "precision": precision,
+                "size": args.size,
+                "max_tokens": args.max_tokens,
+                "runs": results,
+                "ratios": ratios,
+                "ntxent_scaling": scaling,
+                "budget": [{"how": h, "setting": s, **r} for h, s, _, r in budget],
+                "targets": lines,
+            },
+        )
         print(f"wrote {args.json}")
 
 

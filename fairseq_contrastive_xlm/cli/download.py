@@ -14,9 +14,9 @@ import logging
 import os
 import zipfile
 
+from ..languages import ISO_639_1, XNLI_LANGUAGES, select_langs
 from ..prepare import sources, wikipedia
 from ..prepare.download import DownloadError, fetch, unzip
-from ..languages import ISO_639_1, XNLI_LANGUAGES, select_langs
 from . import command
 
 logger = logging.getLogger("cxlm-download")
@@ -35,7 +35,10 @@ def get_wikipedia(args):
     langs = languages(args.langs, ISO_639_1)
     lines = []
     for lang in langs:
-        sums_path = fetch(sources.wikipedia_md5sums(args.base_url, lang, args.date), os.path.join(args.out, f"{lang}wiki-{args.date}-md5sums.txt"))
+        sums_path = fetch(
+            sources.wikipedia_md5sums(args.base_url, lang, args.date),
+            os.path.join(args.out, f"{lang}wiki-{args.date}-md5sums.txt"),
+        )
         name = os.path.basename(sources.wikipedia_dump(args.base_url, lang, args.date))
         with open(sums_path, encoding="utf-8") as f:
             md5 = {n: digest for digest, n in (line.split() for line in f if line.strip())}.get(name)
@@ -58,7 +61,9 @@ def get_opus(args):
     for lang in langs:
         corpus, version = (args.corpus, args.version) if args.corpus else sources.OPUS_DEFAULTS[lang]
         url = sources.opus_moses_zip(args.base_url, corpus, version, "en", lang)
-        archive = fetch(url, os.path.join(args.out, f"{corpus}-{version}.{'-'.join(sources.opus_pair('en', lang))}.txt.zip"))
+        archive = fetch(
+            url, os.path.join(args.out, f"{corpus}-{version}.{'-'.join(sources.opus_pair('en', lang))}.txt.zip")
+        )
         prefix = os.path.join(args.out, f"en-{lang}")
         members = {sources.opus_member(corpus, "en", lang, side): f"{prefix}.{side}" for side in ("en", lang)}
         if not all(os.path.exists(path) for path in members.values()):
@@ -94,31 +99,47 @@ def get_xnli(args):
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="cxlm-download", description="Download the paper's corpora (resumable, verified).")
+    parser = argparse.ArgumentParser(
+        prog="cxlm-download", description="Download the paper's corpora (resumable, verified)."
+    )
     commands = parser.add_subparsers(dest="source", required=True)
 
     wiki = commands.add_parser("wikipedia", help="Wikipedia dumps, extracted to one paragraph per line")
-    wiki.add_argument("--langs", default=",".join(XNLI_LANGUAGES), help="comma-separated languages (default: the 15 XNLI ones)")
+    wiki.add_argument(
+        "--langs", default=",".join(XNLI_LANGUAGES), help="comma-separated languages (default: the 15 XNLI ones)"
+    )
     wiki.add_argument("--date", default="latest", help="dump date, e.g. 20240601 (default latest)")
     wiki.add_argument("--min-chars", type=int, default=30, help="drop paragraphs shorter than this (default 30)")
     wiki.add_argument("--max-articles", type=int, default=0, help="stop after this many articles per language (0: all)")
-    wiki.add_argument("--base-url", default=sources.WIKIPEDIA_BASE, help=f"dump server (default {sources.WIKIPEDIA_BASE})")
+    wiki.add_argument(
+        "--base-url", default=sources.WIKIPEDIA_BASE, help=f"dump server (default {sources.WIKIPEDIA_BASE})"
+    )
     wiki.set_defaults(run=get_wikipedia)
 
     opus = commands.add_parser("opus", help="en-X parallel text from OPUS (moses format)")
-    opus.add_argument("--langs", default=",".join(sources.OPUS_DEFAULTS), help="the X of en-X (default: the 14 XNLI ones)")
+    opus.add_argument(
+        "--langs", default=",".join(sources.OPUS_DEFAULTS), help="the X of en-X (default: the 14 XNLI ones)"
+    )
     opus.add_argument("--corpus", help="one OPUS corpus for every pair (default: the paper's choice per language)")
     opus.add_argument("--version", help="its version, with --corpus (e.g. v1, v2018)")
     opus.add_argument("--base-url", default=sources.OPUS_BASE, help=f"OPUS storage (default {sources.OPUS_BASE})")
     opus.set_defaults(run=get_opus)
 
     tatoeba = commands.add_parser("tatoeba", help="LASER's Tatoeba v1 test pairs")
-    tatoeba.add_argument("--langs", default=",".join(sources.TATOEBA_CODES), help="comma-separated languages (default: all 14)")
-    tatoeba.add_argument("--base-url", default=sources.TATOEBA_BASE, help=f"where the files are (default {sources.TATOEBA_BASE})")
+    tatoeba.add_argument(
+        "--langs", default=",".join(sources.TATOEBA_CODES), help="comma-separated languages (default: all 14)"
+    )
+    tatoeba.add_argument(
+        "--base-url", default=sources.TATOEBA_BASE, help=f"where the files are (default {sources.TATOEBA_BASE})"
+    )
     tatoeba.set_defaults(run=get_tatoeba)
 
-    xnli = commands.add_parser("xnli", help="XNLI-1.0 (dev/test, 15 languages) and XNLI-MT-1.0 (machine-translated train)")
-    xnli.add_argument("--base-url", default=sources.XNLI_BASE, help=f"where the archives are (default {sources.XNLI_BASE})")
+    xnli = commands.add_parser(
+        "xnli", help="XNLI-1.0 (dev/test, 15 languages) and XNLI-MT-1.0 (machine-translated train)"
+    )
+    xnli.add_argument(
+        "--base-url", default=sources.XNLI_BASE, help=f"where the archives are (default {sources.XNLI_BASE})"
+    )
     xnli.set_defaults(run=get_xnli)
 
     for sub in (wiki, opus, tatoeba, xnli):

@@ -61,7 +61,10 @@ def main(argv=None):
     translation = float(np.mean(np.sum(vectors[pairs[:, 0]] * vectors[pairs[:, 1]], axis=1)))
     shuffled = np.random.default_rng(args.seed).permutation(len(pairs))
     unrelated = float(np.mean(np.sum(vectors[pairs[:, 0]] * vectors[pairs[shuffled, 1]], axis=1)))
-    title = f"{args.method.upper()} of {len(vectors)} sentence embeddings (translation cos {translation:.2f}, random {unrelated:.2f})"
+    title = (
+        f"{args.method.upper()} of {len(vectors)} sentence embeddings "
+        f"(translation cos {translation:.2f}, random {unrelated:.2f})"
+    )
     path = plots.embedding_map(points, groups, args.out, title, links=pairs)
     print(f"mean cosine: translations {translation:.3f}, unrelated pairs {unrelated:.3f}")
     print(f"wrote {path}")

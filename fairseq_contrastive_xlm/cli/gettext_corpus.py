@@ -25,15 +25,29 @@ logger = logging.getLogger("cxlm-gettext-corpus")
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="cxlm-gettext-corpus", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="directory for the text files")
-    parser.add_argument("--langs", default=",".join(XNLI_LOCALES),
-                        help="comma-separated XNLI languages (default: the 14 non-English ones)")
-    parser.add_argument("--min-pairs", type=int, default=100,
-                        help="skip a language with fewer pairs than this on the machine (default 100)")
+    parser.add_argument(
+        "--langs",
+        default=",".join(XNLI_LOCALES),
+        help="comma-separated XNLI languages (default: the 14 non-English ones)",
+    )
+    parser.add_argument(
+        "--min-pairs",
+        type=int,
+        default=100,
+        help="skip a language with fewer pairs than this on the machine (default 100)",
+    )
     parser.add_argument("--max-pairs", type=int, default=0, help="keep at most this many pairs per language (0: all)")
-    parser.add_argument("--mono", action="store_true",
-                        help="also write each side as monolingual text (OUT/mono.<lang>) and list it for cxlm-prepare")
-    parser.add_argument("--heldout", type=int, default=0,
-                        help="pairs per language kept out of every training file, in OUT/heldout/ (default 0)")
+    parser.add_argument(
+        "--mono",
+        action="store_true",
+        help="also write each side as monolingual text (OUT/mono.<lang>) and list it for cxlm-prepare",
+    )
+    parser.add_argument(
+        "--heldout",
+        type=int,
+        default=0,
+        help="pairs per language kept out of every training file, in OUT/heldout/ (default 0)",
+    )
     parser.add_argument("--locale-dir", default=LOCALE_DIR, help=f"where the catalogs are (default {LOCALE_DIR})")
     parser.add_argument("--seed", type=int, default=1, help="order of the pairs (default 1)")
     return parser.parse_args(argv)
@@ -57,11 +71,17 @@ def main(argv=None):
         if args.max_pairs:
             pairs = pairs[: args.max_pairs]
         if len(pairs) < args.min_pairs + args.heldout:
-            logger.warning("%s: only %d pairs in %s, skipped (--min-pairs %d, --heldout %d)", lang, len(pairs),
-                           args.locale_dir, args.min_pairs, args.heldout)
+            logger.warning(
+                "%s: only %d pairs in %s, skipped (--min-pairs %d, --heldout %d)",
+                lang,
+                len(pairs),
+                args.locale_dir,
+                args.min_pairs,
+                args.heldout,
+            )
             continue
         if args.heldout:
-            pairs, heldout = pairs[: -args.heldout], pairs[-args.heldout:]
+            pairs, heldout = pairs[: -args.heldout], pairs[-args.heldout :]
             os.makedirs(os.path.join(args.out, "heldout"), exist_ok=True)
             held = os.path.join(args.out, "heldout", f"en-{lang}")
             write_lines(f"{held}.en", (p[0] for p in heldout))
@@ -77,7 +97,9 @@ def main(argv=None):
         counts[lang] = len(pairs)
         logger.info("%s: %d pairs", lang, len(pairs))
     if not counts:
-        raise UserInputError(f"no language of {', '.join(langs)} has {args.min_pairs} or more pairs in {args.locale_dir}")
+        raise UserInputError(
+            f"no language of {', '.join(langs)} has {args.min_pairs} or more pairs in {args.locale_dir}"
+        )
     if args.mono:
         path = os.path.join(args.out, "mono.en")
         write_lines(path, dict.fromkeys(english))  # each English message once, in first-seen order

@@ -12,7 +12,9 @@ def embedder_options(parser):
     parser.add_argument("--checkpoint", required=True, help="a contrastive_xlm checkpoint")
     parser.add_argument("--data", required=True, help="its data directory (spm.model and the dictionary)")
     parser.add_argument("--pooling", choices=["first", "max", "mean"], help="default: the model's --ntxent-pooling")
-    parser.add_argument("--layer", type=int, help="0 = embeddings, 1..L, -1 = last (default: the model's --ntxent-layer)")
+    parser.add_argument(
+        "--layer", type=int, help="0 = embeddings, 1..L, -1 = last (default: the model's --ntxent-layer)"
+    )
     parser.add_argument("--projection", action="store_true", help="use the NT-Xent projection head's output")
     parser.add_argument("--batch-size", type=int, default=64, help="sentences per batch (default 64)")
     parser.add_argument("--cpu", action="store_true", help="use the CPU even if a GPU is present")
@@ -53,7 +55,9 @@ def pair_sets(args, default_langs=None) -> Dict[str, PairSet]:
         langs = select_langs(args.langs, "--langs", present, default)
         return {lang: PairSet(*tatoeba.pairs(args.tatoeba, lang), lang, "en") for lang in langs}
     if args.pairs:
-        return {lang: PairSet(foreign, english, lang, "en")
-                for lang, (foreign, english) in tatoeba.en_x_directory(args.pairs).items()}
+        return {
+            lang: PairSet(foreign, english, lang, "en")
+            for lang, (foreign, english) in tatoeba.en_x_directory(args.pairs).items()
+        }
     source, target = tatoeba.read_aligned(args.src, args.tgt)
     return {f"{args.src_lang}-{args.tgt_lang}": PairSet(source, target, args.src_lang, args.tgt_lang)}

@@ -50,8 +50,11 @@ def main(argv=None):
         for name, dataset in zip(names, objectives.get(kind, [])):
             loss, tokens = masked_lm_loss(model, criterion, dataset, args.batch_size)
             rows[f"{kind} {name}"] = {
-                "objective": kind, "name": name, "masked_tokens": tokens,
-                "loss_bits": loss / max(tokens, 1) / math.log(2), "ppl": perplexity(loss, tokens),
+                "objective": kind,
+                "name": name,
+                "masked_tokens": tokens,
+                "loss_bits": loss / max(tokens, 1) / math.log(2),
+                "ppl": perplexity(loss, tokens),
             }
     if not rows:
         raise UserInputError("nothing to score: give --mlm-langs and/or --tlm-pairs")

@@ -22,18 +22,29 @@ def parse_args(argv):
         prog="cxlm-prepare",
         description="Raw text -> the binarized data directory of the cross_lingual_lm_contrastive task.",
     )
-    parser.add_argument("--mono", action="append", default=[], metavar="LANG:PATH",
-                        help="monolingual text of LANG, one sentence or paragraph per line (repeatable)")
-    parser.add_argument("--para", action="append", default=[], metavar="SRC-TGT:SRC_PATH,TGT_PATH",
-                        help="line-aligned translations (repeatable)")
+    parser.add_argument(
+        "--mono",
+        action="append",
+        default=[],
+        metavar="LANG:PATH",
+        help="monolingual text of LANG, one sentence or paragraph per line (repeatable)",
+    )
+    parser.add_argument(
+        "--para",
+        action="append",
+        default=[],
+        metavar="SRC-TGT:SRC_PATH,TGT_PATH",
+        help="line-aligned translations (repeatable)",
+    )
     parser.add_argument("--out", required=True, help="the data directory to write")
     defaults = PrepareOptions()
     for option in dataclasses.fields(PrepareOptions):
         default = getattr(defaults, option.name)
         kind = next((t for t in typing.get_args(option.type) if t is not type(None)), option.type)  # Optional[X]
         shown = "" if default is None or "(default" in option.metadata["help"] else " (default %(default)s)"
-        parser.add_argument("--" + option.name.replace("_", "-"), type=kind, default=default,
-                            help=option.metadata["help"] + shown)
+        parser.add_argument(
+            "--" + option.name.replace("_", "-"), type=kind, default=default, help=option.metadata["help"] + shown
+        )
     parser.add_argument("--force", action="store_true", help="replace --out if it exists")
     return parser.parse_args(argv)
 

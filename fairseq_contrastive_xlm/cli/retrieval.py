@@ -1,6 +1,6 @@
 """cxlm-retrieval: cross-lingual sentence retrieval accuracy of a checkpoint (XTREME's Tatoeba task, LASER's protocol).
 
-    cxlm-retrieval --checkpoint checkpoints/checkpoint_best.pt --data data-bin --tatoeba data/tatoeba --json tatoeba.json
+    cxlm-retrieval --checkpoint checkpoints/checkpoint_best.pt --data data-bin --tatoeba data/tatoeba --json t.json
     cxlm-retrieval --checkpoint checkpoints/checkpoint_best.pt --data data-bin --pairs raw/heldout --json heldout.json
     cxlm-retrieval --checkpoint checkpoints/checkpoint_best.pt --data data-bin --src test.de --tgt test.en \\
         --src-lang de --tgt-lang en --pooling max --layer 8
@@ -53,10 +53,12 @@ def main(argv=None):
         scores = score(embedder, source, target, source_lang, target_lang, args)
         results[name] = {
             method: {f"{directions[0]}_acc": v["src2tgt_acc"], f"{directions[1]}_acc": v["tgt2src_acc"]}
-            for method, v in scores.items() if method != "pairs"
+            for method, v in scores.items()
+            if method != "pairs"
         } | {"pairs": scores["pairs"]}
     summary = {
-        method: {f"{d}_acc": average(results, method, f"{d}_acc") for d in directions} for method in ("cosine", "margin")
+        method: {f"{d}_acc": average(results, method, f"{d}_acc") for d in directions}
+        for method in ("cosine", "margin")
     }
     report = {
         "checkpoint": os.path.abspath(args.checkpoint),
@@ -66,11 +68,18 @@ def main(argv=None):
         "results": results,
         "average": summary,
     }
-    print(f"{'':<8}{'pairs':>6}  {'cosine ' + directions[0]:>14}{directions[1]:>8}  {'margin ' + directions[0]:>14}{directions[1]:>8}")
-    for name, r in list(results.items()) + [("average", {**summary, "pairs": sum(r["pairs"] for r in results.values())})]:
+    print(
+        f"{'':<8}{'pairs':>6}  {'cosine ' + directions[0]:>14}{directions[1]:>8}"
+        f"  {'margin ' + directions[0]:>14}{directions[1]:>8}"
+    )
+    for name, r in list(results.items()) + [
+        ("average", {**summary, "pairs": sum(r["pairs"] for r in results.values())})
+    ]:
         c, m = r["cosine"], r["margin"]
-        print(f"{name:<8}{r['pairs']:>6}  {c[f'{directions[0]}_acc']:>14.1f}{c[f'{directions[1]}_acc']:>8.1f}"
-              f"  {m[f'{directions[0]}_acc']:>14.1f}{m[f'{directions[1]}_acc']:>8.1f}")
+        print(
+            f"{name:<8}{r['pairs']:>6}  {c[f'{directions[0]}_acc']:>14.1f}{c[f'{directions[1]}_acc']:>8.1f}"
+            f"  {m[f'{directions[0]}_acc']:>14.1f}{m[f'{directions[1]}_acc']:>8.1f}"
+        )
     if args.json:
         write_json(args.json, report)
         print(f"wrote {args.json}")

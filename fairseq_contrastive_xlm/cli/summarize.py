@@ -20,8 +20,15 @@ import numpy as np
 from ..errors import UserInputError
 from . import command, write_json
 
-PAPER_ORDER = ["baseline", "tlm", "mlm_tlm", "contrastive_se_tlm", "contrastive_se_mlm_tlm", "contrastive_me_tlm",
-               "contrastive_me_mlm_tlm"]
+PAPER_ORDER = [
+    "baseline",
+    "tlm",
+    "mlm_tlm",
+    "contrastive_se_tlm",
+    "contrastive_se_mlm_tlm",
+    "contrastive_me_tlm",
+    "contrastive_me_mlm_tlm",
+]
 
 
 def parse_args(argv):

@@ -13,9 +13,9 @@ import json
 import os
 
 from ..errors import UserInputError
-from ..languages import select_langs
 from ..evaluation import plots
 from ..evaluation.checkpoints import candidates, epoch_checkpoints, load
+from ..languages import select_langs
 from ..xnli.evaluate import accuracies, dev_scores, evaluate, select_best
 from ..xnli.formats import LABELS
 from . import command, write_json
@@ -64,16 +64,32 @@ def main(argv=None):
 
     os.makedirs(args.out, exist_ok=True)
     written = [
-        plots.confusion_matrices(confusions["test"], LABELS, os.path.join(args.out, "confusion_test.png"),
-                                 f"XNLI test, {os.path.basename(best)}"),
-        plots.confusion_matrix(sum(confusions["test"].values()), LABELS, os.path.join(args.out, "confusion_test_all.png"),
-                               "XNLI test, all languages"),
+        plots.confusion_matrices(
+            confusions["test"],
+            LABELS,
+            os.path.join(args.out, "confusion_test.png"),
+            f"XNLI test, {os.path.basename(best)}",
+        ),
+        plots.confusion_matrix(
+            sum(confusions["test"].values()),
+            LABELS,
+            os.path.join(args.out, "confusion_test_all.png"),
+            "XNLI test, all languages",
+        ),
     ]
-    epochs = [(epoch, path) for epoch, path in epoch_checkpoints(args.checkpoint)] if os.path.isdir(args.checkpoint) else []
+    epochs = (
+        [(epoch, path) for epoch, path in epoch_checkpoints(args.checkpoint)] if os.path.isdir(args.checkpoint) else []
+    )
     if epochs:
         curves = {key: [dev[path][key] for _, path in epochs] for key in [*langs, "avg"]}
-        written.append(plots.accuracy_per_epoch([e for e, _ in epochs], curves, os.path.join(args.out, "accuracy_per_epoch.png"),
-                                                "XNLI dev accuracy per epoch"))
+        written.append(
+            plots.accuracy_per_epoch(
+                [e for e, _ in epochs],
+                curves,
+                os.path.join(args.out, "accuracy_per_epoch.png"),
+                "XNLI dev accuracy per epoch",
+            )
+        )
     results = {
         "checkpoint": os.path.abspath(best),
         "selected_by": "average dev accuracy" if len(paths) > 1 else "given",

@@ -19,8 +19,8 @@ import subprocess
 import sys
 
 from ..errors import UserInputError
-from ..languages import parse_numbers, select_langs
 from ..evaluation.checkpoints import candidates
+from ..languages import parse_numbers, select_langs
 from ..xnli import finetune
 from ..xnli.evaluate import dev_scores, select_best
 from . import command, write_json
@@ -30,7 +30,7 @@ logger = logging.getLogger("cxlm-xnli-grid")
 
 def parse_args(argv):
     argv = list(sys.argv[1:] if argv is None else argv)
-    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    extra = argv[argv.index("--") + 1 :] if "--" in argv else []
     argv = argv[: argv.index("--")] if "--" in argv else argv
     parser = argparse.ArgumentParser(prog="cxlm-xnli-grid", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="the directory written by cxlm-xnli-prepare")
@@ -44,11 +44,13 @@ def parse_args(argv):
     parser.add_argument("--cpu", action="store_true", help="train and evaluate on the CPU")
     args = parser.parse_args(argv)
     args.extra = extra + (["--cpu"] if args.cpu else [])
-    args.grid = list(itertools.product(
-        parse_numbers(args.lr, "--lr", float),
-        [x.strip() for x in args.optimizer.split(",")],
-        parse_numbers(args.batch_size, "--batch-size", int),
-    ))
+    args.grid = list(
+        itertools.product(
+            parse_numbers(args.lr, "--lr", float),
+            [x.strip() for x in args.optimizer.split(",")],
+            parse_numbers(args.batch_size, "--batch-size", int),
+        )
+    )
     return args
 
 
@@ -61,7 +63,9 @@ def write_table(out, rows):
     with open(os.path.join(out, "grid.tsv"), "w", encoding="utf-8") as f:
         f.write("run\tlr\toptimizer\tbatch_size\tbest_checkpoint\tdev_avg\n")
         for name, row in rows["runs"].items():
-            f.write(f"{name}\t{row['lr']}\t{row['optimizer']}\t{row['batch_size']}\t{row['best_checkpoint']}\t{row['dev_avg']:.2f}\n")
+            f.write(
+                f"{name}\t{row['lr']}\t{row['optimizer']}\t{row['batch_size']}\t{row['best_checkpoint']}\t{row['dev_avg']:.2f}\n"
+            )
 
 
 @command("cxlm-xnli-grid")
@@ -78,11 +82,17 @@ def main(argv=None):
     for number, (lr, optimizer, batch_size) in enumerate(args.grid, start=1):
         name = run_name(lr, optimizer, batch_size)
         if name in rows["runs"]:
-            logger.info("[%d/%d] %s: done before (dev avg %.2f)", number, len(args.grid), name, rows["runs"][name]["dev_avg"])
+            logger.info(
+                "[%d/%d] %s: done before (dev avg %.2f)", number, len(args.grid), name, rows["runs"][name]["dev_avg"]
+            )
             continue
         save_dir = os.path.join(args.out, name, "checkpoints")
-        argv = finetune.command(args.data, args.pretrained, save_dir, lr, optimizer, batch_size, args.max_epoch, args.extra)
-        logger.info("[%d/%d] %s: fine-tuning (log: %s)", number, len(args.grid), name, os.path.join(args.out, name, "train.log"))
+        argv = finetune.command(
+            args.data, args.pretrained, save_dir, lr, optimizer, batch_size, args.max_epoch, args.extra
+        )
+        logger.info(
+            "[%d/%d] %s: fine-tuning (log: %s)", number, len(args.grid), name, os.path.join(args.out, name, "train.log")
+        )
         os.makedirs(os.path.join(args.out, name), exist_ok=True)
         with open(os.path.join(args.out, name, "train.log"), "w", encoding="utf-8") as log:
             tool = os.path.join(os.path.dirname(sys.executable), argv[0])
@@ -92,8 +102,12 @@ def main(argv=None):
         scores = dev_scores(candidates(save_dir), args.data, langs, cpu=args.cpu)
         best = select_best(scores)
         rows["runs"][name] = {
-            "lr": lr, "optimizer": optimizer, "batch_size": batch_size, "best_checkpoint": best,
-            "dev_avg": scores[best]["avg"], "dev": scores[best],
+            "lr": lr,
+            "optimizer": optimizer,
+            "batch_size": batch_size,
+            "best_checkpoint": best,
+            "dev_avg": scores[best]["avg"],
+            "dev": scores[best],
         }
         write_table(args.out, rows)
     best_run = max(rows["runs"], key=lambda n: rows["runs"][n]["dev_avg"])
@@ -103,7 +117,10 @@ def main(argv=None):
     for name, row in sorted(rows["runs"].items(), key=lambda item: -item[1]["dev_avg"]):
         print(f"{name:<28}{row['dev_avg']:>8.2f}")
     print(f"best: {best_run} -> {rows['best']['best_checkpoint']}")
-    print(f"next: cxlm-xnli-eval --checkpoint {rows['best']['best_checkpoint']} --data {args.data} --out {os.path.join(args.out, 'best')}")
+    print(
+        f"next: cxlm-xnli-eval --checkpoint {rows['best']['best_checkpoint']} --data {args.data} "
+        f"--out {os.path.join(args.out, 'best')}"
+    )
 
 
 if __name__ == "__main__":

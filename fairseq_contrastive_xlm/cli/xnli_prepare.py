@@ -18,8 +18,8 @@ import shutil
 import sentencepiece as spm
 
 from ..errors import UserInputError
-from ..prepare.binarize import binarize_named_splits, encode_line
 from ..languages import XNLI_LANGUAGES, select_langs
+from ..prepare.binarize import binarize_named_splits, encode_line
 from ..prepare.output import refuse_existing, staged_directory
 from ..xnli.formats import LABELS, by_language, read
 from . import command
@@ -38,12 +38,23 @@ def parse_args(argv):
     parser.add_argument("--data", required=True, help="the pretraining data directory (its spm.model and dict.txt)")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--langs", default=",".join(XNLI_LANGUAGES), help="languages to evaluate (default: all 15)")
-    parser.add_argument("--max-positions", type=int, default=512,
-                        help="the model's positions; longer examples are an error unless --truncate (default 512)")
-    parser.add_argument("--truncate", action="store_true",
-                        help="cut over-long examples (the longer side first) and count them instead of failing")
-    parser.add_argument("--max-train", type=int, default=0,
-                        help="keep only the first N training examples (0: all), e.g. for a quick CPU run")
+    parser.add_argument(
+        "--max-positions",
+        type=int,
+        default=512,
+        help="the model's positions; longer examples are an error unless --truncate (default 512)",
+    )
+    parser.add_argument(
+        "--truncate",
+        action="store_true",
+        help="cut over-long examples (the longer side first) and count them instead of failing",
+    )
+    parser.add_argument(
+        "--max-train",
+        type=int,
+        default=0,
+        help="keep only the first N training examples (0: all), e.g. for a quick CPU run",
+    )
     parser.add_argument("--workers", type=int, default=1, help="fairseq-preprocess workers")
     parser.add_argument("--force", action="store_true", help="replace --out if it exists")
     return parser.parse_args(argv)
@@ -66,9 +77,11 @@ class Encoder:
         self.truncated = 0
 
     def write(self, examples, where, directory, split):
-        with open(os.path.join(directory, f"{split}.input0"), "w", encoding="utf-8") as p, open(
-            os.path.join(directory, f"{split}.input1"), "w", encoding="utf-8"
-        ) as h, open(os.path.join(directory, f"{split}.label"), "w", encoding="utf-8") as y:
+        with (
+            open(os.path.join(directory, f"{split}.input0"), "w", encoding="utf-8") as p,
+            open(os.path.join(directory, f"{split}.input1"), "w", encoding="utf-8") as h,
+            open(os.path.join(directory, f"{split}.label"), "w", encoding="utf-8") as y,
+        ):
             for number, example in enumerate(examples, start=1):
                 premise = encode_line(self.processor, example.premise)
                 hypothesis = encode_line(self.processor, example.hypothesis)
@@ -93,7 +106,9 @@ def main(argv=None):
     model, dictionary = (os.path.join(args.data, name) for name in ("spm.model", "dict.txt"))
     for path in (model, dictionary):
         if not os.path.isfile(path):
-            raise UserInputError(f"{path} is missing: --data must be the pretraining data directory made by cxlm-prepare")
+            raise UserInputError(
+                f"{path} is missing: --data must be the pretraining data directory made by cxlm-prepare"
+            )
     refuse_existing(args.out, args.force)
     train = read(args.train)
     if args.max_train:
@@ -128,8 +143,11 @@ def main(argv=None):
         summary = {
             "languages": langs,
             "labels": list(LABELS),
-            "train": {"file": os.path.abspath(args.train), "format": train.format,
-                      "dropped_no_gold_label": train.dropped_no_gold_label},
+            "train": {
+                "file": os.path.abspath(args.train),
+                "format": train.format,
+                "dropped_no_gold_label": train.dropped_no_gold_label,
+            },
             "pretraining_data": os.path.abspath(args.data),
             "examples": {split: len(examples) for split, (examples, _) in splits.items()},
             "truncated": encoder.truncated,

@@ -146,10 +146,19 @@ class MaskedLmNTXentLoss(FairseqCriterion):
         masked, lm_tokens = self.prediction_mask(views["target"]) if "target" in views else (None, 0)
         projections, extra = model(**views["net_input"], ntxent_projection=True, masked_tokens=masked)
         pairs = batch["pairs"]
-        group = distributed_utils.get_data_parallel_group() if distributed_utils.get_data_parallel_world_size() > 1 else None
+        group = (
+            distributed_utils.get_data_parallel_group()
+            if distributed_utils.get_data_parallel_world_size() > 1
+            else None
+        )
         inner = unwrap(model)
-        result = nt_xent(projections[:pairs], projections[pairs:], self.temperature, group=group,
-                         extra_negatives=inner.ntxent_negatives())
+        result = nt_xent(
+            projections[:pairs],
+            projections[pairs:],
+            self.temperature,
+            group=group,
+            extra_negatives=inner.ntxent_negatives(),
+        )
         views_mlm = None
         if "target" in views:
             views_mlm = self.lm_cross_entropy(extra["lm_logits"], views["target"], masked), lm_tokens

@@ -18,6 +18,7 @@ from fairseq.data import Dictionary, data_utils, indexed_dataset
 from ..errors import UserInputError
 from ..languages import Pair
 
+
 class DataDirectory:
     def __init__(self, path: str):
         if not path or not os.path.isdir(path):

@@ -36,9 +36,7 @@ class MaskingScheme:
         return cls(mask_idx, dictionary.pad(), weights / weights.sum(), **probs)
 
 
-def mask_tokens(
-    tokens: np.ndarray, scheme: MaskingScheme, rng: np.random.Generator
-) -> Tuple[np.ndarray, np.ndarray]:
+def mask_tokens(tokens: np.ndarray, scheme: MaskingScheme, rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
     """Choose mask_prob of the tokens after the first for prediction; the first token is never chosen.
 
     Of the chosen tokens, (1 - leave_unmasked - random) become <mask>, random_token_prob become a random

@@ -67,9 +67,7 @@ class MultiObjectiveDataset(FairseqDataset):
     def __init__(self, objectives: Dict[str, List[FairseqDataset]], alpha: float, seed: int, random_draws: bool):
         unknown = set(objectives) - set(OBJECTIVES)
         assert not unknown, f"unknown objectives {unknown}"
-        self.objectives = {
-            name: datasets for name, datasets in objectives.items() if sum(len(d) for d in datasets) > 0
-        }
+        self.objectives = {name: datasets for name, datasets in objectives.items() if sum(len(d) for d in datasets) > 0}
         assert self.objectives, "no objective has any data"
         self.alpha = alpha
         self.seed = seed
@@ -170,4 +168,3 @@ class MultiObjectiveDataset(FairseqDataset):
     def filter_indices_by_size(self, indices, max_sizes):
         # Every objective dataset already fits the model's positions; item sizes are sums over objectives.
         return indices, []
-

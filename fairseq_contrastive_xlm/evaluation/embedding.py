@@ -16,8 +16,15 @@ from .checkpoints import language_ids, load
 class SentenceEmbedder:
     """checkpoint: a contrastive_xlm checkpoint; data: its data directory (spm.model and the dictionary)."""
 
-    def __init__(self, checkpoint: str, data: str, pooling: Optional[str] = None, layer: Optional[int] = None,
-                 projection: bool = False, cpu: bool = False):
+    def __init__(
+        self,
+        checkpoint: str,
+        data: str,
+        pooling: Optional[str] = None,
+        layer: Optional[int] = None,
+        projection: bool = False,
+        cpu: bool = False,
+    ):
         model_path = os.path.join(data, "spm.model")
         if not os.path.isfile(model_path):
             raise UserInputError(f"{model_path} is missing: --data must be the data directory made by cxlm-prepare")
@@ -49,7 +56,7 @@ class SentenceEmbedder:
         out = np.zeros((len(sentences), 0), dtype=np.float32)
         chunks = range(0, len(order), batch_size)
         for start in tqdm(chunks, desc=f"embed {lang}", unit=" batch", disable=not progress, mininterval=2):
-            rows = order[start:start + batch_size]
+            rows = order[start : start + batch_size]
             width = max(len(encoded[i]) for i in rows)
             tokens = torch.full((len(rows), width), self.dictionary.pad(), dtype=torch.long)
             for row, i in enumerate(rows):

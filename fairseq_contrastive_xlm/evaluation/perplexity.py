@@ -16,7 +16,7 @@ def masked_lm_loss(model, criterion, dataset, batch_size: int = 32) -> Tuple[flo
     order = np.argsort(dataset.sizes, kind="stable")  # similar lengths together: little padding
     total, tokens = 0.0, 0
     for start in range(0, len(order), batch_size):
-        batch = dataset.collater([dataset[int(i)] for i in order[start:start + batch_size]])
+        batch = dataset.collater([dataset[int(i)] for i in order[start : start + batch_size]])
         if device.type == "cuda":
             batch = utils.move_to_cuda(batch, device)
         loss, count = criterion.masked_lm_loss(model, batch)

@@ -39,7 +39,15 @@ def _confusion(ax, matrix: np.ndarray, labels: Sequence[str], title: str):
     for i in range(len(labels)):
         for j in range(len(labels)):
             colour = "white" if shares[i, j] > 0.6 else "black"
-            ax.text(j, i, f"{int(counts[i, j])}\n{100 * shares[i, j]:.0f}%", ha="center", va="center", fontsize=6, color=colour)
+            ax.text(
+                j,
+                i,
+                f"{int(counts[i, j])}\n{100 * shares[i, j]:.0f}%",
+                ha="center",
+                va="center",
+                fontsize=6,
+                color=colour,
+            )
     accuracy = 100 * np.trace(counts) / max(counts.sum(), 1)
     ax.set_title(f"{title} ({accuracy:.1f}%)", fontsize=9)
 
@@ -51,7 +59,7 @@ def confusion_matrices(matrices: Dict[str, np.ndarray], labels: Sequence[str], p
     fig, axes = plt.subplots(rows, columns, figsize=(2.8 * columns, 2.8 * rows), squeeze=False, layout="constrained")
     for ax, (lang, matrix) in zip(axes.flat, matrices.items()):
         _confusion(ax, matrix, labels, lang)
-    for ax in list(axes.flat)[len(matrices):]:
+    for ax in list(axes.flat)[len(matrices) :]:
         ax.axis("off")
     fig.suptitle(title)
     fig.supxlabel("predicted")

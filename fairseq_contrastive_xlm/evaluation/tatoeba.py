@@ -51,7 +51,7 @@ def en_x_directory(directory: str):
     found = {}
     for name in sorted(os.listdir(directory)):
         if name.startswith("en-") and name.endswith(".en"):
-            lang = name[len("en-"):-len(".en")]
+            lang = name[len("en-") : -len(".en")]
             other = os.path.join(directory, f"en-{lang}.{lang}")
             if os.path.isfile(other):
                 english, foreign = read_aligned(os.path.join(directory, name), other)

@@ -285,7 +285,7 @@ class ContrastiveXLMModel(RobertaModel):
             state_dict[prefix + key] = current[key]
         if initialised:
             logger.info("not in the checkpoint, keeping their initial values: %s", ", ".join(initialised))
-        unused = [k for k in state_dict if k[len(prefix):].startswith(ours) and k[len(prefix):] not in current]
+        unused = [k for k in state_dict if k[len(prefix) :].startswith(ours) and k[len(prefix) :] not in current]
         for key in unused:
             del state_dict[key]
         if unused:

@@ -5,5 +5,11 @@ from .momentum_queue import MomentumQueue
 from .projection_head import ProjectionHead
 from .sentence_encoder import ContrastiveXLMSentenceEncoder, encode_and_pool, pool, segment_attention_mask
 
-__all__ = ["ContrastiveXLMSentenceEncoder", "MomentumQueue", "ProjectionHead", "encode_and_pool", "pool",
-           "segment_attention_mask"]
+__all__ = [
+    "ContrastiveXLMSentenceEncoder",
+    "MomentumQueue",
+    "ProjectionHead",
+    "encode_and_pool",
+    "pool",
+    "segment_attention_mask",
+]

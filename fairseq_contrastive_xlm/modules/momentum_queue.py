@@ -66,15 +66,15 @@ class MomentumQueue:
     @torch.no_grad()
     def push(self, keys: torch.Tensor):
         """Add keys (oldest out first). Every worker pushes the same gathered keys, so queues stay equal."""
-        keys = keys.detach().float()[-self.size:]
+        keys = keys.detach().float()[-self.size :]
         if self.keys is None:
             self.keys = keys.new_zeros(self.size, keys.size(1))
         end = self.next + len(keys)
         if end <= self.size:
-            self.keys[self.next:end] = keys
+            self.keys[self.next : end] = keys
         else:
             split = self.size - self.next
-            self.keys[self.next:] = keys[:split]
+            self.keys[self.next :] = keys[:split]
             self.keys[: end - self.size] = keys[split:]
         self.next = end % self.size
         self.filled = min(self.size, self.filled + len(keys))

@@ -32,16 +32,27 @@ def pool(features: torch.Tensor, padding_mask: torch.Tensor, how: str) -> torch.
     raise ValueError(f"unknown pooling '{how}' (expected first, max or mean)")
 
 
-def encode_and_pool(sentence_encoder, src_tokens, pooling: str, layer: int, positions=None, lang_ids=None,
-                    segments=None, view_index=None, view_padding=None, **unused):
+def encode_and_pool(
+    sentence_encoder,
+    src_tokens,
+    pooling: str,
+    layer: int,
+    positions=None,
+    lang_ids=None,
+    segments=None,
+    view_index=None,
+    view_padding=None,
+    **unused,
+):
     """One forward: (sentence embeddings pooled from `layer` (0 = embeddings, 1..L, -1 = last), B x T x C
     output of the last layer).
 
     One sentence a row: B x C embeddings. Packed rows (data.collate.pack_views): each token attends only
     within its segment, and view_index / view_padding gather every sentence's tokens for pooling: V x C."""
     last = layer in (-1, len(sentence_encoder.layers))
-    out = sentence_encoder(src_tokens, return_all_hiddens=not last, positions=positions, lang_ids=lang_ids,
-                           segments=segments)
+    out = sentence_encoder(
+        src_tokens, return_all_hiddens=not last, positions=positions, lang_ids=lang_ids, segments=segments
+    )
     final = out["encoder_out"][0].transpose(0, 1)
     features = final if last else out["encoder_states"][layer].transpose(0, 1)
     if view_index is None:

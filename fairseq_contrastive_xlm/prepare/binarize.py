@@ -40,7 +40,9 @@ def train_sentencepiece(text_path: str, model_path: str, vocab_size: int, seed: 
             )
         except RuntimeError as err:  # e.g. "Vocabulary size too high (8000). Please set it to a value <= 2713."
             message = str(err).split(")] ")[-1]
-            raise UserInputError(f"SentencePiece cannot train a {vocab_size}-piece model on this text: {message}") from None
+            raise UserInputError(
+                f"SentencePiece cannot train a {vocab_size}-piece model on this text: {message}"
+            ) from None
     with open(model_path, "wb") as out:
         out.write(model.getvalue())
     return model_path
@@ -76,16 +78,31 @@ def _split_options(prefixes: Dict[str, str]) -> List[str]:
 def binarize_mono(data_dir: str, lang: str, files: Dict[str, str], dictionary: str, workers: int = 1):
     """files: split -> tokenised text of `lang` -> DATA/mono/<lang>/<split>.{bin,idx}."""
     fairseq_preprocess(
-        "--only-source", "--srcdict", dictionary, "--destdir", os.path.join(data_dir, "mono", lang),
-        *_split_options(files), workers=workers,
+        "--only-source",
+        "--srcdict",
+        dictionary,
+        "--destdir",
+        os.path.join(data_dir, "mono", lang),
+        *_split_options(files),
+        workers=workers,
     )
 
 
 def binarize_pair(data_dir: str, src: str, tgt: str, prefixes: Dict[str, str], dictionary: str, workers: int = 1):
     """prefixes: split -> P with tokenised P.<src> and P.<tgt> -> DATA/para/<src>-<tgt>/<split>.<src>-<tgt>.<lang>."""
     fairseq_preprocess(
-        "--source-lang", src, "--target-lang", tgt, "--srcdict", dictionary, "--tgtdict", dictionary,
-        "--destdir", os.path.join(data_dir, "para", f"{src}-{tgt}"), *_split_options(prefixes), workers=workers,
+        "--source-lang",
+        src,
+        "--target-lang",
+        tgt,
+        "--srcdict",
+        dictionary,
+        "--tgtdict",
+        dictionary,
+        "--destdir",
+        os.path.join(data_dir, "para", f"{src}-{tgt}"),
+        *_split_options(prefixes),
+        workers=workers,
     )
 
 

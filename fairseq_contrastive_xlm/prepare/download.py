@@ -46,7 +46,9 @@ def verify(path: str, size: Optional[int] = None, md5: Optional[str] = None, sha
         raise DownloadError(f"{path}: {'; '.join(problems)}; removed it, run again to download it afresh")
 
 
-def fetch(url: str, dest: str, size: Optional[int] = None, md5: Optional[str] = None, sha256: Optional[str] = None) -> str:
+def fetch(
+    url: str, dest: str, size: Optional[int] = None, md5: Optional[str] = None, sha256: Optional[str] = None
+) -> str:
     """Download url to dest (resuming DEST.part), verify it, and return dest. A verified dest is kept."""
     if os.path.exists(dest):
         return dest
@@ -71,9 +73,12 @@ def fetch(url: str, dest: str, size: Optional[int] = None, md5: Optional[str] = 
             if size is None:
                 size = announced
             skip = 0 if resumed else have  # the server sent everything again: skip what we have
-            with open(part, "ab") as out, tqdm(
-                total=size, initial=have, unit="B", unit_scale=True, desc=os.path.basename(dest), mininterval=2
-            ) as bar:
+            with (
+                open(part, "ab") as out,
+                tqdm(
+                    total=size, initial=have, unit="B", unit_scale=True, desc=os.path.basename(dest), mininterval=2
+                ) as bar,
+            ):
                 while True:
                     block = response.read(CHUNK)
                     if not block:

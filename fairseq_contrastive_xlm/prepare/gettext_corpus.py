@@ -6,8 +6,8 @@ same way). Most XNLI languages have thousands of such pairs on a Debian machine.
 """
 
 import functools
-import glob
 import gettext
+import glob
 import logging
 import os
 import random
@@ -18,8 +18,20 @@ logger = logging.getLogger(__name__)
 LOCALE_DIR = "/usr/share/locale"
 # The locale directory that holds each non-English XNLI language (XNLI's Chinese is Simplified).
 XNLI_LOCALES = {
-    "ar": "ar", "bg": "bg", "de": "de", "el": "el", "es": "es", "fr": "fr", "hi": "hi", "ru": "ru",
-    "sw": "sw", "th": "th", "tr": "tr", "ur": "ur", "vi": "vi", "zh": "zh_CN",
+    "ar": "ar",
+    "bg": "bg",
+    "de": "de",
+    "el": "el",
+    "es": "es",
+    "fr": "fr",
+    "hi": "hi",
+    "ru": "ru",
+    "sw": "sw",
+    "th": "th",
+    "tr": "tr",
+    "ur": "ur",
+    "vi": "vi",
+    "zh": "zh_CN",
 }
 
 Pair = Tuple[str, str]

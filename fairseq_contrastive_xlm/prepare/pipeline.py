@@ -66,20 +66,27 @@ def _default_workers() -> int:
 class PrepareOptions:
     """Every option of the pipeline (cxlm-prepare's flags are made from these fields)."""
 
-    vocab_size: Optional[int] = field(default=None, metadata={"help": "train a SentencePiece unigram model of this size"})
-    spm_model: Optional[str] = field(default=None, metadata={"help": "reuse this SentencePiece model (with --dict), e.g. XLM-R's"})
+    vocab_size: Optional[int] = field(
+        default=None, metadata={"help": "train a SentencePiece unigram model of this size"}
+    )
+    spm_model: Optional[str] = field(
+        default=None, metadata={"help": "reuse this SentencePiece model (with --dict), e.g. XLM-R's"}
+    )
     dict: Optional[str] = field(default=None, metadata={"help": "reuse this fairseq dictionary (with --spm-model)"})
     sampling_alpha: float = field(
         default=0.5,
-        metadata={"help": "language balance of the SentencePiece training sample: a language's share is "
-                  "proportional to its share of the text ** alpha"},
+        metadata={
+            "help": "language balance of the SentencePiece training sample: a language's share is "
+            "proportional to its share of the text ** alpha"
+        },
     )
     spm_sentences: int = field(default=1_000_000, metadata={"help": "sentences in the SentencePiece training sample"})
     valid_size: int = field(default=5000, metadata={"help": "validation sentences per corpus"})
     test_size: int = field(default=5000, metadata={"help": "test sentences per corpus"})
     max_chars: int = field(default=2000, metadata={"help": "drop lines longer than this"})
     max_length_ratio: float = field(
-        default=3.0, metadata={"help": "drop pairs whose lengths in SentencePiece pieces differ by more than this factor"}
+        default=3.0,
+        metadata={"help": "drop pairs whose lengths in SentencePiece pieces differ by more than this factor"},
     )
     seed: int = field(default=1, metadata={"help": "seed of the splits and samples"})
     workers: int = field(
@@ -96,11 +103,15 @@ def check_corpora(corpora: List[Corpus], options: PrepareOptions, out: str, forc
     for corpus in corpora:
         for lang in corpus.langs:
             if not is_known(lang):
-                raise UserInputError(f"unknown language code '{lang}' (in {corpus.name}): expected ISO 639-1, e.g. en, de, zh")
+                raise UserInputError(
+                    f"unknown language code '{lang}' (in {corpus.name}): expected ISO 639-1, e.g. en, de, zh"
+                )
         key = (corpus.parallel, tuple(sorted(corpus.langs)))
         if key in seen:
             kind = "--para" if corpus.parallel else "--mono"
-            raise UserInputError(f"{kind} {corpus.name} is given twice (also as {seen[key]}); concatenate the files first")
+            raise UserInputError(
+                f"{kind} {corpus.name} is given twice (also as {seen[key]}); concatenate the files first"
+            )
         seen[key] = corpus.name
         for path in corpus.paths:
             if not os.path.isfile(path):
@@ -146,7 +157,12 @@ def clean(corpus: Corpus, options: PrepareOptions, work: str) -> str:
     try:
         if corpus.parallel:
             raw = zip(_lines(corpus.paths[0]), _lines(corpus.paths[1]))
-            kept = clean_pairs(tqdm(raw, desc=f"clean {corpus.name}", unit=" pairs", mininterval=2), corpus.paths, options.max_chars, corpus.drops)
+            kept = clean_pairs(
+                tqdm(raw, desc=f"clean {corpus.name}", unit=" pairs", mininterval=2),
+                corpus.paths,
+                options.max_chars,
+                corpus.drops,
+            )
             for src, tgt in kept:
                 outs[0].write(src + "\n")
                 outs[1].write(tgt + "\n")
@@ -175,7 +191,12 @@ def held_out_sizes(n: int, valid: int, test: int, name: str) -> Tuple[int, int]:
     scaled = (scaled_valid, budget - scaled_valid)
     logger.warning(
         "%s has %d sentences: too few for --valid-size %d and --test-size %d; using %d and %d (%d%% of it)",
-        name, n, valid, test, *scaled, int(HELD_OUT_SHARE_MAX * 100),
+        name,
+        n,
+        valid,
+        test,
+        *scaled,
+        int(HELD_OUT_SHARE_MAX * 100),
     )
     return scaled
 
@@ -185,7 +206,7 @@ def split(corpus: Corpus, prefix: str, options: PrepareOptions, work: str) -> st
     valid, test = held_out_sizes(corpus.kept, options.valid_size, options.test_size, corpus.name)
     order = np.random.default_rng([options.seed, *map(ord, corpus.name)]).permutation(corpus.kept)
     which = np.empty(corpus.kept, dtype=np.int8)
-    which[order[:valid]], which[order[valid:valid + test]], which[order[valid + test:]] = 1, 2, 0
+    which[order[:valid]], which[order[valid : valid + test]], which[order[valid + test :]] = 1, 2, 0
     corpus.split_sizes = {"train": corpus.kept - valid - test, "valid": valid, "test": test}
     out_prefix = os.path.join(work, f"{{}}.{corpus.name}")
     for lang in corpus.langs:
@@ -242,9 +263,10 @@ def encode(model: str, files: List[str], workers: int, chunk: int = 2000):
     """Every file F -> F.tok, in parallel workers, in order."""
     total = sum(_count_lines(f) for f in files)
     context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    with context.Pool(workers, initializer=_load_processor, initargs=(model,)) as pool, tqdm(
-        total=total, desc="encode", unit=" lines", mininterval=2
-    ) as bar:
+    with (
+        context.Pool(workers, initializer=_load_processor, initargs=(model,)) as pool,
+        tqdm(total=total, desc="encode", unit=" lines", mininterval=2) as bar,
+    ):
         for path in files:
             with open(path, encoding="utf-8") as f, open(path + ".tok", "w", encoding="utf-8") as out:
                 chunks = iter(lambda: [line for _, line in zip(range(chunk), f)], [])
@@ -287,10 +309,14 @@ def binarize_all(corpora: List[Corpus], prefixes, dictionary: str, out: str, wor
             for s, base in present.items():  # fairseq-preprocess wants PREFIX.<lang>
                 for lang in corpus.langs:
                     os.replace(f"{base}.{lang}.tok", f"{base}.tok.{lang}")
-            binarize.binarize_pair(out, src, tgt, {s: base + ".tok" for s, base in present.items()}, dictionary, workers)
+            binarize.binarize_pair(
+                out, src, tgt, {s: base + ".tok" for s, base in present.items()}, dictionary, workers
+            )
         else:
             lang = corpus.langs[0]
-            binarize.binarize_mono(out, lang, {s: f"{base}.{lang}.tok" for s, base in present.items()}, dictionary, workers)
+            binarize.binarize_mono(
+                out, lang, {s: f"{base}.{lang}.tok" for s, base in present.items()}, dictionary, workers
+            )
 
 
 def manifest(corpora: List[Corpus], options: PrepareOptions, dictionary_size: int) -> dict:

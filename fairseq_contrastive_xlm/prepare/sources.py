@@ -12,18 +12,40 @@ XNLI_ARCHIVES = ("XNLI-1.0.zip", "XNLI-MT-1.0.zip")
 
 # The 14 non-English XNLI languages in the three-letter codes of LASER's Tatoeba files.
 TATOEBA_CODES = {
-    "ar": "ara", "bg": "bul", "de": "deu", "el": "ell", "es": "spa", "fr": "fra", "hi": "hin",
-    "ru": "rus", "sw": "swh", "th": "tha", "tr": "tur", "ur": "urd", "vi": "vie", "zh": "cmn",
+    "ar": "ara",
+    "bg": "bul",
+    "de": "deu",
+    "el": "ell",
+    "es": "spa",
+    "fr": "fra",
+    "hi": "hin",
+    "ru": "rus",
+    "sw": "swh",
+    "th": "tha",
+    "tr": "tur",
+    "ur": "urd",
+    "vi": "vie",
+    "zh": "cmn",
 }
 
 # en-X parallel data from the four OPUS corpora the paper names: MultiUN for the UN languages, EUbookshop
 # for bg/de/el, TED2013 for hi/sw/tr/ur, OpenSubtitles for th/vi. Any (corpus, version) of OPUS can be
 # asked for instead with --corpus/--version.
 OPUS_DEFAULTS = {
-    "ar": ("MultiUN", "v1"), "es": ("MultiUN", "v1"), "fr": ("MultiUN", "v1"), "ru": ("MultiUN", "v1"),
-    "zh": ("MultiUN", "v1"), "bg": ("EUbookshop", "v2"), "de": ("EUbookshop", "v2"), "el": ("EUbookshop", "v2"),
-    "hi": ("TED2013", "v1.1"), "sw": ("TED2013", "v1.1"), "tr": ("TED2013", "v1.1"), "ur": ("TED2013", "v1.1"),
-    "th": ("OpenSubtitles", "v2018"), "vi": ("OpenSubtitles", "v2018"),
+    "ar": ("MultiUN", "v1"),
+    "es": ("MultiUN", "v1"),
+    "fr": ("MultiUN", "v1"),
+    "ru": ("MultiUN", "v1"),
+    "zh": ("MultiUN", "v1"),
+    "bg": ("EUbookshop", "v2"),
+    "de": ("EUbookshop", "v2"),
+    "el": ("EUbookshop", "v2"),
+    "hi": ("TED2013", "v1.1"),
+    "sw": ("TED2013", "v1.1"),
+    "tr": ("TED2013", "v1.1"),
+    "ur": ("TED2013", "v1.1"),
+    "th": ("OpenSubtitles", "v2018"),
+    "vi": ("OpenSubtitles", "v2018"),
 }
 
 

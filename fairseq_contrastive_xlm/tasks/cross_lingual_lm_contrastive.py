@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from fairseq.data import TokenBlockDataset
+from fairseq.dataclass import FairseqDataclass
 from fairseq.tasks import FairseqTask, register_task
 from fairseq.tasks.language_modeling import SAMPLE_BREAK_MODE_CHOICES
-from fairseq.dataclass import FairseqDataclass
 from omegaconf import II, MISSING
 
 from ..data.data_directory import DataDirectory
@@ -85,9 +85,7 @@ class CrossLingualLMContrastiveConfig(FairseqDataclass):
     )
     mask_prob: float = field(default=0.15, metadata={"help": "share of tokens chosen for prediction"})
     leave_unmasked_prob: float = field(default=0.1, metadata={"help": "share of chosen tokens left unchanged"})
-    random_token_prob: float = field(
-        default=0.1, metadata={"help": "share of chosen tokens replaced by a random word"}
-    )
+    random_token_prob: float = field(default=0.1, metadata={"help": "share of chosen tokens replaced by a random word"})
     seed: int = II("common.seed")
     train_subset: str = II("dataset.train_subset")
 
@@ -166,7 +164,9 @@ class CrossLingualLMContrastiveTask(FairseqTask):
         if self.ntxent_pairs:
             masking = self.masking if self.cfg.mlm_on_views else None
             objectives["ntxent"] = [
-                PairedViews(corpora[pair], self.dictionary.bos(), self.dictionary.pad(), masking, self.cfg.seed, next(stream))
+                PairedViews(
+                    corpora[pair], self.dictionary.bos(), self.dictionary.pad(), masking, self.cfg.seed, next(stream)
+                )
                 for pair in self.ntxent_pairs
             ]
         random_draws = split == self.cfg.train_subset
@@ -174,9 +174,11 @@ class CrossLingualLMContrastiveTask(FairseqTask):
         for name, datasets in dataset.objectives.items():
             counts = dataset.counts[name]
             probs = sampling_probs(counts, self.cfg.lang_sampling_alpha) if random_draws else counts / counts.sum()
-            names = self.mlm_langs if name == "mlm" else [
-                "-".join(p) for p in (self.tlm_pairs if name == "tlm" else self.ntxent_pairs)
-            ]
+            names = (
+                self.mlm_langs
+                if name == "mlm"
+                else ["-".join(p) for p in (self.tlm_pairs if name == "tlm" else self.ntxent_pairs)]
+            )
             logger.info(
                 "%s %s: %s",
                 split,
@@ -235,7 +237,11 @@ class CrossLingualLMContrastiveTask(FairseqTask):
         if corpus.dropped:
             logger.info(
                 "%s %s: dropped %d of %d pairs longer than --tokens-per-sample %d",
-                split, name, corpus.dropped, corpus.dropped + len(corpus), self.cfg.tokens_per_sample,
+                split,
+                name,
+                corpus.dropped,
+                corpus.dropped + len(corpus),
+                self.cfg.tokens_per_sample,
             )
         return corpus
 

@@ -27,8 +27,12 @@ def confusion(model, task, split: str, lang: str, batch_size: int = 64) -> np.nd
     """3 x 3 counts of (gold, predicted) on one split, the language's id given to the model."""
     task.load_dataset(split)
     batches = task.get_batch_iterator(
-        dataset=task.dataset(split), max_sentences=batch_size, max_positions=task.max_positions(),
-        ignore_invalid_inputs=False, seed=1, num_workers=0,
+        dataset=task.dataset(split),
+        max_sentences=batch_size,
+        max_positions=task.max_positions(),
+        ignore_invalid_inputs=False,
+        seed=1,
+        num_workers=0,
     ).next_epoch_itr(shuffle=False)
     head = classification_head(model)
     device = next(model.parameters()).device
@@ -36,7 +40,9 @@ def confusion(model, task, split: str, lang: str, batch_size: int = 64) -> np.nd
     for sample in batches:
         net_input = {k: v.to(device) for k, v in sample["net_input"].items()}
         logits, _ = model(
-            **net_input, features_only=True, classification_head_name=head,
+            **net_input,
+            features_only=True,
+            classification_head_name=head,
             lang_ids=language_ids(model, lang, net_input["src_tokens"]),
         )
         predicted = logits.argmax(dim=-1).cpu().numpy()

@@ -48,8 +48,16 @@ def model_options(checkpoint: str) -> List[str]:
     return argv
 
 
-def command(data: str, pretrained: str, save_dir: str, lr: float, optimizer: str, batch_size: int,
-            max_epoch: int, extra: List[str] = ()) -> List[str]:
+def command(
+    data: str,
+    pretrained: str,
+    save_dir: str,
+    lr: float,
+    optimizer: str,
+    batch_size: int,
+    max_epoch: int,
+    extra: List[str] = (),
+) -> List[str]:
     """fairseq-train arguments for one XNLI fine-tune (English train, English dev for fairseq's own
     validation; the zero-shot languages are scored afterwards by cxlm-xnli-eval). The learning rate warms
     up over the first 6% of the updates and decays linearly to zero at the last, as RoBERTa's GLUE recipe."""
@@ -66,13 +74,46 @@ def command(data: str, pretrained: str, save_dir: str, lr: float, optimizer: str
     if optimizer not in optimizers:
         raise UserInputError(f"optimizer {optimizer!r}: choose adam or sgd")
     return [
-        "fairseq-train", data, "--user-dir", USER_DIR,
-        "--task", "sentence_prediction", "--num-classes", "3", "--init-token", "0", "--separator-token", "2",
-        "--criterion", "sentence_prediction", *model_options(pretrained),
-        "--restore-file", pretrained, "--reset-optimizer", "--reset-dataloader", "--reset-meters", "--reset-lr-scheduler",
-        *optimizers[optimizer], "--lr", str(lr), "--batch-size", str(batch_size), "--max-epoch", str(max_epoch),
-        "--lr-scheduler", "polynomial_decay", "--total-num-update", str(updates),
-        "--warmup-updates", str(int(0.06 * updates)),
-        "--best-checkpoint-metric", "accuracy", "--maximize-best-checkpoint-metric",
-        "--save-dir", save_dir, "--log-format", "simple", *extra,
+        "fairseq-train",
+        data,
+        "--user-dir",
+        USER_DIR,
+        "--task",
+        "sentence_prediction",
+        "--num-classes",
+        "3",
+        "--init-token",
+        "0",
+        "--separator-token",
+        "2",
+        "--criterion",
+        "sentence_prediction",
+        *model_options(pretrained),
+        "--restore-file",
+        pretrained,
+        "--reset-optimizer",
+        "--reset-dataloader",
+        "--reset-meters",
+        "--reset-lr-scheduler",
+        *optimizers[optimizer],
+        "--lr",
+        str(lr),
+        "--batch-size",
+        str(batch_size),
+        "--max-epoch",
+        str(max_epoch),
+        "--lr-scheduler",
+        "polynomial_decay",
+        "--total-num-update",
+        str(updates),
+        "--warmup-updates",
+        str(int(0.06 * updates)),
+        "--best-checkpoint-metric",
+        "accuracy",
+        "--maximize-best-checkpoint-metric",
+        "--save-dir",
+        save_dir,
+        "--log-format",
+        "simple",
+        *extra,
     ]

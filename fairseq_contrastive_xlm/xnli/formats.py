@@ -81,7 +81,9 @@ def read(path: str) -> ReadResult:
     examples, no_gold = [], 0
     if kind == XNLI_TSV:
         for number, row in _tsv_rows(path):
-            examples.append(Example(row["sentence1"], row["sentence2"], label_id(row["gold_label"], path, number), row["language"]))
+            examples.append(
+                Example(row["sentence1"], row["sentence2"], label_id(row["gold_label"], path, number), row["language"])
+            )
     elif kind == XNLI_MT_TSV:
         for number, row in _tsv_rows(path):
             examples.append(Example(row["premise"], row["hypo"], label_id(row["label"], path, number)))
@@ -97,7 +99,9 @@ def read(path: str) -> ReadResult:
                 if row.get("gold_label") == "-":
                     no_gold += 1
                     continue
-                examples.append(Example(row["sentence1"], row["sentence2"], label_id(row.get("gold_label", ""), path, number)))
+                examples.append(
+                    Example(row["sentence1"], row["sentence2"], label_id(row.get("gold_label", ""), path, number))
+                )
     if not examples:
         raise UserInputError(f"{path} ({kind}) has no examples")
     return ReadResult(examples, kind, no_gold)
