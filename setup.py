@@ -27,6 +27,7 @@ setup(
             "cxlm-embed-plot = fairseq_contrastive_xlm.cli.embed_plot:main",
             "cxlm-summarize = fairseq_contrastive_xlm.cli.summarize:main",
             "cxlm-bench = fairseq_contrastive_xlm.cli.bench:main",
+            "cxlm-import = fairseq_contrastive_xlm.cli.import_checkpoint:main",
         ],
     },
     install_requires=[

@@ -26,12 +26,12 @@ def allow_fairseq_checkpoints():
 
 
 class CheckpointRefusedError(UserInputError):
-    def __init__(self, path, reason):
+    def __init__(self, path, reason, allowed="argparse.Namespace"):
         found = re.search(r"GLOBAL (\S+)", reason)
         what = f"the global {found.group(1)}" if found else "content"
         super().__init__(
             f"refused to load checkpoint {path}: it carries {what}, which a weights-only load does not "
-            "allow (only argparse.Namespace is allowed beside tensors and plain data). A checkpoint is "
+            f"allow (only {allowed} is allowed beside tensors and plain data). A checkpoint is "
             "untrusted input; re-save it from code you trust if you need it."
         )
 

@@ -80,6 +80,12 @@ def test_dictionary_that_differs(broken):
         build_task(broken)
 
 
+def test_nothing_to_train_is_refused_before_any_data_is_read(broken):
+    task = build_task(broken, mlm_langs="", tlm_pairs="", ntxent_pairs="none")  # still serves a dictionary
+    with pytest.raises(UserInputError, match="nothing to train"):
+        task.load_dataset("train")
+
+
 def test_language_not_in_the_language_table(broken):
     with pytest.raises(UserInputError, match=r"fr are not in --langs \(en,de\)"):
         build_task(broken, mlm_langs="en,fr", langs="en,de")
@@ -88,7 +94,6 @@ def test_language_not_in_the_language_table(broken):
 @pytest.mark.parametrize(
     "options, message",
     [
-        (dict(mlm_langs="", tlm_pairs="", ntxent_pairs="none"), "nothing to train"),
         (dict(mlm_langs="en,en"), "--mlm-langs: 'en' is given twice"),
         (dict(tlm_pairs="en-de,de-en"), "--tlm-pairs: 'de-en' is given twice"),
         (dict(tlm_pairs="ende"), "--tlm-pairs: 'ende' is not a language pair"),

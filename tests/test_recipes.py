@@ -143,8 +143,9 @@ def test_the_pretraining_config_lists_every_option_of_ours():
     }
     assert len(ours) == 8 and ours <= set(config["model"])
     # One source for defaults: every value the YAML writes for an option of ours is the dataclass default,
-    # except the required ones (???) and the model's language table, which is the task's.
-    assert config["model"]["langs"] == "${task.langs}"
+    # except the required ones (???), the model's language table, which is the task's, and the positions, which
+    # are XLM-R's (512) so that its checkpoints continue.
+    assert config["model"]["langs"] == "${task.langs}" and config["model"]["max_positions"] == 512
     for section, cls in (
         ("task", CrossLingualLMContrastiveConfig),
         ("model", ContrastiveXLMConfig),
@@ -152,7 +153,7 @@ def test_the_pretraining_config_lists_every_option_of_ours():
     ):
         defaults = cls()
         for name, value in config[section].items():
-            if name == "_name" or value == "???" or (section, name) == ("model", "langs"):
+            if name == "_name" or value == "???" or (section, name) in (("model", "langs"), ("model", "max_positions")):
                 continue
             default = getattr(defaults, name)
             assert value == (default.value if hasattr(default, "value") else default), (

@@ -25,11 +25,12 @@ from omegaconf import OmegaConf
 
 from ..errors import UserInputError
 from ..languages import XNLI_LANGUAGES
-from ..modules import ContrastiveXLMSentenceEncoder, MomentumQueue, ProjectionHead, encode_and_pool
+from ..modules import ContrastiveXLMSentenceEncoder, MomentumQueue, ProjectionHead, XLMLMHead, encode_and_pool
 
 logger = logging.getLogger(__name__)
 
 POOLING_CHOICES = ChoiceEnum(["first", "max", "mean"])
+LM_HEAD_CHOICES = ChoiceEnum(["roberta", "xlm"])
 ACTIVATION_CHOICES = ChoiceEnum(utils.get_available_activation_fns())
 
 
@@ -40,12 +41,28 @@ class ContrastiveXLMConfig(FairseqDataclass):
     encoder_embed_dim: int = field(default=768, metadata={"help": "hidden size"})
     encoder_ffn_embed_dim: int = field(default=3072, metadata={"help": "feed-forward inner size"})
     encoder_attention_heads: int = field(default=12, metadata={"help": "attention heads per layer"})
-    max_positions: int = field(default=512, metadata={"help": "number of learned positions (XLM-R: 512)"})
+    max_positions: Optional[int] = field(
+        default=None,
+        metadata={
+            "help": "number of learned positions (XLM-R, XLM: 512); default: the task's longest sample "
+            "(--tokens-per-sample), as RobertaModel does"
+        },
+    )
     activation_fn: ACTIVATION_CHOICES = field(default="gelu", metadata={"help": "feed-forward activation"})
     encoder_normalize_before: bool = field(
         default=False, metadata={"help": "pre-LayerNorm blocks (XLM-R and XLM are post-LayerNorm)"}
     )
     layernorm_embedding: bool = field(default=True, metadata={"help": "LayerNorm after the embeddings"})
+    layernorm_eps: float = field(
+        default=1e-5, metadata={"help": "epsilon of every LayerNorm (fairseq, XLM-R: 1e-5; XLM: 1e-12)"}
+    )
+    lm_head: LM_HEAD_CHOICES = field(
+        default="roberta",
+        metadata={
+            "help": "MLM output layer: 'roberta' (dense, activation, LayerNorm, then the tied projection and a bias) "
+            "or 'xlm' (the tied projection and a bias alone, as XLM's pred_layer)"
+        },
+    )
     untie_weights_roberta: bool = field(
         default=False, metadata={"help": "separate input embeddings and MLM output projection"}
     )
@@ -137,6 +154,11 @@ class ContrastiveXLMEncoder(RobertaEncoder):
         encoder.apply(init_bert_params)
         return encoder
 
+    def build_lm_head(self, embed_dim, output_dim, activation_fn, weight):
+        if self.args.lm_head == "xlm":
+            return XLMLMHead(weight, output_dim)
+        return super().build_lm_head(embed_dim, output_dim, activation_fn, weight)
+
     def forward(
         self,
         src_tokens,
@@ -171,6 +193,9 @@ class ContrastiveXLMEncoder(RobertaEncoder):
 class ContrastiveXLMModel(RobertaModel):
     def __init__(self, args, encoder, with_ntxent_head=True):
         super().__init__(args, encoder)  # BERT initialisation of everything built so far
+        for module in self.modules():  # fairseq builds its LayerNorms with its own epsilon (1e-5)
+            if "LayerNorm" in type(module).__name__ and hasattr(module, "eps"):
+                module.eps = args.layernorm_eps
         dim = args.encoder_embed_dim
         with_ntxent_head = with_ntxent_head and args.ntxent_proj_dim > 0
         self.ntxent_head = ProjectionHead(dim, args.ntxent_proj_dim) if with_ntxent_head else None
@@ -196,6 +221,9 @@ class ContrastiveXLMModel(RobertaModel):
     def build_model(cls, args, task):
         if OmegaConf.is_config(args):
             OmegaConf.set_struct(args, False)
+        if safe_getattr(args, "max_positions") is None:  # as RobertaModel: the task's longest sample
+            task_positions = task.max_positions()
+            args.max_positions = task_positions if isinstance(task_positions, int) else 512
         base_architecture(args)
         task_langs = getattr(task, "langs", None)
         if task_langs:

@@ -1,6 +1,7 @@
 """The building blocks of contrastive_xlm, apart from the registered model (as fairseq's linformer example
 keeps modules/ apart from models/)."""
 
+from .lm_head import XLMLMHead
 from .momentum_queue import MomentumQueue
 from .projection_head import ProjectionHead
 from .sentence_encoder import ContrastiveXLMSentenceEncoder, encode_and_pool, pool, segment_attention_mask
@@ -12,4 +13,5 @@ __all__ = [
     "encode_and_pool",
     "pool",
     "segment_attention_mask",
+    "XLMLMHead",
 ]

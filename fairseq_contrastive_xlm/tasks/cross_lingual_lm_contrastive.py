@@ -121,8 +121,6 @@ class CrossLingualLMContrastiveTask(FairseqTask):
         else:
             ntxent_pairs = parse_pairs("" if cfg.ntxent_pairs.strip() == "none" else cfg.ntxent_pairs, "--ntxent-pairs")
         langs = parse_langs(cfg.langs, "--langs")
-        if not (mlm_langs or tlm_pairs or ntxent_pairs):
-            raise UserInputError("nothing to train: give --mlm-langs, --tlm-pairs and/or --ntxent-pairs")
         if cfg.mlm_on_views and not ntxent_pairs:
             raise UserInputError("--mlm-on-views masks the NT-Xent views, but there are none (--ntxent-pairs none)")
         named = mlm_langs + [lang for pair in tlm_pairs + ntxent_pairs for lang in pair]
@@ -148,6 +146,10 @@ class CrossLingualLMContrastiveTask(FairseqTask):
         return self.langs.index(lang)
 
     def load_dataset(self, split, epoch=1, combine=False, **kwargs):
+        # Checked here, not in setup_task: a task with no objective still serves a checkpoint's dictionary and
+        # language table to the evaluation commands (an imported checkpoint records one).
+        if not (self.mlm_langs or self.tlm_pairs or self.ntxent_pairs):
+            raise UserInputError("nothing to train: give --mlm-langs, --tlm-pairs and/or --ntxent-pairs")
         stream = itertools.count()  # a distinct masking stream for every dataset
         objectives = {}
         if self.mlm_langs:

@@ -1,0 +1,60 @@
+"""cxlm-import: a pretrained model from elsewhere as a fairseq checkpoint of contrastive_xlm.
+
+    cxlm-import xlm mlm_tlm_xnli15_1024.pth --out xlm15      # XLM's own format (XLM-15, -17, -100)
+
+writes DIR/model.pt (continue it with --restore-file DIR/model.pt; read it with --checkpoint DIR/model.pt
+--data DIR), DIR/dict.txt (the checkpoint's own dictionary) and DIR/params.json (XLM's training options).
+The folder appears whole or not at all.
+"""
+
+import argparse
+import logging
+import os
+
+from ..interop import xlm
+from ..interop.fairseq_checkpoint import write_checkpoint, write_dictionary
+from ..prepare.output import refuse_existing, staged_directory
+from . import command
+
+logger = logging.getLogger("cxlm-import")
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="cxlm-import", description=__doc__.split("\n\n")[0])
+    sources = parser.add_subparsers(dest="source", required=True)
+    from_xlm = sources.add_parser("xlm", help="a checkpoint in XLM's own format (.pth)")
+    from_xlm.add_argument("path", help="the .pth file")
+    from_xlm.add_argument("--out", required=True, help="the folder to write")
+    from_xlm.add_argument("--force", action="store_true", help="replace --out if it exists")
+    return parser.parse_args(argv)
+
+
+def import_xlm(args):
+    checkpoint = xlm.load_xlm(args.path)
+    state, options, words = xlm.convert(checkpoint, args.path)
+    refuse_existing(args.out, args.force)
+    with staged_directory(args.out) as staging:
+        write_dictionary(os.path.join(staging, "dict.txt"), words)
+        xlm.write_params(os.path.join(staging, "params.json"), checkpoint["params"])
+        # The recorded data directory is the final one, so that --checkpoint works without --data too.
+        write_checkpoint(os.path.join(staging, "model.pt"), os.path.abspath(args.out), options, state)
+    logger.info(
+        "%s: %d layers, %d wide, %d words, languages %s -> %s",
+        args.path,
+        options["encoder_layers"],
+        options["encoder_embed_dim"],
+        len(words),
+        options["langs"] or "none",
+        os.path.join(args.out, "model.pt"),
+    )
+
+
+@command("cxlm-import")
+def main(argv=None):
+    args = parse_args(argv)
+    if args.source == "xlm":
+        import_xlm(args)
+
+
+if __name__ == "__main__":
+    main()
