@@ -28,6 +28,7 @@ setup(
             "cxlm-summarize = fairseq_contrastive_xlm.cli.summarize:main",
             "cxlm-bench = fairseq_contrastive_xlm.cli.bench:main",
             "cxlm-import = fairseq_contrastive_xlm.cli.import_checkpoint:main",
+            "cxlm-export-hf = fairseq_contrastive_xlm.cli.export_hf:main",
         ],
     },
     install_requires=[

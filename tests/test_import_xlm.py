@@ -154,3 +154,23 @@ def test_another_global_is_refused_with_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "refused to load checkpoint" in err and "datetime.date" in err and "numpy arrays and scalars" in err
     assert not os.path.exists(tmp_path / "out")
+
+
+def test_an_imported_xlm_exports_as_transformers_xlm(imported, tmp_path):
+    """XLM's output layer and language embeddings go out as XLMWithLMHeadModel (our vocabulary order)."""
+    from transformers import AutoModelForMaskedLM
+
+    from fairseq_contrastive_xlm.cli import export_hf
+
+    _, model, _, out = imported
+    export_hf.main(["--checkpoint", str(out / "model.pt"), "--data", str(out), "--out", str(tmp_path / "hf")])
+    hf = AutoModelForMaskedLM.from_pretrained(str(tmp_path / "hf")).eval()
+    assert type(hf).__name__ == "XLMWithLMHeadModel" and hf.config.lang2id == {lang: i for i, lang in enumerate(LANGS)}
+    tokens = torch.tensor([to_fairseq([1, 20, 31, 42, 1, 1, 50, 33, 1])])
+    langs, positions = torch.tensor([[1] * 5 + [2] * 4]), torch.tensor([[0, 1, 2, 3, 4, 0, 1, 2, 3]])
+    with torch.no_grad():
+        features, _ = model.encoder.extract_features(tokens, positions=positions, lang_ids=langs)
+        logits = model.encoder.output_layer(features)
+        theirs = hf(input_ids=tokens, langs=langs, position_ids=positions, output_hidden_states=True)
+    assert (features - theirs.hidden_states[-1]).abs().max() < 1e-5
+    assert (logits - theirs.logits).abs().max() < 1e-5

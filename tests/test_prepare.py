@@ -50,7 +50,7 @@ def test_gettext_corpus_is_line_aligned_real_text(raw):
 
 
 def test_layout_and_manifest(prepared):
-    assert sorted(os.listdir(prepared)) == ["dict.txt", "manifest.json", "mono", "para", "preprocess.log", "spm.model"]
+    assert sorted(os.listdir(prepared)) == ["dict.txt", "manifest.json", "mono", "para", "spm.model"]
     assert binaries(prepared) == sorted(
         [
             f"mono/{lang}/{split}.{ext}"
@@ -250,3 +250,14 @@ def test_heldout_pairs_stay_out_of_every_training_file(tmp_path):
         assert not set(held) & set(train)
         assert not {t for _, t in held} & set((out / f"mono.{lang}").read_text().splitlines()) - {t for _, t in train}
     assert str(out / "heldout") not in (out / "cxlm-prepare.args").read_text()
+
+
+def test_the_dictionary_follows_the_sentencepiece_model(prepared):
+    """As XLM-R's: fairseq index = SentencePiece id + 1, every piece present (Hugging Face's tokenizer relies on it)."""
+    import sentencepiece as spm
+    from fairseq.data import Dictionary
+
+    processor = spm.SentencePieceProcessor(model_file=os.path.join(prepared, "spm.model"))
+    dictionary = Dictionary.load(os.path.join(prepared, "dict.txt"))
+    assert len(dictionary) == processor.get_piece_size() + 1
+    assert all(dictionary.index(processor.id_to_piece(i)) == i + 1 for i in range(3, processor.get_piece_size()))

@@ -274,3 +274,26 @@ def test_hydra_finetune_config(xnli_bin, pretrained, tmp_path):
         "dataset.num_workers=0",
     )
     assert os.path.exists(os.path.join(save, "checkpoint1.pt"))
+
+
+def test_a_finetuned_classifier_exports_with_its_labels(finetuned, xnli_bin, tmp_path):
+    """cxlm-export-hf of a sentence_prediction checkpoint: transformers' XLMRobertaForSequenceClassification gives
+    our class logits (English's language embedding as the token type, as --input-lang en adds it)."""
+    from transformers import AutoModelForSequenceClassification
+
+    from fairseq_contrastive_xlm.cli import export_hf
+    from fairseq_contrastive_xlm.evaluation.checkpoints import load
+
+    checkpoint = os.path.join(finetuned, "checkpoint_last.pt")
+    export_hf.main(["--checkpoint", checkpoint, "--data", xnli_bin, "--out", str(tmp_path / "hf")])
+    hf = AutoModelForSequenceClassification.from_pretrained(str(tmp_path / "hf")).eval()
+    assert hf.config.id2label == {0: "entailment", 1: "neutral", 2: "contradiction"}
+    model, task, _ = load(checkpoint, data=xnli_bin, cpu=True)
+    task.load_dataset("valid")
+    dataset = task.datasets["valid"]
+    tokens = dataset.collater([dataset[i] for i in range(8)])["net_input"]["src_tokens"]
+    with torch.no_grad():
+        ours = model(tokens, features_only=True, classification_head_name="sentence_classification_head")[0]
+        english = torch.full_like(tokens, model.langs.index("en"))
+        theirs = hf(input_ids=tokens, attention_mask=tokens.ne(1).long(), token_type_ids=english).logits
+    assert (ours - theirs).abs().max().item() < 1e-5

@@ -1,17 +1,21 @@
 """cxlm-import: a pretrained model from elsewhere as a fairseq checkpoint of contrastive_xlm.
 
     cxlm-import xlm mlm_tlm_xnli15_1024.pth --out xlm15      # XLM's own format (XLM-15, -17, -100)
+    cxlm-import hf xlm-roberta-base --out xlmr               # a Hugging Face XLMRoberta folder (XLM-R, InfoXLM)
 
 writes DIR/model.pt (continue it with --restore-file DIR/model.pt; read it with --checkpoint DIR/model.pt
---data DIR), DIR/dict.txt (the checkpoint's own dictionary) and DIR/params.json (XLM's training options).
+--data DIR) and DIR/dict.txt (the checkpoint's own dictionary); from XLM also DIR/params.json (XLM's training
+options), from Hugging Face DIR/spm.model (its SentencePiece model, for cxlm-prepare --spm-model --dict).
 The folder appears whole or not at all.
 """
 
 import argparse
 import logging
 import os
+import shutil
 
-from ..interop import xlm
+from ..errors import UserInputError
+from ..interop import huggingface, xlm
 from ..interop.fairseq_checkpoint import write_checkpoint, write_dictionary
 from ..prepare.output import refuse_existing, staged_directory
 from . import command
@@ -26,6 +30,10 @@ def parse_args(argv):
     from_xlm.add_argument("path", help="the .pth file")
     from_xlm.add_argument("--out", required=True, help="the folder to write")
     from_xlm.add_argument("--force", action="store_true", help="replace --out if it exists")
+    from_hf = sources.add_parser("hf", help="a Hugging Face XLMRobertaModel / XLMRobertaForMaskedLM folder")
+    from_hf.add_argument("path", help="the folder (config.json, model.safetensors, sentencepiece.bpe.model)")
+    from_hf.add_argument("--out", required=True, help="the folder to write")
+    from_hf.add_argument("--force", action="store_true", help="replace --out if it exists")
     return parser.parse_args(argv)
 
 
@@ -49,11 +57,33 @@ def import_xlm(args):
     )
 
 
+def import_hf(args):
+    config, weights = huggingface.read_folder(args.path)
+    state, options = huggingface.hf_to_ours(config, weights, args.path)
+    spm_model = os.path.join(args.path, huggingface.SPM_FILE)
+    if not os.path.isfile(spm_model):
+        raise UserInputError(f"{spm_model} is missing: the dictionary is made from XLM-R's SentencePiece model")
+    rows = state["encoder.sentence_encoder.embed_tokens.weight"].size(0)
+    words = huggingface.sentencepiece_words(spm_model, rows, args.path)
+    refuse_existing(args.out, args.force)
+    with staged_directory(args.out) as staging:
+        write_dictionary(os.path.join(staging, "dict.txt"), words)
+        shutil.copy(spm_model, os.path.join(staging, "spm.model"))
+        write_checkpoint(os.path.join(staging, "model.pt"), os.path.abspath(args.out), options, state)
+    logger.info(
+        "%s: %d layers, %d wide, %d pieces -> %s",
+        args.path,
+        options["encoder_layers"],
+        options["encoder_embed_dim"],
+        len(words),
+        os.path.join(args.out, "model.pt"),
+    )
+
+
 @command("cxlm-import")
 def main(argv=None):
     args = parse_args(argv)
-    if args.source == "xlm":
-        import_xlm(args)
+    {"xlm": import_xlm, "hf": import_hf}[args.source](args)
 
 
 if __name__ == "__main__":

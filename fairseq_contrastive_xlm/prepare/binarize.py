@@ -4,6 +4,7 @@ into mono/<lang>/ and para/<src>-<tgt>/ (the layout of data/data_directory.py).
 fairseq-preprocess does the binarizing (mmap, indexed); it runs in-process to avoid its start-up cost.
 """
 
+import collections
 import io
 import os
 import shutil
@@ -55,16 +56,27 @@ def encode_line(processor: spm.SentencePieceProcessor, text: str) -> str:
     return " ".join(processor.id_to_piece(processor.encode(text)))
 
 
-def build_dictionary(encoded_train_files: Iterable[str], out_dir: str, workers: int = 1) -> str:
-    """One fairseq dictionary over the training text of every language: DIR/dict.txt."""
-    joined = os.path.join(out_dir, "dictionary_source.tmp")
-    with open(joined, "w", encoding="utf-8") as out:
-        for path in encoded_train_files:
-            with open(path, encoding="utf-8") as f:
-                shutil.copyfileobj(f, out)
-    fairseq_preprocess("--only-source", "--trainpref", joined, "--destdir", out_dir, "--dict-only", workers=workers)
-    os.remove(joined)
-    return os.path.join(out_dir, "dict.txt")
+SPM_SPECIALS = 3  # SentencePiece's <unk> <s> </s>; fairseq has its own four (<s> <pad> </s> <unk>)
+
+
+def build_dictionary(spm_model: str, encoded_train_files: Iterable[str], out_dir: str) -> str:
+    """DIR/dict.txt: every SentencePiece piece in the model's own order, with its count in the training text.
+
+    As XLM-R's dictionary: fairseq index = SentencePiece id + 1 (fairseq's four specials in front, the model's
+    three left out) and <mask> last, so Hugging Face's XLMRobertaTokenizer, which assumes exactly that,
+    encodes to our ids (cxlm-export-hf), and no piece the model can produce is missing from the dictionary."""
+    processor = spm.SentencePieceProcessor(model_file=spm_model)
+    counts = collections.Counter()
+    for path in encoded_train_files:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                counts.update(line.split())
+    path = os.path.join(out_dir, "dict.txt")
+    with open(path, "w", encoding="utf-8") as out:
+        for piece_id in range(SPM_SPECIALS, processor.get_piece_size()):
+            piece = processor.id_to_piece(piece_id)
+            out.write(f"{piece} {counts[piece]}\n")
+    return path
 
 
 def _split_options(prefixes: Dict[str, str]) -> List[str]:

@@ -398,7 +398,7 @@ def prepare(corpora: List[Corpus], out: str, options: PrepareOptions = None, for
                 shutil.copy(options.dict, dictionary)
             else:
                 train_texts = [f"{prefixes[c.name].format('train')}.{lang}.tok" for c in corpora for lang in c.langs]
-                dictionary = binarize.build_dictionary(train_texts, staging, options.workers)
+                dictionary = binarize.build_dictionary(model, train_texts, staging)
             binarize_all(corpora, prefixes, dictionary, staging, options.workers)
         shutil.rmtree(work)
 

@@ -1,0 +1,225 @@
+"""Hugging Face in and out, checked against transformers' own XLMRoberta: cxlm-export-hf (a model trained here,
+with and without language embeddings; its tokenizer), cxlm-import hf (XLM-R / InfoXLM folders), and the round
+trip Hugging Face -> ours -> Hugging Face."""
+
+import functools
+import os
+import shutil
+
+import pytest
+import sentencepiece as spm
+import torch
+from fairseq.data import Dictionary
+from transformers import AutoModelForMaskedLM, AutoTokenizer, XLMRobertaConfig, XLMRobertaForMaskedLM
+
+from fairseq_contrastive_xlm.cli import export_hf, import_checkpoint
+from fairseq_contrastive_xlm.evaluation.checkpoints import load
+from fairseq_contrastive_xlm.interop.huggingface import SPM_FILE
+from fairseq_contrastive_xlm.prepare.binarize import encode_line
+from fairseq_contrastive_xlm.prepare.cleaning import normalise
+from fairseq_contrastive_xlm.prepare.pipeline import Corpus, PrepareOptions, prepare
+
+from corpus import usable_pairs
+from helpers import fairseq_train
+
+SCRIPTS = ("ru", "zh", "el", "ar", "hi", "de")  # Cyrillic, Han, Greek, Arabic, Devanagari, Latin
+LANGS = "en," + ",".join(SCRIPTS)
+
+
+@pytest.fixture(scope="module")
+def scripts_data(tmp_path_factory):
+    return build_scripts_data(tmp_path_factory.mktemp("scripts"))
+
+
+def build_scripts_data(root):
+    """A data directory prepared by the pipeline from gettext pairs en-X in six scripts, and held-out sentences."""
+    corpora, held_out = [], {}
+    for lang in SCRIPTS:
+        pairs = usable_pairs(lang, 640)
+        held_out[lang] = [target for _, target in pairs[600:]]
+        for side, name in ((0, "en"), (1, lang)):
+            with open(root / f"en-{lang}.{name}", "w", encoding="utf-8") as f:
+                f.writelines(pair[side] + "\n" for pair in pairs[:600])
+        corpora.append(Corpus(("en", lang), (str(root / f"en-{lang}.en"), str(root / f"en-{lang}.{lang}"))))
+    data = str(root / "data")
+    prepare(corpora, data, PrepareOptions(vocab_size=1500, valid_size=0, test_size=0, workers=2))
+    return data, held_out
+
+
+def trained(data, save, *options):
+    fairseq_train(
+        data,
+        save,
+        "--tlm-pairs",
+        "en-ru,en-zh",
+        "--langs",
+        LANGS,
+        "--batch-size",
+        "8",
+        "--max-update",
+        "3",
+        "--disable-validation",
+        "--no-epoch-checkpoints",
+        *options,
+    )
+    return os.path.join(save, "checkpoint_last.pt")
+
+
+@functools.lru_cache(maxsize=None)
+def vocabulary(data):
+    return spm.SentencePieceProcessor(model_file=os.path.join(data, "spm.model")), Dictionary.load(
+        os.path.join(data, "dict.txt")
+    )
+
+
+def prepare_encoding(data, sentence):
+    """cxlm-prepare's ids of a sentence: cleaned, SentencePiece pieces, the dictionary, <s> ... </s>."""
+    processor, d = vocabulary(data)
+    return [d.bos(), *(d.index(p) for p in encode_line(processor, normalise(sentence)).split()), d.eos()]
+
+
+def batch(rows, pad=1):
+    width = max(len(r) for r in rows)
+    return torch.tensor([r + [pad] * (width - len(r)) for r in rows])
+
+
+def pooled(hidden, mask, how):
+    if how == "first":
+        return hidden[:, 0]
+    if how == "max":
+        return hidden.masked_fill(~mask.unsqueeze(-1), float("-inf")).max(dim=1).values
+    real = mask.unsqueeze(-1).float()
+    return (hidden * real).sum(dim=1) / real.sum(dim=1)
+
+
+def largest_differences(model, hf, tokens, lang_ids=None):
+    """Hidden states and MLM logits of ours and of the exported model, over the real tokens."""
+    mask = tokens.ne(1)
+    with torch.no_grad():
+        features, _ = model.encoder.extract_features(tokens, lang_ids=lang_ids)
+        logits = model.encoder.output_layer(features)
+        theirs = hf(input_ids=tokens, attention_mask=mask.long(), token_type_ids=lang_ids, output_hidden_states=True)
+    return (
+        (features - theirs.hidden_states[-1])[mask].abs().max().item(),
+        (logits[..., : theirs.logits.size(-1)] - theirs.logits)[mask].abs().max().item(),
+        theirs,
+    )
+
+
+def test_export_equals_ours_and_the_tokenizer_encodes_as_cxlm_prepare(scripts_data, tmp_path):
+    data, held_out = scripts_data
+    checkpoint = trained(data, tmp_path / "plain")
+    out = tmp_path / "hf"
+    export_hf.main(["--checkpoint", checkpoint, "--data", data, "--out", str(out)])
+    assert {"config.json", "model.safetensors", "tokenizer.json", SPM_FILE, "README.md"} <= set(os.listdir(out))
+    hf = AutoModelForMaskedLM.from_pretrained(str(out)).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(out))
+    model, _, _ = load(checkpoint, data=data, cpu=True)
+
+    disagreements = {}
+    for lang, sentences in held_out.items():
+        ours = [prepare_encoding(data, s) for s in sentences]
+        theirs = [tokenizer(s)["input_ids"] for s in sentences]
+        disagreements[lang] = sum(a != b for a, b in zip(ours, theirs))
+    assert disagreements == {lang: 0 for lang in SCRIPTS}
+
+    rows = [prepare_encoding(data, s) for lang in SCRIPTS for s in held_out[lang][:4]]
+    tokens = batch(rows)
+    hidden, logits, theirs = largest_differences(model, hf, tokens)
+    assert hidden < 1e-5 and logits < 1e-5, (hidden, logits)
+    mask = tokens.ne(1)
+    for how in ("first", "max", "mean"):  # the sentence embeddings, reproduced from the exported hidden states
+        for layer in (-1, 1):
+            with torch.no_grad():
+                ours_embedding = model.sentence_embedding(tokens, pooling=how, layer=layer)
+            theirs_embedding = pooled(theirs.hidden_states[layer], mask, how)
+            torch.testing.assert_close(ours_embedding, theirs_embedding, rtol=1e-5, atol=1e-5)
+
+
+def test_export_with_language_embeddings_uses_token_types(scripts_data, tmp_path):
+    data, held_out = scripts_data
+    checkpoint = trained(data, tmp_path / "langs", "--use-lang-embeddings")
+    out = tmp_path / "hf"
+    export_hf.main(["--checkpoint", checkpoint, "--data", data, "--out", str(out)])
+    hf = AutoModelForMaskedLM.from_pretrained(str(out)).eval()
+    model, _, _ = load(checkpoint, data=data, cpu=True)
+    assert hf.config.type_vocab_size == len(LANGS.split(",")) and hf.config.cxlm_langs == LANGS.split(",")
+    assert model.encoder.sentence_encoder.embed_langs.weight.abs().max() > 0  # trained away from their zero start
+    rows = [prepare_encoding(data, s) for s in held_out["ru"][:3] + held_out["zh"][:3]]
+    tokens = batch(rows)
+    lang_ids = torch.tensor([[LANGS.split(",").index("ru")]] * 3 + [[LANGS.split(",").index("zh")]] * 3)
+    hidden, logits, _ = largest_differences(model, hf, tokens, lang_ids.expand_as(tokens).contiguous())
+    assert hidden < 1e-5 and logits < 1e-5, (hidden, logits)
+    assert "token_type_ids" in (out / "README.md").read_text()
+
+
+def random_xlmr_folder(path, spm_model, token_types):
+    """A small random XLM-R in Hugging Face's layout, over the given SentencePiece model."""
+    torch.manual_seed(0)
+    pieces = spm.SentencePieceProcessor(model_file=spm_model).get_piece_size()
+    config = XLMRobertaConfig(
+        vocab_size=pieces + 2,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=66,
+        type_vocab_size=1,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )
+    model = XLMRobertaForMaskedLM(config).eval()
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "token_type" in name:
+                parameter.copy_(token_types(parameter))
+            elif "LayerNorm" in name or "layer_norm" in name or name.endswith("bias"):
+                parameter.normal_(0, 0.5)
+    model.save_pretrained(str(path))
+    shutil.copy(spm_model, path / SPM_FILE)
+    return model
+
+
+def test_import_of_an_xlmr_folder_equals_transformers(scripts_data, tmp_path):
+    """Non-zero token types too: they are folded into the positions."""
+    data, held_out = scripts_data
+    hf = random_xlmr_folder(tmp_path / "xlmr", os.path.join(data, "spm.model"), lambda p: torch.randn_like(p))
+    import_checkpoint.main(["hf", str(tmp_path / "xlmr"), "--out", str(tmp_path / "ours")])
+    model, task, _ = load(str(tmp_path / "ours" / "model.pt"), data=str(tmp_path / "ours"), cpu=True)
+    assert len(task.source_dictionary) == hf.config.vocab_size
+    tokens = batch([prepare_encoding(data, s) for s in held_out["el"][:3] + held_out["hi"][:3]])
+    hidden, logits, _ = largest_differences(model, hf, tokens)
+    assert hidden < 1e-5 and logits < 1e-5, (hidden, logits)
+
+
+def test_hugging_face_to_ours_to_hugging_face_gives_back_the_same_tensors(scripts_data, tmp_path):
+    data, _ = scripts_data
+    hf = random_xlmr_folder(tmp_path / "xlmr", os.path.join(data, "spm.model"), torch.zeros_like)  # as XLM-R's
+    import_checkpoint.main(["hf", str(tmp_path / "xlmr"), "--out", str(tmp_path / "ours")])
+    export_hf.main(
+        [
+            "--checkpoint",
+            str(tmp_path / "ours" / "model.pt"),
+            "--data",
+            str(tmp_path / "ours"),
+            "--out",
+            str(tmp_path / "back"),
+        ]
+    )
+    back = AutoModelForMaskedLM.from_pretrained(str(tmp_path / "back"))
+    original, returned = hf.state_dict(), back.state_dict()
+    assert set(original) == set(returned)
+    for name, tensor in original.items():
+        assert torch.equal(tensor, returned[name]), name
+
+
+def test_bad_input_is_one_line(scripts_data, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        import_checkpoint.main(["hf", str(tmp_path), "--out", str(tmp_path / "ours")])
+    assert "config.json is missing" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        export_hf.main(
+            ["--checkpoint", str(tmp_path / "none.pt"), "--data", scripts_data[0], "--out", str(tmp_path / "x")]
+        )
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists() and not (tmp_path / "ours").exists()
