@@ -157,3 +157,19 @@ def test_unknown_language(tmp_path, capsys):
     with pytest.raises(SystemExit):
         download.main(["opus", "--langs", "xx", "--out", str(tmp_path)])
     assert "--langs: xx; choose among" in capsys.readouterr().err
+
+
+def test_xlm15(tmp_path):
+    """The checkpoint, codes and vocabulary, verified and resumable as every download (a file:// mirror here)."""
+    server = tmp_path / "server"
+    server.mkdir()
+    for name, content in (
+        ("mlm_tlm_xnli15_1024.pth", b"\x80weights"),
+        ("codes_xnli_15", b"a b 1\n"),
+        ("vocab_xnli_15", b"a 1\n"),
+    ):
+        (server / name).write_bytes(content)
+    out = tmp_path / "xlm15"
+    download.main(["xlm15", "--base-url", server.as_uri(), "--out", str(out)])
+    assert sorted(os.listdir(out)) == ["codes_xnli_15", "mlm_tlm_xnli15_1024.pth", "vocab_xnli_15"]
+    assert (out / "codes_xnli_15").read_bytes() == b"a b 1\n"

@@ -15,9 +15,9 @@ from transformers import AutoModelForMaskedLM, AutoTokenizer, XLMRobertaConfig, 
 from fairseq_contrastive_xlm.cli import export_hf, import_checkpoint
 from fairseq_contrastive_xlm.evaluation.checkpoints import load
 from fairseq_contrastive_xlm.interop.huggingface import SPM_FILE
-from fairseq_contrastive_xlm.prepare.binarize import encode_line
 from fairseq_contrastive_xlm.prepare.cleaning import normalise
 from fairseq_contrastive_xlm.prepare.pipeline import Corpus, PrepareOptions, prepare
+from fairseq_contrastive_xlm.prepare.tokenizers import SentencePieceTokenizer, encode_line
 
 from corpus import usable_pairs
 from helpers import fairseq_train
@@ -67,9 +67,7 @@ def trained(data, save, *options):
 
 @functools.lru_cache(maxsize=None)
 def vocabulary(data):
-    return spm.SentencePieceProcessor(model_file=os.path.join(data, "spm.model")), Dictionary.load(
-        os.path.join(data, "dict.txt")
-    )
+    return SentencePieceTokenizer(os.path.join(data, "spm.model")), Dictionary.load(os.path.join(data, "dict.txt"))
 
 
 def prepare_encoding(data, sentence):

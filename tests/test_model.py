@@ -102,3 +102,22 @@ def test_layer_choice_and_its_bounds(task):
 def test_model_and_task_language_tables_must_agree(task):
     with pytest.raises(UserInputError, match="--langs"):
         build_model(task, use_lang_embeddings=True, langs="en,de")
+
+
+def test_contrastive_xlm_15_is_exactly_xlm15s_shape(data_dir):
+    """What cxlm-import xlm makes of mlm_tlm_xnli15_1024.pth (XLM's params: emb_dim 1024, n_layers 12, n_heads 8,
+    gelu, 512 positions, 15 languages, shared output embeddings, LayerNorm eps 1e-12)."""
+    from fairseq import options
+
+    args = options.parse_args_and_arch(
+        options.get_training_parser(),
+        [data_dir, "--task", "cross_lingual_lm_contrastive", "--arch", "contrastive_xlm_15", "--tlm-pairs", "en-de"],
+    )
+    assert (args.encoder_layers, args.encoder_embed_dim, args.encoder_ffn_embed_dim, args.encoder_attention_heads) == (
+        12,
+        1024,
+        4096,
+        8,
+    )
+    assert (args.max_positions, args.activation_fn, args.lm_head, args.layernorm_eps) == (512, "gelu", "xlm", 1e-12)
+    assert args.use_lang_embeddings and not args.encoder_normalize_before and args.layernorm_embedding

@@ -91,19 +91,15 @@ def test_the_script_runs_the_recipes(data_dir, tmp_path):
         "2",
         "--disable-validation",
     )
-    model = (
-        "model.encoder_layers=2 model.encoder_embed_dim=64 model.encoder_ffn_embed_dim=128 "
-        "model.encoder_attention_heads=2 model.max_positions=128"
-    )
+    os.rename(start / "checkpoint_last.pt", start / "model.pt")  # START as a folder, as cxlm-import writes it
     env = {
         **os.environ,
         "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"],
         "DATA": data_dir,
         "XNLI": str(xnli),
-        "START": str(start / "checkpoint_last.pt"),
+        "START": str(start),  # the model's shape (MODEL) is read from it
         "OUT": str(tmp_path / "runs"),
         "MODELS": "baseline contrastive_se_mlm_tlm",
-        "MODEL": model,
         "EPOCHS": "1",
         "BATCH": "16",
         "PRETRAIN": "optimization.max_update=3 task.tokens_per_sample=128 task.mlm_langs='en,de,fr' "

@@ -5,10 +5,15 @@
 #   DATA=data-bin XNLI=xnli-bin START=path/to/pretrained.pt OUT=runs/paper examples/paper/run.sh
 #
 # DATA: the pretraining data directory (cxlm-prepare; preprocess/get_paper_data.sh)
-# XNLI: cxlm-xnli-prepare's output; START: the model every run starts from (fairseq format: XLM-R, or one
-# pretrained with this plugin). Optional:
+# XNLI: cxlm-xnli-prepare's output; START: the model every run starts from: a fairseq checkpoint, or a folder
+# cxlm-import wrote. The paper's own start is the original XLM-15, imported with its codes:
+#   cxlm-download xlm15 --out downloads/xlm15
+#   cxlm-import xlm downloads/xlm15/mlm_tlm_xnli15_1024.pth --codes downloads/xlm15/codes_xnli_15 --out xlm15
+#   cxlm-prepare ... --tokenizer xlm --bpe-codes xlm15/codes --dict xlm15/dict.txt --out data-bin   (and XNLI:
+#   cxlm-xnli-prepare --data data-bin ...), then START=xlm15 (or XLM-R / InfoXLM through cxlm-import hf).
+# Optional:
 #   MODELS="baseline tlm mlm_tlm contrastive_se_tlm contrastive_se_mlm_tlm contrastive_me_tlm contrastive_me_mlm_tlm"
-#   MODEL="model.encoder_layers=12 model.encoder_embed_dim=768 ..."   the model size (default: XLM-15's)
+#   MODEL="model.encoder_layers=12 ..."   the model's shape (default: read from START, whatever it is)
 #   PRETRAIN="optimization.max_update=50000 ..."   FINETUNE="optimization.lr=[1e-05] ..."   (Hydra overrides)
 #   BATCH=32 EPOCHS=3 (fine-tuning), TATOEBA=data/tatoeba (retrieval), EXTRA="common.cpu=true"
 # A model whose results exist is skipped, so the script can be run again after an interruption.
@@ -23,6 +28,8 @@ CONFIG=$PWD/fairseq_contrastive_xlm/config/paper
 USER_DIR=$PWD/fairseq_contrastive_xlm
 abs() { python3 -c 'import os, sys; print(os.path.abspath(sys.argv[1]))' "$1"; }
 DATA=$(abs "$DATA"); XNLI=$(abs "$XNLI"); START=$(abs "$START"); OUT=$(abs "$OUT")
+if [ -d "$START" ]; then START=$START/model.pt; fi  # a folder cxlm-import wrote
+MODEL=${MODEL:-$(python3 -c 'import sys; from fairseq_contrastive_xlm.xnli.finetune import hydra_model_overrides as o; print(" ".join(o(sys.argv[1])))' "$START")}
 TOTAL=$(python3 -c "import json, math; n = json.load(open('$XNLI/xnli.json'))['examples']['train']; print(math.ceil(n / $BATCH) * $EPOCHS)")
 
 for model in $MODELS; do

@@ -9,14 +9,13 @@ a fine-tune, the pretraining directory of a pretrained model). The pair is encod
 """
 
 import argparse
-import os
 
-import sentencepiece as spm
 import torch
 
 from ..errors import UserInputError
 from ..evaluation import plots
 from ..evaluation.checkpoints import language_ids, load
+from ..prepare import tokenizers
 from . import command
 
 
@@ -70,15 +69,12 @@ def attention(model, tokens: torch.Tensor, layer: int, lang: str) -> torch.Tenso
 @command("cxlm-attention")
 def main(argv=None):
     args = parse_args(argv)
-    model_path = os.path.join(args.data, "spm.model")
-    if not os.path.isfile(model_path):
-        raise UserInputError(f"{model_path} is missing: --data must hold the SentencePiece model the checkpoint uses")
+    tokenizer = tokenizers.of_data_directory(args.data)
     model, task, _ = load(args.checkpoint, data=args.data, cpu=True)
     dictionary = task.source_dictionary
-    processor = spm.SentencePieceProcessor(model_file=model_path)
-    pieces = ["<s>", *processor.id_to_piece(processor.encode(args.premise)), "</s>"]
+    pieces = ["<s>", *tokenizer.pieces(args.premise, args.lang), "</s>"]
     if args.hypothesis:
-        pieces += ["</s>", *processor.id_to_piece(processor.encode(args.hypothesis)), "</s>"]
+        pieces += ["</s>", *tokenizer.pieces(args.hypothesis, args.lang), "</s>"]
     tokens = torch.tensor([[dictionary.index(p) for p in pieces]])
     layer = args.layer if args.layer > 0 else len(model.encoder.sentence_encoder.layers)
     weights = attention(model, tokens, layer, args.lang)

@@ -89,6 +89,13 @@ def get_tatoeba(args):
     logger.info("Tatoeba pairs in %s", args.out)
 
 
+def get_xlm15(args):
+    for name in sources.XLM15_FILES:
+        fetch(f"{args.base_url}/{name}", os.path.join(args.out, name))
+    model, codes = (os.path.join(args.out, name) for name in sources.XLM15_FILES[:2])
+    logger.info("XLM-15 in %s; next: cxlm-import xlm %s --codes %s --out xlm15", args.out, model, codes)
+
+
 def get_xnli(args):
     for name in sources.XNLI_ARCHIVES:
         archive = fetch(f"{args.base_url}/{name}", os.path.join(args.out, name))
@@ -142,7 +149,11 @@ def parse_args(argv):
     )
     xnli.set_defaults(run=get_xnli)
 
-    for sub in (wiki, opus, tatoeba, xnli):
+    xlm15 = commands.add_parser("xlm15", help="XLM-15 (MLM+TLM, 15 XNLI languages): checkpoint, BPE codes, vocabulary")
+    xlm15.add_argument("--base-url", default=sources.XLM_BASE, help=f"where the files are (default {sources.XLM_BASE})")
+    xlm15.set_defaults(run=get_xlm15)
+
+    for sub in (wiki, opus, tatoeba, xnli, xlm15):
         sub.add_argument("--out", required=True, help="output directory")
     args = parser.parse_args(argv)
     if getattr(args, "corpus", None) and not args.version:

@@ -1,11 +1,12 @@
 """cxlm-import: a pretrained model from elsewhere as a fairseq checkpoint of contrastive_xlm.
 
-    cxlm-import xlm mlm_tlm_xnli15_1024.pth --out xlm15      # XLM's own format (XLM-15, -17, -100)
+    cxlm-import xlm mlm_tlm_xnli15_1024.pth --codes codes_xnli_15 --out xlm15   # XLM's own format
     cxlm-import hf xlm-roberta-base --out xlmr               # a Hugging Face XLMRoberta folder (XLM-R, InfoXLM)
 
 writes DIR/model.pt (continue it with --restore-file DIR/model.pt; read it with --checkpoint DIR/model.pt
 --data DIR) and DIR/dict.txt (the checkpoint's own dictionary); from XLM also DIR/params.json (XLM's training
-options), from Hugging Face DIR/spm.model (its SentencePiece model, for cxlm-prepare --spm-model --dict).
+options) and, with --codes, DIR/codes (cxlm-prepare --tokenizer xlm --bpe-codes DIR/codes --dict DIR/dict.txt
+prepares data as XLM did); from Hugging Face DIR/spm.model (for cxlm-prepare --spm-model --dict).
 The folder appears whole or not at all.
 """
 
@@ -17,7 +18,9 @@ import shutil
 from ..errors import UserInputError
 from ..interop import huggingface, xlm
 from ..interop.fairseq_checkpoint import write_checkpoint, write_dictionary
+from ..prepare import tokenizers
 from ..prepare.output import refuse_existing, staged_directory
+from ..prepare.xlm_tokenizer import read_codes
 from . import command
 
 logger = logging.getLogger("cxlm-import")
@@ -29,6 +32,9 @@ def parse_args(argv):
     from_xlm = sources.add_parser("xlm", help="a checkpoint in XLM's own format (.pth)")
     from_xlm.add_argument("path", help="the .pth file")
     from_xlm.add_argument("--out", required=True, help="the folder to write")
+    from_xlm.add_argument(
+        "--codes", help="the model's BPE codes: copied into the folder, which then tokenizes as XLM (Moses + BPE)"
+    )
     from_xlm.add_argument("--force", action="store_true", help="replace --out if it exists")
     from_hf = sources.add_parser("hf", help="a Hugging Face XLMRobertaModel / XLMRobertaForMaskedLM folder")
     from_hf.add_argument("path", help="the folder (config.json, model.safetensors, sentencepiece.bpe.model)")
@@ -38,12 +44,16 @@ def parse_args(argv):
 
 
 def import_xlm(args):
+    if args.codes:
+        read_codes(args.codes)  # a clear error before any work
     checkpoint = xlm.load_xlm(args.path)
     state, options, words = xlm.convert(checkpoint, args.path)
     refuse_existing(args.out, args.force)
     with staged_directory(args.out) as staging:
         write_dictionary(os.path.join(staging, "dict.txt"), words)
         xlm.write_params(os.path.join(staging, "params.json"), checkpoint["params"])
+        if args.codes:
+            shutil.copy(args.codes, os.path.join(staging, tokenizers.CODES_FILE))
         # The recorded data directory is the final one, so that --checkpoint works without --data too.
         write_checkpoint(os.path.join(staging, "model.pt"), os.path.abspath(args.out), options, state)
     logger.info(

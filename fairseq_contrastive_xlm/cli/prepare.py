@@ -43,7 +43,11 @@ def parse_args(argv):
         kind = next((t for t in typing.get_args(option.type) if t is not type(None)), option.type)  # Optional[X]
         shown = "" if default is None or "(default" in option.metadata["help"] else " (default %(default)s)"
         parser.add_argument(
-            "--" + option.name.replace("_", "-"), type=kind, default=default, help=option.metadata["help"] + shown
+            "--" + option.name.replace("_", "-"),
+            type=kind,
+            default=default,
+            choices=option.metadata.get("choices"),
+            help=option.metadata["help"] + shown,
         )
     parser.add_argument("--force", action="store_true", help="replace --out if it exists")
     return parser.parse_args(argv)

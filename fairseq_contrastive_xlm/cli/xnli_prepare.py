@@ -3,10 +3,11 @@
     cxlm-xnli-prepare --train XNLI-MT-1.0/multinli/multinli.train.en.tsv --xnli-dir XNLI-1.0 \\
         --data data-bin --out xnli-bin
 
-Encodes with the pretraining SentencePiece model and dictionary (DATA/spm.model, DATA/dict.txt) and writes
+Encodes with the pretraining tokenizer and dictionary (DATA/spm.model, or XLM's DATA/codes for a model imported
+from XLM, each language with its own Moses rules; DATA/dict.txt) and writes
 OUT/input0/ (premises), OUT/input1/ (hypotheses) and OUT/label/ for these splits: train (English), valid
 (English dev), and dev_<lang> and test_<lang> for every language. Labels are always entailment=0,
-neutral=1, contradiction=2. OUT/xnli.json records the counts; OUT/spm.model is the model used.
+neutral=1, contradiction=2. OUT/xnli.json records the counts; OUT/spm.model (or OUT/codes) is the one used.
 """
 
 import argparse
@@ -15,12 +16,12 @@ import logging
 import os
 import shutil
 
-import sentencepiece as spm
-
 from ..errors import UserInputError
 from ..languages import XNLI_LANGUAGES, select_langs
-from ..prepare.binarize import binarize_named_splits, encode_line
+from ..prepare import tokenizers
+from ..prepare.binarize import binarize_named_splits
 from ..prepare.output import refuse_existing, staged_directory
+from ..prepare.tokenizers import encode_line
 from ..xnli.formats import LABELS, by_language, read
 from . import command
 
@@ -70,21 +71,21 @@ def fit(premise, hypothesis, limit):
 
 
 class Encoder:
-    def __init__(self, model, max_positions, truncate):
-        self.processor = spm.SentencePieceProcessor(model_file=model)
+    def __init__(self, tokenizer, max_positions, truncate):
+        self.tokenizer = tokenizer
         self.limit = max_positions - SPECIAL_TOKENS
         self.truncate = truncate
         self.truncated = 0
 
-    def write(self, examples, where, directory, split):
+    def write(self, examples, where, directory, split, lang):
         with (
             open(os.path.join(directory, f"{split}.input0"), "w", encoding="utf-8") as p,
             open(os.path.join(directory, f"{split}.input1"), "w", encoding="utf-8") as h,
             open(os.path.join(directory, f"{split}.label"), "w", encoding="utf-8") as y,
         ):
             for number, example in enumerate(examples, start=1):
-                premise = encode_line(self.processor, example.premise)
-                hypothesis = encode_line(self.processor, example.hypothesis)
+                premise = encode_line(self.tokenizer, example.premise, lang)
+                hypothesis = encode_line(self.tokenizer, example.hypothesis, lang)
                 length = len(premise.split()) + len(hypothesis.split())
                 if length > self.limit:
                     if not self.truncate:
@@ -103,12 +104,12 @@ class Encoder:
 def main(argv=None):
     args = parse_args(argv)
     langs = select_langs(args.langs, "--langs", XNLI_LANGUAGES)
-    model, dictionary = (os.path.join(args.data, name) for name in ("spm.model", "dict.txt"))
-    for path in (model, dictionary):
-        if not os.path.isfile(path):
-            raise UserInputError(
-                f"{path} is missing: --data must be the pretraining data directory made by cxlm-prepare"
-            )
+    dictionary = os.path.join(args.data, "dict.txt")
+    if not os.path.isfile(dictionary):
+        raise UserInputError(
+            f"{dictionary} is missing: --data must be the pretraining data directory made by cxlm-prepare"
+        )
+    tokenizer = tokenizers.of_data_directory(args.data)
     refuse_existing(args.out, args.force)
     train = read(args.train)
     if args.max_train:
@@ -116,18 +117,18 @@ def main(argv=None):
     dev_path, test_path = (os.path.join(args.xnli_dir, f"xnli.{s}.tsv") for s in ("dev", "test"))
     dev, test = (by_language(read(path), path, tuple(langs)) for path in (dev_path, test_path))
 
-    encoder = Encoder(model, args.max_positions, args.truncate)
+    encoder = Encoder(tokenizer, args.max_positions, args.truncate)
     with staged_directory(args.out) as staging:
         text = os.path.join(staging, "text")
         os.makedirs(text)
-        splits = {"train": (train.examples, args.train)}
+        splits = {"train": (train.examples, args.train, "en")}  # (Multi)NLI's English training set
         if "en" in dev:
-            splits["valid"] = (dev["en"], f"{dev_path} (en)")
+            splits["valid"] = (dev["en"], f"{dev_path} (en)", "en")
         for lang in langs:
-            splits[f"dev_{lang}"] = (dev[lang], f"{dev_path} ({lang})")
-            splits[f"test_{lang}"] = (test[lang], f"{test_path} ({lang})")
-        for split, (examples, where) in splits.items():
-            encoder.write(examples, where, text, split)
+            splits[f"dev_{lang}"] = (dev[lang], f"{dev_path} ({lang})", lang)
+            splits[f"test_{lang}"] = (test[lang], f"{test_path} ({lang})", lang)
+        for split, (examples, where, lang) in splits.items():
+            encoder.write(examples, where, text, split, lang)
 
         labels = os.path.join(staging, "label.dict.txt")
         with open(labels, "w", encoding="utf-8") as f:
@@ -139,7 +140,7 @@ def main(argv=None):
             binarize_named_splits(files, vocabulary, directory, args.workers)
         os.remove(labels)
         shutil.rmtree(text)
-        shutil.copy(model, os.path.join(staging, "spm.model"))
+        shutil.copy(tokenizer.path, os.path.join(staging, tokenizer.file_name))
         summary = {
             "languages": langs,
             "labels": list(LABELS),
@@ -149,7 +150,7 @@ def main(argv=None):
                 "dropped_no_gold_label": train.dropped_no_gold_label,
             },
             "pretraining_data": os.path.abspath(args.data),
-            "examples": {split: len(examples) for split, (examples, _) in splits.items()},
+            "examples": {split: len(examples) for split, (examples, _, _) in splits.items()},
             "truncated": encoder.truncated,
             "max_positions": args.max_positions,
         }

@@ -1,15 +1,14 @@
 """Sentence embeddings of raw text from a contrastive_xlm checkpoint, as the NT-Xent loss sees them (or from
 another layer / pooling), batched and sorted by length to limit padding."""
 
-import os
 from typing import List, Optional
 
 import numpy as np
-import sentencepiece as spm
 import torch
 from tqdm import tqdm
 
 from ..errors import UserInputError
+from ..prepare import tokenizers
 from .checkpoints import language_ids, load
 
 
@@ -25,24 +24,21 @@ class SentenceEmbedder:
         projection: bool = False,
         cpu: bool = False,
     ):
-        model_path = os.path.join(data, "spm.model")
-        if not os.path.isfile(model_path):
-            raise UserInputError(f"{model_path} is missing: --data must be the data directory made by cxlm-prepare")
+        self.tokenizer = tokenizers.of_data_directory(data)
         self.model, task, _ = load(checkpoint, data=data, cpu=cpu)
         if not hasattr(self.model, "sentence_embedding"):
             raise UserInputError(f"{checkpoint} is not a contrastive_xlm checkpoint")
         if projection and self.model.ntxent_head is None:
             raise UserInputError(f"{checkpoint} has no projection head (it was trained without NT-Xent)")
         self.dictionary = task.source_dictionary
-        self.processor = spm.SentencePieceProcessor(model_file=model_path)
         self.pooling = pooling
         self.layer = layer
         self.projection = projection
         self.max_tokens = self.model.encoder.max_positions()
         self.device = next(self.model.parameters()).device
 
-    def token_ids(self, sentence: str) -> List[int]:
-        pieces = self.processor.id_to_piece(self.processor.encode(sentence))
+    def token_ids(self, sentence: str, lang: Optional[str] = None) -> List[int]:
+        pieces = self.tokenizer.pieces(sentence, lang)
         ids = [self.dictionary.bos(), *(self.dictionary.index(p) for p in pieces), self.dictionary.eos()]
         if len(ids) > self.max_tokens:  # keep <s> ... </s> within the model's positions
             ids = ids[: self.max_tokens - 1] + [self.dictionary.eos()]
@@ -51,7 +47,7 @@ class SentenceEmbedder:
     @torch.no_grad()
     def embed(self, sentences: List[str], lang: str, batch_size: int = 64, progress: bool = False) -> np.ndarray:
         """N x D float32 embeddings, in the order of `sentences`."""
-        encoded = [self.token_ids(s) for s in sentences]
+        encoded = [self.token_ids(s, lang) for s in sentences]
         order = np.argsort([len(ids) for ids in encoded], kind="stable")
         out = np.zeros((len(sentences), 0), dtype=np.float32)
         chunks = range(0, len(order), batch_size)

@@ -362,11 +362,14 @@ def large_architecture(args):
 
 @register_model_architecture("contrastive_xlm", "contrastive_xlm_15")
 def xlm_15_architecture(args):
-    """The original 15-language XLM (MLM+TLM): 12 layers, 1024 hidden, 8 heads, 4096 FFN, language
-    embeddings for the 15 XNLI languages."""
+    """The original 15-language XLM (MLM+TLM): 12 layers, 1024 hidden, 8 heads, 4096 FFN, 512 positions, language
+    embeddings for the 15 XNLI languages, XLM's output layer and LayerNorm epsilon (cxlm-import xlm's model)."""
     args.encoder_layers = safe_getattr(args, "encoder_layers", 12)
     args.encoder_embed_dim = safe_getattr(args, "encoder_embed_dim", 1024)
     args.encoder_ffn_embed_dim = safe_getattr(args, "encoder_ffn_embed_dim", 4096)
     args.encoder_attention_heads = safe_getattr(args, "encoder_attention_heads", 8)
     args.use_lang_embeddings = safe_getattr(args, "use_lang_embeddings", True)
+    args.max_positions = safe_getattr(args, "max_positions", 512)
+    args.lm_head = safe_getattr(args, "lm_head", "xlm")
+    args.layernorm_eps = safe_getattr(args, "layernorm_eps", 1e-12)
     base_architecture(args)

@@ -49,13 +49,6 @@ def train_sentencepiece(text_path: str, model_path: str, vocab_size: int, seed: 
     return model_path
 
 
-def encode_line(processor: spm.SentencePieceProcessor, text: str) -> str:
-    """Space-separated pieces (fairseq-preprocess splits on spaces). Characters the model does not cover
-    become <unk>, fairseq's own unknown symbol: spelled out, they would enter the dictionary as pieces
-    the SentencePiece model does not have."""
-    return " ".join(processor.id_to_piece(processor.encode(text)))
-
-
 SPM_SPECIALS = 3  # SentencePiece's <unk> <s> </s>; fairseq has its own four (<s> <pad> </s> <unk>)
 
 

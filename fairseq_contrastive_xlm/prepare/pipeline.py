@@ -21,13 +21,12 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
-import sentencepiece as spm
 from tqdm import tqdm
 
 from .. import __version__
 from ..errors import UserInputError
 from ..languages import is_known
-from . import binarize
+from . import binarize, tokenizers
 from .cleaning import DropCounts, clean_mono, clean_pairs, ratio_ok
 from .output import refuse_existing, staged_directory
 
@@ -72,7 +71,18 @@ class PrepareOptions:
     spm_model: Optional[str] = field(
         default=None, metadata={"help": "reuse this SentencePiece model (with --dict), e.g. XLM-R's"}
     )
-    dict: Optional[str] = field(default=None, metadata={"help": "reuse this fairseq dictionary (with --spm-model)"})
+    dict: Optional[str] = field(
+        default=None, metadata={"help": "reuse this fairseq dictionary (with --spm-model, or --tokenizer xlm)"}
+    )
+    tokenizer: str = field(
+        default="sentencepiece",
+        metadata={
+            "help": "'sentencepiece' (trained here or --spm-model), or 'xlm': XLM-15's pipeline (Moses, lowercasing "
+            "and accent stripping, BPE with --bpe-codes) for a model imported from XLM, with its --dict",
+            "choices": ["sentencepiece", "xlm"],
+        },
+    )
+    bpe_codes: Optional[str] = field(default=None, metadata={"help": "XLM's BPE codes (with --tokenizer xlm)"})
     sampling_alpha: float = field(
         default=0.5,
         metadata={
@@ -124,9 +134,21 @@ def check_corpora(corpora: List[Corpus], options: PrepareOptions, out: str, forc
                     f"lines and {corpus.paths[1]} has {counts[1]}"
                 )
 
-    if (options.vocab_size is None) == (options.spm_model is None and options.dict is None):
+    if options.tokenizer == "xlm":
+        if options.vocab_size is not None or options.spm_model is not None:
+            raise UserInputError("--tokenizer xlm takes --bpe-codes and --dict, not --vocab-size or --spm-model")
+        if not (options.bpe_codes and options.dict):
+            raise UserInputError(
+                "--tokenizer xlm needs --bpe-codes CODES and --dict DICT (cxlm-import xlm writes both)"
+            )
+        for path in (options.bpe_codes, options.dict):
+            if not os.path.isfile(path):
+                raise UserInputError(f"{path} does not exist")
+    elif options.bpe_codes is not None:
+        raise UserInputError("--bpe-codes goes with --tokenizer xlm")
+    elif (options.vocab_size is None) == (options.spm_model is None and options.dict is None):
         raise UserInputError("give either --vocab-size N, or --spm-model MODEL with --dict DICT")
-    if options.vocab_size is None:
+    elif options.vocab_size is None:
         if not (options.spm_model and options.dict):
             raise UserInputError("--spm-model and --dict go together")
         for path in (options.spm_model, options.dict):
@@ -247,29 +269,30 @@ def sentencepiece_sample(corpora: List[Corpus], prefixes, options: PrepareOption
             logger.info("SentencePiece sample: %s %d of %d sentences", lang, want, counts[lang])
 
 
-_processor: Optional[spm.SentencePieceProcessor] = None
+_tokenizer = None  # each worker's own
 
 
-def _load_processor(model):
-    global _processor
-    _processor = spm.SentencePieceProcessor(model_file=model)
+def _load_tokenizer(kind, path):
+    global _tokenizer
+    _tokenizer = tokenizers.load(kind, path)
 
 
-def _encode_chunk(lines):
-    return [binarize.encode_line(_processor, line.rstrip("\n")) for line in lines]
+def _encode_chunk(job):
+    lang, lines = job
+    return [tokenizers.encode_line(_tokenizer, line.rstrip("\n"), lang) for line in lines]
 
 
-def encode(model: str, files: List[str], workers: int, chunk: int = 2000):
-    """Every file F -> F.tok, in parallel workers, in order."""
-    total = sum(_count_lines(f) for f in files)
+def encode(tokenizer, files: List[Tuple[str, str]], workers: int, chunk: int = 2000):
+    """Every (file F, its language) -> F.tok, in parallel workers, in order."""
+    total = sum(_count_lines(f) for f, _ in files)
     context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     with (
-        context.Pool(workers, initializer=_load_processor, initargs=(model,)) as pool,
+        context.Pool(workers, initializer=_load_tokenizer, initargs=(tokenizer.kind, tokenizer.path)) as pool,
         tqdm(total=total, desc="encode", unit=" lines", mininterval=2) as bar,
     ):
-        for path in files:
+        for path, lang in files:
             with open(path, encoding="utf-8") as f, open(path + ".tok", "w", encoding="utf-8") as out:
-                chunks = iter(lambda: [line for _, line in zip(range(chunk), f)], [])
+                chunks = iter(lambda: (lang, [line for _, line in zip(range(chunk), f)]), (lang, []))
                 for encoded in pool.imap(_encode_chunk, chunks):
                     out.writelines(line + "\n" for line in encoded)
                     bar.update(len(encoded))
@@ -335,7 +358,9 @@ def manifest(corpora: List[Corpus], options: PrepareOptions, dictionary_size: in
         "monolingual": {c.name: describe(c) for c in corpora if not c.parallel},
         "parallel": {c.name: describe(c) for c in corpora if c.parallel},
         "vocabulary": {
-            "sentencepiece_model": "spm.model",
+            "tokenizer": options.tokenizer,
+            "sentencepiece_model": tokenizers.SPM_FILE if options.tokenizer == "sentencepiece" else None,
+            "bpe_codes": tokenizers.CODES_FILE if options.tokenizer == "xlm" else None,
             "dictionary": "dict.txt",
             "dictionary_size": dictionary_size,
             "trained_here": options.vocab_size is not None,
@@ -375,8 +400,11 @@ def prepare(corpora: List[Corpus], out: str, options: PrepareOptions = None, for
                     raise UserInputError(f"{corpus.name}: no line is left after cleaning ({', '.join(corpus.paths)})")
                 prefixes[corpus.name] = split(corpus, cleaned, options, work)
 
-        model = os.path.join(staging, "spm.model")
-        if options.spm_model:
+        model = os.path.join(staging, tokenizers.SPM_FILE)
+        if options.tokenizer == "xlm":
+            model = os.path.join(staging, tokenizers.CODES_FILE)
+            shutil.copy(options.bpe_codes, model)
+        elif options.spm_model:
             shutil.copy(options.spm_model, model)
         else:
             with stage("SentencePiece"):
@@ -385,8 +413,10 @@ def prepare(corpora: List[Corpus], out: str, options: PrepareOptions = None, for
                 binarize.train_sentencepiece(sample, model, options.vocab_size, options.seed)
 
         with stage("encode and filter"):
-            texts = [f"{prefixes[c.name].format(s)}.{lang}" for c in corpora for s in SPLITS for lang in c.langs]
-            encode(model, texts, options.workers)
+            texts = [
+                (f"{prefixes[c.name].format(s)}.{lang}", lang) for c in corpora for s in SPLITS for lang in c.langs
+            ]
+            encode(tokenizers.load(options.tokenizer, model), texts, options.workers)
             for corpus in corpora:
                 if corpus.parallel:
                     filter_length_ratio(corpus, prefixes[corpus.name], options.max_length_ratio)

@@ -10,6 +10,10 @@ XNLI_BASE = "https://dl.fbaipublicfiles.com/XNLI"
 
 XNLI_ARCHIVES = ("XNLI-1.0.zip", "XNLI-MT-1.0.zip")
 
+# The original 15-language XLM (MLM+TLM) the paper continues: its checkpoint, BPE codes and vocabulary.
+XLM_BASE = "https://dl.fbaipublicfiles.com/XLM"
+XLM15_FILES = ("mlm_tlm_xnli15_1024.pth", "codes_xnli_15", "vocab_xnli_15")
+
 # The 14 non-English XNLI languages in the three-letter codes of LASER's Tatoeba files.
 TATOEBA_CODES = {
     "ar": "ara",

@@ -22,30 +22,67 @@ USER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _NOT_SHAPE = {"_name", "load_checkpoint_heads", "checkpoint_activations", "offload_activations", "min_params_to_wrap"}
 
 
-def model_options(checkpoint: str) -> List[str]:
-    """--arch contrastive_xlm plus every model option whose value differs from the default, as recorded in
-    the checkpoint; with language embeddings, --input-lang en (the fine-tuning data is English)."""
+# What a model built from a config must repeat of the pretrained one for its weights to load and mean the same.
+SHAPE = (
+    "encoder_layers",
+    "encoder_embed_dim",
+    "encoder_ffn_embed_dim",
+    "encoder_attention_heads",
+    "max_positions",
+    "activation_fn",
+    "encoder_normalize_before",
+    "layernorm_embedding",
+    "layernorm_eps",
+    "lm_head",
+    "untie_weights_roberta",
+    "use_lang_embeddings",
+    "langs",
+)
+
+
+def recorded_options(checkpoint: str) -> Dict[str, object]:
+    """Every option of ours the checkpoint records for its model (enum choices as strings)."""
     if not os.path.isfile(checkpoint):
         raise UserInputError(f"pretrained checkpoint {checkpoint} does not exist")
     state = torch.load(checkpoint, map_location="cpu")
     model_cfg = (state.get("cfg") or {}).get("model")
     if model_cfg is None or getattr(model_cfg, "get", None) is None:
         raise UserInputError(f"{checkpoint} records no model configuration (not a fairseq >= 0.10 checkpoint)")
+    recorded = {}
+    for name in ContrastiveXLMConfig.__dataclass_fields__:
+        if name in model_cfg:
+            value = model_cfg[name]
+            recorded[name] = value.value if hasattr(value, "value") else value
+    return recorded
+
+
+def model_options(checkpoint: str) -> List[str]:
+    """--arch contrastive_xlm plus every model option whose value differs from the default, as recorded in
+    the checkpoint; with language embeddings, --input-lang en (the fine-tuning data is English)."""
     defaults = ContrastiveXLMConfig()
     argv = ["--arch", "contrastive_xlm"]
-    for name in ContrastiveXLMConfig.__dataclass_fields__:
-        if name in _NOT_SHAPE or name not in model_cfg:
-            continue
-        value, default = model_cfg[name], getattr(defaults, name)
-        value = value.value if hasattr(value, "value") else value  # enum choices
+    for name, value in recorded_options(checkpoint).items():
+        default = getattr(defaults, name)
         default = default.value if hasattr(default, "value") else default
-        if value == default or value is None:
+        if name in _NOT_SHAPE or value == default or value is None:
             continue
         option = "--" + name.replace("_", "-")
         argv += [option] if value is True else [] if value is False else [option, str(value)]
-    if model_cfg.get("use_lang_embeddings") and "--input-lang" not in argv:
+    if "--use-lang-embeddings" in argv and "--input-lang" not in argv:
         argv += ["--input-lang", "en"]
     return argv
+
+
+def hydra_model_overrides(checkpoint: str) -> List[str]:
+    """The pretrained model's shape as fairseq-hydra-train overrides (model.encoder_layers=12 ...), so that a
+    config written for another shape builds this one (examples/paper/run.sh with any START)."""
+    overrides = []
+    for name, value in recorded_options(checkpoint).items():
+        if name not in SHAPE or value is None:
+            continue
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        overrides.append(f"model.{name}='{text}'" if name == "langs" else f"model.{name}={text}")
+    return overrides
 
 
 def command(

@@ -1,0 +1,61 @@
+"""The two tokenizations a data directory can carry, behind one interface: SentencePiece (spm.model, XLM-R's and
+ours) and XLM's Moses + BPE (codes, for models imported from XLM). Every command that turns text into ids
+(cxlm-prepare, cxlm-xnli-prepare, retrieval, embeddings, attention maps) takes the one its data directory has."""
+
+import os
+from typing import List, Optional
+
+import sentencepiece as spm
+
+from ..errors import UserInputError
+from .xlm_tokenizer import XLMTokenizer
+
+SPM_FILE = "spm.model"
+CODES_FILE = "codes"
+
+
+class SentencePieceTokenizer:
+    kind = "sentencepiece"
+    file_name = SPM_FILE
+
+    def __init__(self, path: str):
+        self.path = path
+        self.processor = spm.SentencePieceProcessor(model_file=path)
+
+    def pieces(self, text: str, lang: Optional[str] = None) -> List[str]:
+        """Characters the model does not cover come out as <unk>, fairseq's own unknown symbol: spelled out,
+        they would enter the dictionary as pieces the model does not have."""
+        return self.processor.id_to_piece(self.processor.encode(text))
+
+
+class XLMBPETokenizer(XLMTokenizer):
+    kind = "xlm"
+    file_name = CODES_FILE
+
+    def __init__(self, path: str):
+        super().__init__(path)
+        self.path = path
+
+
+KINDS = {"sentencepiece": SentencePieceTokenizer, "xlm": XLMBPETokenizer}
+
+
+def load(kind: str, path: str):
+    return KINDS[kind](path)
+
+
+def of_data_directory(data: str):
+    """The tokenizer a data directory was prepared with: DATA/spm.model or DATA/codes."""
+    for cls in KINDS.values():
+        path = os.path.join(data, cls.file_name)
+        if os.path.isfile(path):
+            return cls(path)
+    raise UserInputError(
+        f"{data} has neither {SPM_FILE} nor {CODES_FILE}: --data must be the data directory the model was "
+        "prepared with (cxlm-prepare, cxlm-import)"
+    )
+
+
+def encode_line(tokenizer, text: str, lang: Optional[str] = None) -> str:
+    """Space-separated pieces, as fairseq-preprocess reads them."""
+    return " ".join(tokenizer.pieces(text, lang))

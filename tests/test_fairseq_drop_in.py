@@ -1,0 +1,113 @@
+"""contrastive_xlm as a drop-in for roberta_base in fairseq's own RoBERTa tests: the command lines of
+train_masked_lm and train_roberta_head (fairseq's tests/test_binaries.py), unchanged but for --arch
+contrastive_xlm, --user-dir and --cpu, on data made as fairseq's test helpers make it (random letters,
+fairseq-preprocess). train_masked_lm leaves --max-positions unset: the model must follow the task's
+--tokens-per-sample (1024 for masked_lm), as RobertaModel does."""
+
+import os
+import random
+import string
+
+from helpers import USER_DIR, run_tool
+
+
+def random_sentences(path, count, max_length, rng):
+    with open(path, "w") as f:
+        for _ in range(count):
+            f.write(" ".join(rng.choice(string.ascii_letters[:10]) for _ in range(rng.randint(1, max_length))) + "\n")
+
+
+def preprocess(directory, *extra):
+    """fairseq's preprocess_lm_data: --only-source over train/valid/test.out."""
+    run_tool(
+        "fairseq-preprocess",
+        "--only-source",
+        *extra,
+        "--destdir",
+        directory,
+        "--workers",
+        "1",
+        *(arg for split in ("train", "valid", "test") for arg in (f"--{split}pref", f"{directory}/{split}.out")),
+    )
+
+
+COMMON = [
+    "--optimizer",
+    "adam",
+    "--lr",
+    "0.0001",
+    "--batch-size",
+    "500",
+    "--max-epoch",
+    "1",
+    "--no-progress-bar",
+    "--distributed-world-size",
+    "1",
+    "--ddp-backend",
+    "no_c10d",
+    "--num-workers",
+    "0",
+]
+
+
+def test_train_masked_lm(tmp_path):
+    rng = random.Random(0)
+    for split in ("train", "valid", "test"):
+        random_sentences(tmp_path / f"{split}.out", 100, 20, rng)
+    preprocess(str(tmp_path))
+    run_tool(
+        "fairseq-train",
+        "--task",
+        "masked_lm",
+        str(tmp_path),
+        "--arch",
+        "contrastive_xlm",
+        "--criterion",
+        "masked_lm",
+        "--save-dir",
+        str(tmp_path),
+        *COMMON,
+        "--encoder-layers",
+        "2",
+        "--user-dir",
+        USER_DIR,
+        "--cpu",
+    )
+    assert os.path.isfile(tmp_path / "checkpoint_last.pt")
+
+
+def test_train_roberta_head(tmp_path):
+    rng = random.Random(0)
+    (tmp_path / "input0").mkdir()
+    (tmp_path / "label").mkdir()
+    for split in ("train", "valid", "test"):
+        random_sentences(tmp_path / "input0" / f"{split}.out", 10, 10, rng)
+        with open(tmp_path / "label" / f"{split}.out", "w") as f:
+            f.writelines(f"{rng.randint(0, 1)}\n" for _ in range(10))
+    preprocess(str(tmp_path / "input0"))
+    preprocess(str(tmp_path / "label"))
+    run_tool(
+        "fairseq-train",
+        "--task",
+        "sentence_prediction",
+        str(tmp_path),
+        "--arch",
+        "contrastive_xlm",
+        "--encoder-layers",
+        "2",
+        "--num-classes",
+        "2",
+        "--criterion",
+        "sentence_prediction",
+        "--max-tokens",
+        "500",
+        "--max-positions",
+        "500",
+        "--save-dir",
+        str(tmp_path),
+        *COMMON,
+        "--user-dir",
+        USER_DIR,
+        "--cpu",
+    )
+    assert os.path.isfile(tmp_path / "checkpoint_last.pt")
