@@ -107,9 +107,12 @@ def largest_differences(model, hf, tokens, lang_ids=None):
 def test_export_equals_ours_and_the_tokenizer_encodes_as_cxlm_prepare(scripts_data, tmp_path):
     data, held_out = scripts_data
     checkpoint = trained(data, tmp_path / "plain")
+    (tmp_path / "plain" / "heldout.json").write_text('{"average": {"cosine": {"xx2en_acc": 12.5}}}')
     out = tmp_path / "hf"
     export_hf.main(["--checkpoint", checkpoint, "--data", data, "--out", str(out)])
     assert {"config.json", "model.safetensors", "tokenizer.json", SPM_FILE, "README.md"} <= set(os.listdir(out))
+    card = (out / "README.md").read_text()
+    assert "heldout.json" in card and '"xx2en_acc": 12.5' in card and "ntxent_weight" in card
     hf = AutoModelForMaskedLM.from_pretrained(str(out)).eval()
     tokenizer = AutoTokenizer.from_pretrained(str(out))
     model, _, _ = load(checkpoint, data=data, cpu=True)
@@ -221,3 +224,50 @@ def test_bad_input_is_one_line(scripts_data, tmp_path, capsys):
         )
     assert "does not exist" in capsys.readouterr().err
     assert not (tmp_path / "x").exists() and not (tmp_path / "ours").exists()
+
+
+def test_an_imported_xlmr_is_prepared_for_and_continued_by_fairseq_train(scripts_data, tmp_path):
+    """cxlm-prepare --spm-model DIR/spm.model --dict DIR/dict.txt, then fairseq-train --restore-file DIR/model.pt."""
+    data, _ = scripts_data
+    random_xlmr_folder(tmp_path / "xlmr", os.path.join(data, "spm.model"), torch.zeros_like)
+    imported = tmp_path / "ours"
+    import_checkpoint.main(["hf", str(tmp_path / "xlmr"), "--out", str(imported)])
+    raw = os.path.dirname(data)
+    corpus = Corpus(("en", "ru"), (os.path.join(raw, "en-ru.en"), os.path.join(raw, "en-ru.ru")))
+    options = PrepareOptions(
+        spm_model=str(imported / "spm.model"), dict=str(imported / "dict.txt"), valid_size=0, test_size=0, workers=2
+    )
+    prepare([corpus], str(tmp_path / "data"), options)
+    result = fairseq_train(
+        tmp_path / "data",
+        tmp_path / "continued",
+        "--tlm-pairs",
+        "en-ru",
+        "--encoder-layers",
+        "2",
+        "--encoder-embed-dim",
+        "32",
+        "--encoder-ffn-embed-dim",
+        "64",
+        "--encoder-attention-heads",
+        "4",
+        "--max-positions",
+        "64",
+        "--tokens-per-sample",
+        "64",
+        "--restore-file",
+        str(imported / "model.pt"),
+        "--reset-optimizer",
+        "--reset-dataloader",
+        "--reset-meters",
+        "--reset-lr-scheduler",
+        "--batch-size",
+        "8",
+        "--max-update",
+        "2",
+        "--disable-validation",
+        "--no-epoch-checkpoints",
+    )
+    output = result.stdout + result.stderr
+    assert f"Loaded checkpoint {imported / 'model.pt'}" in output
+    assert os.path.isfile(tmp_path / "continued" / "checkpoint_last.pt")

@@ -10,12 +10,13 @@ import pytest
 from fairseq.data import Dictionary, data_utils
 from transformers import XLMTokenizer as TransformersXLMTokenizer
 
-from fairseq_contrastive_xlm.cli import import_checkpoint, retrieval
+from fairseq_contrastive_xlm.cli import import_checkpoint, retrieval, xnli_prepare
 from fairseq_contrastive_xlm.errors import UserInputError
 from fairseq_contrastive_xlm.prepare.pipeline import Corpus, PrepareOptions, prepare
 from fairseq_contrastive_xlm.prepare.xlm_tokenizer import END, XLMTokenizer, read_codes
 
 from corpus import usable_pairs
+from xnli_fixtures import write_xnli_dir, write_xnli_mt_train
 
 # Every XNLI language whose XLM pipeline is Moses alone (zh and th had their own segmenters: see the README);
 # sw has too few gettext messages here.
@@ -147,3 +148,21 @@ def test_an_imported_xlm_reads_text_through_its_codes(texts_and_codes, tmp_path)
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["results"]["de-en"]["pairs"] == 20
     assert os.path.isfile(tmp_path / "ours" / "codes")
+    xnli_prepare.main(
+        [
+            "--train",
+            str(write_xnli_mt_train(tmp_path / "train.tsv", 30)),
+            "--xnli-dir",
+            str(write_xnli_dir(tmp_path / "XNLI-1.0", langs=("de", "en"), per_language=6)),
+            "--langs",
+            "de,en",
+            "--data",
+            str(tmp_path / "ours"),
+            "--out",
+            str(tmp_path / "xnli"),
+            "--max-positions",
+            "40",
+            "--truncate",
+        ]
+    )
+    assert (tmp_path / "xnli" / "codes").read_text() == open(codes).read()  # XNLI encoded as XLM did
