@@ -29,6 +29,7 @@ setup(
             "cxlm-bench = fairseq_contrastive_xlm.cli.bench:main",
             "cxlm-import = fairseq_contrastive_xlm.cli.import_checkpoint:main",
             "cxlm-export-hf = fairseq_contrastive_xlm.cli.export_hf:main",
+            "cxlm-ablation-report = fairseq_contrastive_xlm.cli.ablation_report:main",
         ],
     },
     install_requires=[

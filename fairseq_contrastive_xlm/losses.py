@@ -25,6 +25,7 @@ class NTXentResult:
     loss: torch.Tensor  # summed over this worker's 2N views, float32
     correct: torch.Tensor  # how many of those views rank their translation first
     views: int  # 2N
+    temperature: float = 0.0  # the temperature used (the criterion records it: fixed or learned)
 
 
 def _world(group) -> int:

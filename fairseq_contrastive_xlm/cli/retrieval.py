@@ -4,10 +4,13 @@
     cxlm-retrieval --checkpoint checkpoints/checkpoint_best.pt --data data-bin --pairs raw/heldout --json heldout.json
     cxlm-retrieval --checkpoint checkpoints/checkpoint_best.pt --data data-bin --src test.de --tgt test.en \\
         --src-lang de --tgt-lang en --pooling max --layer 8
+    cxlm-retrieval --baseline char-ngram --pairs raw/heldout --json char_ngram/heldout.json   # no model at all
 
 Embeds both sides (pooling and layer as given, default: the model's NT-Xent settings; --projection uses the
 projection head's output instead), finds each sentence's nearest neighbour on the other side by cosine
 similarity and by ratio margin (k=4), and prints top-1 accuracy in both directions; --json saves it.
+--baseline char-ngram scores the same pairs with character-trigram TF-IDF vectors instead of a model: the
+reference row that says how far a matcher of spellings alone gets.
 """
 
 import argparse
@@ -15,23 +18,34 @@ import os
 
 import numpy as np
 
-from ..evaluation.retrieval import retrieval_accuracy
+from ..evaluation.retrieval import accuracy_of_similarity, char_ngram_similarity, retrieval_accuracy
 from . import command, write_json
 from .inputs import check_pair_options, embedder_from, embedder_options, pair_options, pair_sets
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="cxlm-retrieval", description=__doc__.split("\n\n")[0])
-    embedder_options(parser)
+    embedder_options(parser, required=False)
     pair_options(parser, "default: all present")
+    parser.add_argument(
+        "--baseline",
+        choices=["char-ngram"],
+        help="score with character-trigram TF-IDF instead of a model (no --checkpoint/--data)",
+    )
     parser.add_argument("--k", type=int, default=4, help="neighbours for the margin (default 4)")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
     check_pair_options(parser, args)
+    if bool(args.baseline) == bool(args.checkpoint or args.data) or not (
+        args.baseline or args.checkpoint and args.data
+    ):
+        parser.error("give --checkpoint and --data, or --baseline char-ngram")
     return args
 
 
 def score(embedder, source, target, source_lang, target_lang, args):
+    if embedder is None:  # --baseline char-ngram
+        return {**accuracy_of_similarity(char_ngram_similarity(source, target), args.k), "pairs": len(source)}
     x = embedder.embed(source, source_lang, args.batch_size, progress=len(source) > 2000)
     y = embedder.embed(target, target_lang, args.batch_size, progress=len(target) > 2000)
     return {**retrieval_accuracy(x, y, args.k), "pairs": len(source)}
@@ -47,7 +61,7 @@ def main(argv=None):
     jobs = pair_sets(args)
     directions = ("src2tgt", "tgt2src") if args.src else ("xx2en", "en2xx")
 
-    embedder = embedder_from(args)
+    embedder = None if args.baseline else embedder_from(args)
     results = {}
     for name, (source, target, source_lang, target_lang) in jobs.items():
         scores = score(embedder, source, target, source_lang, target_lang, args)
@@ -60,14 +74,17 @@ def main(argv=None):
         method: {f"{d}_acc": average(results, method, f"{d}_acc") for d in directions}
         for method in ("cosine", "margin")
     }
-    report = {
-        "checkpoint": os.path.abspath(args.checkpoint),
-        "pooling": args.pooling or str(embedder.model.args.ntxent_pooling),
-        "layer": args.layer if args.layer is not None else embedder.model.args.ntxent_layer,
-        "projection": args.projection,
-        "results": results,
-        "average": summary,
-    }
+    if embedder is None:
+        report = {"baseline": args.baseline, "results": results, "average": summary}
+    else:
+        report = {
+            "checkpoint": os.path.abspath(args.checkpoint),
+            "pooling": args.pooling or str(embedder.model.args.ntxent_pooling),
+            "layer": args.layer if args.layer is not None else embedder.model.args.ntxent_layer,
+            "projection": args.projection,
+            "results": results,
+            "average": summary,
+        }
     print(
         f"{'':<8}{'pairs':>6}  {'cosine ' + directions[0]:>14}{directions[1]:>8}"
         f"  {'margin ' + directions[0]:>14}{directions[1]:>8}"

@@ -12,12 +12,10 @@ Columns appear for what some run has. Prints a Markdown table; writes RUNS/summa
 """
 
 import argparse
-import json
 import os
 
-import numpy as np
-
 from ..errors import UserInputError
+from ..evaluation.summary import columns
 from . import command, write_json
 
 PAPER_ORDER = [
@@ -35,35 +33,6 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(prog="cxlm-summarize", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", required=True, help="a directory with one subdirectory per run")
     return parser.parse_args(argv)
-
-
-def read_json(*parts):
-    path = os.path.join(*parts)
-    if not os.path.isfile(path):
-        return None
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
-
-
-def columns(run_dir):
-    """{column: value} for one run."""
-    found = {}
-    ppl = read_json(run_dir, "perplexity.json")
-    if ppl:
-        for kind in ("mlm", "tlm"):
-            values = [r["ppl"] for r in ppl["results"].values() if r["objective"] == kind]
-            if values:
-                found[f"{kind.upper()} ppl"] = float(np.mean(values))
-    for name, label in (("heldout.json", "held-out"), ("tatoeba.json", "Tatoeba")):
-        retrieval = read_json(run_dir, name)
-        if retrieval:
-            for direction in ("xx2en", "en2xx"):
-                found[f"{label} {direction.replace('2', '→')}"] = retrieval["average"]["cosine"][f"{direction}_acc"]
-    xnli = read_json(run_dir, "xnli", "results.json")
-    if xnli:
-        found.update({f"XNLI {lang}": v for lang, v in xnli["test"].items() if lang != "avg"})
-        found["XNLI avg"] = xnli["test"]["avg"]
-    return found
 
 
 @command("cxlm-summarize")

@@ -90,6 +90,7 @@ class MaskedLmNTXentLoss(FairseqCriterion):
             logging_output["ntxent_loss"] = ntxent.loss.detach()
             logging_output["ntxent_correct"] = ntxent.correct
             logging_output["ntxent_views"] = ntxent.views
+            logging_output["ntxent_temperature"] = ntxent.temperature * ntxent.views  # a mean per view when reduced
         if views_mlm is not None:  # masked views: their MLM loss came from the forward that embedded them
             loss, tokens = views_mlm
             lm_loss = loss if lm_loss is None else lm_loss + loss
@@ -152,10 +153,11 @@ class MaskedLmNTXentLoss(FairseqCriterion):
             else None
         )
         inner = unwrap(model)
+        temperature = extra.get("temperature", self.temperature)  # learned (a tensor) or fixed
         result = nt_xent(
             projections[:pairs],
             projections[pairs:],
-            self.temperature,
+            temperature,
             group=group,
             extra_negatives=inner.ntxent_negatives(),
         )
@@ -163,6 +165,7 @@ class MaskedLmNTXentLoss(FairseqCriterion):
         if "target" in views:
             views_mlm = self.lm_cross_entropy(extra["lm_logits"], views["target"], masked), lm_tokens
         inner.ntxent_enqueue(views["net_input"], group)
+        result.temperature = float(temperature)
         return result, views_mlm
 
     @staticmethod
@@ -184,6 +187,7 @@ class MaskedLmNTXentLoss(FairseqCriterion):
         if views > 0:
             metrics.log_scalar("ntxent_loss", total("ntxent_loss") / views / math.log(2), views, round=3)
             metrics.log_scalar("ntxent_acc", 100.0 * total("ntxent_correct") / views, views, round=2)
+            metrics.log_scalar("ntxent_temperature", total("ntxent_temperature") / views, views, round=4)
 
     @staticmethod
     def logging_outputs_can_be_summed() -> bool:

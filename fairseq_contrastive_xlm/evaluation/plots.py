@@ -123,3 +123,21 @@ def embedding_map(points: np.ndarray, groups: Sequence[str], path: str, title: s
     ax.set_xticks([])
     ax.set_yticks([])
     return save(fig, path)
+
+
+def line_chart(curves: Dict[str, Dict[int, float]], path: str, title: str, xlabel: str, ylabel: str):
+    """One line per named curve ({x: y}), labelled at its right end too, so that many stay readable."""
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    colours = plt.get_cmap("tab20")
+    for i, (name, points) in enumerate(sorted(curves.items())):
+        xs, ys = list(points), list(points.values())
+        ax.plot(xs, ys, marker="o", markersize=3, linewidth=1.5, color=colours(i % 20), label=name)
+        if xs:
+            ax.annotate(name, (xs[-1], ys[-1]), fontsize=6, xytext=(3, 0), textcoords="offset points",
+                        color=colours(i % 20), va="center")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(ncol=1, fontsize=7, loc="center left", bbox_to_anchor=(1.08, 0.5))
+    ax.set_title(title)
+    return save(fig, path)

@@ -10,7 +10,7 @@ Row i of the source and row i of the target are translations; accuracy is the sh
 candidate is their own translation, in each direction.
 """
 
-from typing import Dict
+from typing import Dict, List
 
 import numpy as np
 
@@ -40,7 +40,22 @@ def retrieval_accuracy(source: np.ndarray, target: np.ndarray, k: int = 4) -> Di
     """Top-1 accuracy source->target and target->source, by cosine and by ratio margin."""
     if source.shape != target.shape:
         raise ValueError(f"source and target must be line-aligned: {source.shape} vs {target.shape}")
-    similarity = cosine(source, target)
+    return accuracy_of_similarity(cosine(source, target), k)
+
+
+def char_ngram_similarity(source: List[str], target: List[str], n: int = 3) -> np.ndarray:
+    """Cosine of character n-gram TF-IDF vectors (n-grams within words, padded by a space; the vocabulary and
+    document frequencies from both sides): a lexical matcher that knows nothing of meaning, the reference row
+    of every retrieval table. Shared placeholders, names, numbers and loanwords are what it finds."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(n, n), lowercase=True, sublinear_tf=True)
+    vectors = vectorizer.fit_transform(list(source) + list(target))  # rows have unit length
+    return (vectors[: len(source)] @ vectors[len(source) :].T).toarray()
+
+
+def accuracy_of_similarity(similarity: np.ndarray, k: int = 4) -> Dict[str, Dict[str, float]]:
+    """Top-1 accuracy both ways from a source x target cosine matrix, by cosine and by ratio margin."""
     margin = ratio_margin(similarity, k)
     return {
         "cosine": {"src2tgt_acc": top1_accuracy(similarity), "tgt2src_acc": top1_accuracy(similarity.T)},

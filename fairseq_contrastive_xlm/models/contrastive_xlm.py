@@ -6,11 +6,14 @@ the parameters they lack (language embeddings, projection head) keep their initi
 listed in the log. fairseq's sentence_prediction task fine-tunes the model unchanged.
 """
 
+import contextlib
 import dataclasses
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Optional
 
+import torch
 import torch.nn as nn
 from fairseq import utils
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
@@ -19,6 +22,7 @@ from fairseq.models import register_model, register_model_architecture
 from fairseq.models.roberta import RobertaEncoder, RobertaModel
 from fairseq.models.roberta.model import base_architecture as roberta_base_architecture
 from fairseq.models.transformer import DEFAULT_MIN_PARAMS_TO_WRAP
+from fairseq.modules.fairseq_dropout import FairseqDropout
 from fairseq.modules.transformer_sentence_encoder import init_bert_params
 from fairseq.utils import safe_getattr
 from omegaconf import OmegaConf
@@ -31,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 POOLING_CHOICES = ChoiceEnum(["first", "max", "mean"])
 LM_HEAD_CHOICES = ChoiceEnum(["roberta", "xlm"])
+HEAD_CHOICES = ChoiceEnum(["mlp", "linear", "none"])
 ACTIVATION_CHOICES = ChoiceEnum(utils.get_available_activation_fns())
 
 
@@ -125,7 +130,31 @@ class ContrastiveXLMConfig(FairseqDataclass):
     )
     ntxent_proj_dim: int = field(
         default=128,
-        metadata={"help": "output size of the Linear-ReLU-Linear projection head used by NT-Xent; 0: no head"},
+        metadata={"help": "output size of the projection head used by NT-Xent; 0: no head"},
+    )
+    ntxent_head: HEAD_CHOICES = field(
+        default="mlp",
+        metadata={
+            "help": "the projection head's shape: 'mlp' (SimCLR's Linear-ReLU-Linear), 'linear' (one Linear) or "
+            "'none' (NT-Xent compares the pooled embeddings themselves)"
+        },
+    )
+    ntxent_head_hidden: int = field(
+        default=0, metadata={"help": "hidden width of the 'mlp' head; 0: the model's width (--encoder-embed-dim)"}
+    )
+    ntxent_dropout: Optional[float] = field(
+        default=None,
+        metadata={
+            "help": "dropout of the NT-Xent views' forward (hidden, attention and activation dropout alike), apart "
+            "from the MLM/TLM forwards; default: the model's own dropouts; 0 turns dropout off for the views"
+        },
+    )
+    ntxent_learned_temperature: float = field(
+        default=0.0,
+        metadata={
+            "help": "> 0: NT-Xent's temperature is learned, starting here, as CLIP learns its logit scale (clamped "
+            "at 0.01, CLIP's scale of 100); 0: the criterion's fixed --ntxent-temperature"
+        },
     )
     ntxent_queue_size: int = field(
         default=0,
@@ -137,6 +166,23 @@ class ContrastiveXLMConfig(FairseqDataclass):
     ntxent_momentum: float = field(
         default=0.999, metadata={"help": "EMA momentum of the encoder that fills the negatives queue"}
     )
+
+
+@contextlib.contextmanager
+def views_dropout(module, p):
+    """Every dropout in `module` at probability p for the duration (p None: as configured)."""
+    if p is None:
+        yield
+        return
+    dropouts = [m for m in module.modules() if isinstance(m, FairseqDropout)]
+    configured = [m.p for m in dropouts]
+    for m in dropouts:
+        m.p = p
+    try:
+        yield
+    finally:
+        for m, q in zip(dropouts, configured):
+            m.p = q
 
 
 def unwrap(model):
@@ -197,10 +243,15 @@ class ContrastiveXLMModel(RobertaModel):
             if "LayerNorm" in type(module).__name__ and hasattr(module, "eps"):
                 module.eps = args.layernorm_eps
         dim = args.encoder_embed_dim
-        with_ntxent_head = with_ntxent_head and args.ntxent_proj_dim > 0
-        self.ntxent_head = ProjectionHead(dim, args.ntxent_proj_dim) if with_ntxent_head else None
-        if self.ntxent_head is not None:
+        contrastive = with_ntxent_head
+        self.ntxent_head = None
+        if contrastive and args.ntxent_proj_dim > 0 and args.ntxent_head != "none":
+            hidden = args.ntxent_head_hidden or dim
+            self.ntxent_head = ProjectionHead(dim, args.ntxent_proj_dim, hidden if args.ntxent_head == "mlp" else 0)
             self.ntxent_head.apply(init_bert_params)
+        self.ntxent_log_scale = None
+        if contrastive and args.ntxent_learned_temperature > 0:  # CLIP: the logit scale 1 / tau, learned as a logarithm
+            self.ntxent_log_scale = nn.Parameter(torch.tensor(math.log(1.0 / args.ntxent_learned_temperature)))
         # Not a submodule: see modules/momentum_queue.py for why it stays out of the module tree.
         size = getattr(args, "ntxent_queue_size", 0)
         self.ntxent_queue = None
@@ -254,16 +305,24 @@ class ContrastiveXLMModel(RobertaModel):
 
     def forward(self, src_tokens, ntxent_projection=False, masked_tokens=None, **kwargs):
         """As RoBERTa (MLM logits, features or classification head), and with ntxent_projection=True the
-        projected sentence embeddings that NT-Xent compares (of packed views too: see encode_and_pool); if
+        projected sentence embeddings that NT-Xent compares (of packed views too: see encode_and_pool), with
+        the learned temperature as extra["temperature"] (--ntxent-learned-temperature); if
         masked_tokens is given, the same forward also returns the MLM logits of those tokens as
         extra["lm_logits"] (masked views, --mlm-on-views).
         Criterions call this through the (possibly DistributedDataParallel-wrapped) model, so every use of
         the weights is synchronised."""
         if ntxent_projection:
-            embeddings, final = encode_and_pool(
-                self.encoder.sentence_encoder, src_tokens, self.args.ntxent_pooling, self.args.ntxent_layer, **kwargs
-            )
+            with views_dropout(self.encoder.sentence_encoder, self.args.ntxent_dropout):
+                embeddings, final = encode_and_pool(
+                    self.encoder.sentence_encoder,
+                    src_tokens,
+                    self.args.ntxent_pooling,
+                    self.args.ntxent_layer,
+                    **kwargs,
+                )
             extra = {}
+            if self.ntxent_log_scale is not None:  # through the (DDP-wrapped) forward, as every weight used
+                extra["temperature"] = self.ntxent_temperature()
             if masked_tokens is not None:
                 extra["lm_logits"] = self.encoder.output_layer(final, masked_tokens=masked_tokens)
             return (self.ntxent_head(embeddings) if self.ntxent_head is not None else embeddings), extra
@@ -279,6 +338,13 @@ class ContrastiveXLMModel(RobertaModel):
             positions=positions,
             lang_ids=lang_ids,
         )[0]
+
+    def ntxent_temperature(self):
+        """The learned temperature (a tensor that takes gradient), or None where the criterion's fixed one holds.
+        As CLIP, the logit scale 1 / tau is clamped at 100 (tau >= 0.01)."""
+        if self.ntxent_log_scale is None:
+            return None
+        return 1.0 / self.ntxent_log_scale.clamp(max=math.log(100.0)).exp()
 
     # The negatives queue (MoCo): the criterion asks for negatives and enqueues each training batch's views;
     # the task moves the momentum encoder after every optimizer step.
@@ -306,7 +372,7 @@ class ContrastiveXLMModel(RobertaModel):
     def upgrade_state_dict_named(self, state_dict, name):
         super().upgrade_state_dict_named(state_dict, name)
         prefix = name + "." if name else ""
-        ours = ("encoder.sentence_encoder.embed_langs.", "ntxent_head.")
+        ours = ("encoder.sentence_encoder.embed_langs.", "ntxent_head.", "ntxent_log_scale")
         current = self.state_dict()
         initialised = [k for k in current if k.startswith(ours) and prefix + k not in state_dict]
         for key in initialised:
