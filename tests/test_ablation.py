@@ -41,13 +41,19 @@ def test_the_ablation_script_and_its_report(data_dir, tmp_path):
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-3000:]
     runs = tmp_path / "ablation"
     assert sorted(os.listdir(runs / "default" / "seed1")) == [
-        "heldout.json", "heldout_2.json", "heldout_4.json", "perplexity.json", "seconds.txt", "train.log",
+        "heldout.json",
+        "heldout_2.json",
+        "heldout_4.json",
+        "perplexity.json",
+        "seconds.txt",
+        "train.log",
     ]
     assert not (runs / "unused").exists()
     log = (runs / "views_dropout_0" / "seed1" / "train.log").read_text()
     assert "'ntxent_dropout': 0.0" in log or "ntxent_dropout=0.0" in log
-    again = subprocess.run(script, cwd=REPO, env={**env, "SEEDS": "1 2", "ONLY": "default"}, capture_output=True,
-                           text=True)
+    again = subprocess.run(
+        script, cwd=REPO, env={**env, "SEEDS": "1 2", "ONLY": "default"}, capture_output=True, text=True
+    )
     assert again.returncode == 0 and "default seed 1: done before" in again.stdout
     report = json.loads((runs / "ablation.json").read_text())
     rows = report["rows"]

@@ -10,7 +10,7 @@ import torch
 from fairseq.modules.fairseq_dropout import FairseqDropout
 
 from fairseq_contrastive_xlm.cli import retrieval
-from fairseq_contrastive_xlm.evaluation.retrieval import accuracy_of_similarity, char_ngram_similarity
+from fairseq_contrastive_xlm.evaluation.retrieval import accuracy_of_similarity, char_ngram_similarity, ratio_margin
 from fairseq_contrastive_xlm.losses import nt_xent
 
 from helpers import batch_of, build_criterion, build_model, build_task
@@ -88,6 +88,9 @@ def test_char_ngram_similarity_by_hand():
     assert 0 < similarity[1, 1] < 1 and similarity[1, 0] == pytest.approx(0.0)
     scores = accuracy_of_similarity(similarity, k=1)
     assert scores["cosine"] == {"src2tgt_acc": 100.0, "tgt2src_acc": 100.0}
+    # a sentence that shares no trigram with any candidate: its margins are 0, not 0/0
+    margin = ratio_margin(np.array([[1.0, 0.0], [0.0, 0.0]]), k=1)
+    assert np.isfinite(margin).all() and margin[1].tolist() == [0.0, 0.0]
 
 
 def test_the_baseline_row_from_the_command(tmp_path, capsys):

@@ -4,7 +4,8 @@
 #   2. cxlm-prepare: cleaning, SentencePiece, fairseq-preprocess
 #   3. the same small model trained twice for the same updates: lambda = 0 (MLM + TLM only) and lambda > 0
 #   4. side by side: MLM/TLM perplexity on the test split, retrieval on the held-out pairs (and on Tatoeba when
-#      ../shared/data/tatoeba or TATOEBA is there), an embedding map of each model
+#      ../shared/data/tatoeba or TATOEBA is there), an embedding map of each model, and the reference row of a
+#      character-trigram TF-IDF matcher on the same pairs
 #   5. with XNLI_DIR (cxlm-download xnli --out DIR): a short XNLI fine-tune and zero-shot evaluation of both
 # Settings come from the environment, e.g. LANGS=de,fr UPDATES=200 LAMBDA=0.5 make demo
 set -euo pipefail
@@ -61,6 +62,14 @@ for name in "${RUNS[@]}"; do
   cxlm-embed-plot --checkpoint "$ckpt" --data "$RUN/data" --pairs "$RUN/raw/heldout" --sentences 150 \
     --out "$RUN/$name/embeddings.png" 2>/dev/null
 done
+
+step "4/5 reference row: character-trigram TF-IDF on the same pairs, no model (cxlm-retrieval --baseline char-ngram)"
+mkdir -p "$RUN/char_ngram"
+cxlm-retrieval --baseline char-ngram --pairs "$RUN/raw/heldout" --json "$RUN/char_ngram/heldout.json" 2>/dev/null | tail -1
+if [ -d "$TATOEBA" ]; then
+  cxlm-retrieval --baseline char-ngram --tatoeba "$TATOEBA" --langs "$LANGS" --json "$RUN/char_ngram/tatoeba.json" \
+    2>/dev/null | tail -1
+fi
 
 if [ -n "$XNLI_DIR" ]; then
   step "5/5 XNLI: 20000 English training examples, 1 epoch per model, zero-shot on 15 languages"

@@ -53,14 +53,25 @@ def collect(runs: str) -> Dict[str, Dict[str, dict]]:
     collected = {}
     for variant in sorted(os.listdir(runs)):
         seeds = sorted(glob.glob(os.path.join(runs, variant, "seed*")))
-        results = {os.path.basename(s): seed_results(s) for s in seeds if os.path.isfile(os.path.join(s, "heldout.json"))}
+        results = {
+            os.path.basename(s): seed_results(s) for s in seeds if os.path.isfile(os.path.join(s, "heldout.json"))
+        }
         if results:
             collected[variant] = results
     return collected
 
 
-COLUMNS = ("held-out", "held-out xx→en", "held-out en→xx", "Tatoeba xx→en", "Tatoeba en→xx", "MLM ppl", "TLM ppl",
-           "NT-Xent acc (valid)", "train s")
+COLUMNS = (
+    "held-out",
+    "held-out xx→en",
+    "held-out en→xx",
+    "Tatoeba xx→en",
+    "Tatoeba en→xx",
+    "MLM ppl",
+    "TLM ppl",
+    "NT-Xent acc (valid)",
+    "train s",
+)
 
 
 def table(collected) -> Dict[str, Dict[str, object]]:
@@ -81,9 +92,7 @@ def markdown(rows) -> str:
     present = [c for c in COLUMNS if any(c in row for row in rows.values())]
     lines = ["| variant | seeds | " + " | ".join(present) + " |", "|---|---|" + "---|" * len(present)]
     for variant, row in sorted(rows.items(), key=lambda item: -item[1].get("held-out", 0.0)):
-        cells = [
-            f"{row[c]:.1f} ± {row[c + ' spread'] / 2:.1f}" if c in row else "" for c in present
-        ]
+        cells = [f"{row[c]:.1f} ± {row[c + ' spread'] / 2:.1f}" if c in row else "" for c in present]
         lines.append(f"| {variant} | {row['seeds']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -102,6 +111,9 @@ def curves(collected) -> Dict[str, Dict[int, float]]:
 
 def plot_curves(collected, path: str) -> str:
     return plots.line_chart(
-        curves(collected), path, "held-out retrieval against updates (mean over seeds)", "updates",
+        curves(collected),
+        path,
+        "held-out retrieval against updates (mean over seeds)",
+        "updates",
         "held-out retrieval, % (cosine, both directions)",
     )

@@ -133,8 +133,15 @@ def line_chart(curves: Dict[str, Dict[int, float]], path: str, title: str, xlabe
         xs, ys = list(points), list(points.values())
         ax.plot(xs, ys, marker="o", markersize=3, linewidth=1.5, color=colours(i % 20), label=name)
         if xs:
-            ax.annotate(name, (xs[-1], ys[-1]), fontsize=6, xytext=(3, 0), textcoords="offset points",
-                        color=colours(i % 20), va="center")
+            ax.annotate(
+                name,
+                (xs[-1], ys[-1]),
+                fontsize=6,
+                xytext=(3, 0),
+                textcoords="offset points",
+                color=colours(i % 20),
+                va="center",
+            )
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)

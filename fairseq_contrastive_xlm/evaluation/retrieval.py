@@ -28,7 +28,9 @@ def ratio_margin(similarity: np.ndarray, k: int = 4) -> np.ndarray:
     # The k largest of each row (source -> its nearest targets) and of each column.
     source_neighbours = -np.sort(-similarity, axis=1)[:, :k_src].sum(axis=1) / (2 * k_src)
     target_neighbours = -np.sort(-similarity, axis=0)[:k_tgt, :].sum(axis=0) / (2 * k_tgt)
-    return similarity / (source_neighbours[:, None] + target_neighbours[None, :])
+    denominator = source_neighbours[:, None] + target_neighbours[None, :]
+    # A sentence sharing nothing with any candidate (possible for a lexical matcher) scores 0, not 0/0.
+    return np.divide(similarity, denominator, out=np.zeros_like(similarity), where=denominator > 0)
 
 
 def top1_accuracy(scores: np.ndarray) -> float:
