@@ -6,7 +6,6 @@ the parameters they lack (language embeddings, projection head) keep their initi
 listed in the log. fairseq's sentence_prediction task fine-tunes the model unchanged.
 """
 
-import contextlib
 import dataclasses
 import logging
 import math
@@ -22,14 +21,20 @@ from fairseq.models import register_model, register_model_architecture
 from fairseq.models.roberta import RobertaEncoder, RobertaModel
 from fairseq.models.roberta.model import base_architecture as roberta_base_architecture
 from fairseq.models.transformer import DEFAULT_MIN_PARAMS_TO_WRAP
-from fairseq.modules.fairseq_dropout import FairseqDropout
 from fairseq.modules.transformer_sentence_encoder import init_bert_params
 from fairseq.utils import safe_getattr
 from omegaconf import OmegaConf
 
 from ..errors import UserInputError
 from ..languages import XNLI_LANGUAGES
-from ..modules import ContrastiveXLMSentenceEncoder, MomentumQueue, ProjectionHead, XLMLMHead, encode_and_pool
+from ..modules import (
+    ContrastiveXLMSentenceEncoder,
+    MomentumQueue,
+    ProjectionHead,
+    XLMLMHead,
+    encode_and_pool,
+    views_dropout,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -166,23 +171,6 @@ class ContrastiveXLMConfig(FairseqDataclass):
     ntxent_momentum: float = field(
         default=0.999, metadata={"help": "EMA momentum of the encoder that fills the negatives queue"}
     )
-
-
-@contextlib.contextmanager
-def views_dropout(module, p):
-    """Every dropout in `module` at probability p for the duration (p None: as configured)."""
-    if p is None:
-        yield
-        return
-    dropouts = [m for m in module.modules() if isinstance(m, FairseqDropout)]
-    configured = [m.p for m in dropouts]
-    for m in dropouts:
-        m.p = p
-    try:
-        yield
-    finally:
-        for m, q in zip(dropouts, configured):
-            m.p = q
 
 
 def unwrap(model):

@@ -4,7 +4,13 @@ keeps modules/ apart from models/)."""
 from .lm_head import XLMLMHead
 from .momentum_queue import MomentumQueue
 from .projection_head import ProjectionHead
-from .sentence_encoder import ContrastiveXLMSentenceEncoder, encode_and_pool, pool, segment_attention_mask
+from .sentence_encoder import (
+    ContrastiveXLMSentenceEncoder,
+    encode_and_pool,
+    pool,
+    segment_attention_mask,
+    views_dropout,
+)
 
 __all__ = [
     "ContrastiveXLMSentenceEncoder",
@@ -14,4 +20,5 @@ __all__ = [
     "pool",
     "segment_attention_mask",
     "XLMLMHead",
+    "views_dropout",
 ]

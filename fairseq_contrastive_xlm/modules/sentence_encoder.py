@@ -2,12 +2,14 @@
 (restarting at TLM's second sentence), optional language embeddings and packed sentences (several to a row,
 each attending only within itself), and sentence embeddings pooled from any layer."""
 
+import contextlib
 from typing import Optional
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from fairseq.models.transformer import TransformerEncoder
+from fairseq.modules.fairseq_dropout import FairseqDropout
 
 
 def segment_attention_mask(segments: torch.Tensor, heads: int) -> torch.Tensor:
@@ -59,6 +61,23 @@ def encode_and_pool(
         return pool(features, out["encoder_padding_mask"][0], pooling), final
     per_view = features.reshape(-1, features.size(-1))[view_index]  # V x width x C
     return pool(per_view, view_padding, pooling), final
+
+
+@contextlib.contextmanager
+def views_dropout(module, p):
+    """Every dropout in `module` at probability p for the duration (p None: as configured)."""
+    if p is None:
+        yield
+        return
+    dropouts = [m for m in module.modules() if isinstance(m, FairseqDropout)]
+    configured = [m.p for m in dropouts]
+    for m in dropouts:
+        m.p = p
+    try:
+        yield
+    finally:
+        for m, q in zip(dropouts, configured):
+            m.p = q
 
 
 class ContrastiveXLMSentenceEncoder(TransformerEncoder):
