@@ -165,9 +165,42 @@ def keep_last_batch():
     data_utils.batch_by_size = batch_by_size
 
 
+def bf16_is_not_tpu(common, argv):
+    """Undo the --tpu that fairseq 0.12 infers from --bf16, unless the command line asked for a TPU itself.
+
+    Without it, fairseq 0.12's argument parsing turns --bf16 (and --memory-efficient-bf16) into --tpu
+    (options.py; facebookresearch/fairseq#4696), and the trainer dies on any machine without torch_xla, GPU or
+    CPU ('NoneType' object has no attribute 'xla_device'). With it, --bf16 means bfloat16 on the device at hand.
+    """
+    if common.tpu and common.bf16 and "--tpu" not in argv and "common.tpu=true" not in argv:
+        common.tpu = False
+
+
+def bf16_without_tpu():
+    """bf16_is_not_tpu for fairseq-train and fairseq-hydra-train. The plugin is imported while their arguments
+    are parsed (--user-dir), too late to change the parsing, so the correction is made where they hand their
+    config on: distributed_utils.call_main, which both look up at call time."""
+    import sys
+
+    from fairseq.distributed import utils as distributed_utils
+
+    original = distributed_utils.call_main
+    if getattr(original, "bf16_without_tpu", False):
+        return
+
+    @functools.wraps(original)
+    def call_main(cfg, main, **kwargs):
+        bf16_is_not_tpu(cfg.common, sys.argv)
+        return original(cfg, main, **kwargs)
+
+    call_main.bf16_without_tpu = True
+    distributed_utils.call_main = call_main
+
+
 def apply_all():
     allow_fairseq_checkpoints()
     explain_refused_checkpoints()
     quiet_root_logger()
     quiet_known_warnings()
     keep_last_batch()
+    bf16_without_tpu()

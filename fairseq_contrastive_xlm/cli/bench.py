@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import losses
+from ..compat import bf16_is_not_tpu
 from ..errors import UserInputError
 from ..languages import parse_numbers
 from ..models.contrastive_xlm import unwrap
@@ -133,6 +134,7 @@ def build_trainer(argv):
     from fairseq.trainer import Trainer
 
     args = options.parse_args_and_arch(options.get_training_parser(), argv)
+    bf16_is_not_tpu(args, argv)
     cfg = convert_namespace_to_omegaconf(args)
     utils.set_torch_seed(cfg.common.seed)
     task = tasks.setup_task(cfg.task)
