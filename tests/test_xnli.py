@@ -3,6 +3,7 @@ the grid helper and the attention view."""
 
 import json
 import os
+import re
 
 import matplotlib.image
 import numpy as np
@@ -297,3 +298,35 @@ def test_a_finetuned_classifier_exports_with_its_labels(finetuned, xnli_bin, tmp
         english = torch.full_like(tokens, model.langs.index("en"))
         theirs = hf(input_ids=tokens, attention_mask=tokens.ne(1).long(), token_type_ids=english).logits
     assert (ours - theirs).abs().max().item() < 1e-5
+
+
+def test_data_prepared_for_more_positions_than_the_model_has_is_refused_before_any_work(
+    files, data_dir, pretrained, finetuned, tmp_path, capsys
+):
+    """The models here have 128 positions; XNLI prepared for 256 would lose training examples without a word and
+    end evaluation in fairseq's traceback: one line instead, naming both sizes and the fix."""
+    wide = tmp_path / "xnli-256"
+    xnli_prepare.main(
+        [
+            "--train",
+            str(files["mt"]),
+            "--xnli-dir",
+            str(files["xnli"]),
+            "--data",
+            data_dir,
+            "--out",
+            str(wide),
+            "--max-positions",
+            "256",
+            "--langs",
+            "de,en",
+        ]
+    )
+    expected = f"was prepared for --max-positions 256, but {pretrained} has 128 positions"
+    with pytest.raises(UserInputError, match=re.escape(expected) + ".*--max-positions 128 --truncate"):
+        finetune.command(str(wide), pretrained, str(tmp_path / "ft"), 1e-4, "adam", 32, 1)
+    with pytest.raises(SystemExit):
+        xnli_eval.main(["--checkpoint", finetuned, "--data", str(wide), "--out", str(tmp_path / "results")])
+    err = capsys.readouterr().err
+    assert "was prepared for --max-positions 256" in err and "has 128 positions" in err
+    assert not (tmp_path / "results").exists()

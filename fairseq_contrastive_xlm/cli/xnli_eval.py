@@ -17,6 +17,7 @@ from ..evaluation import plots
 from ..evaluation.checkpoints import candidates, epoch_checkpoints, load
 from ..languages import select_langs
 from ..xnli.evaluate import accuracies, dev_scores, evaluate, select_best
+from ..xnli.finetune import check_positions, recorded_options
 from ..xnli.formats import LABELS
 from . import command, write_json
 
@@ -48,11 +49,13 @@ def main(argv=None):
     if not os.path.isfile(summary_path):
         raise UserInputError(f"{summary_path} is missing: --data must be a directory written by cxlm-xnli-prepare")
     with open(summary_path, encoding="utf-8") as f:
-        available = json.load(f)["languages"]
-    langs = select_langs(args.langs, "--langs", available)
+        prepared = json.load(f)
+    langs = select_langs(args.langs, "--langs", prepared["languages"])
 
+    paths = candidates(args.checkpoint) if os.path.isdir(args.checkpoint) else [args.checkpoint]
+    for path in paths:  # every checkpoint, before any work
+        check_positions(args.data, prepared, recorded_options(path).get("max_positions"), path)
     if os.path.isdir(args.checkpoint):
-        paths = candidates(args.checkpoint)
         dev = dev_scores(paths, args.data, langs, args.batch_size, args.cpu)
         best = select_best(dev)
     else:

@@ -43,7 +43,7 @@ SHAPE = (
 def recorded_options(checkpoint: str) -> Dict[str, object]:
     """Every option of ours the checkpoint records for its model (enum choices as strings)."""
     if not os.path.isfile(checkpoint):
-        raise UserInputError(f"pretrained checkpoint {checkpoint} does not exist")
+        raise UserInputError(f"checkpoint {checkpoint} does not exist")
     state = torch.load(checkpoint, map_location="cpu")
     model_cfg = (state.get("cfg") or {}).get("model")
     if model_cfg is None or getattr(model_cfg, "get", None) is None:
@@ -54,6 +54,17 @@ def recorded_options(checkpoint: str) -> Dict[str, object]:
             value = model_cfg[name]
             recorded[name] = value.value if hasattr(value, "value") else value
     return recorded
+
+
+def check_positions(data: str, prepared: dict, model_positions, checkpoint: str):
+    """Stop before any work when XNLI was prepared for longer inputs than the model has positions: fairseq would
+    drop the longer training examples without a word and fail on the first longer dev or test example."""
+    data_positions = prepared.get("max_positions")
+    if model_positions and data_positions and data_positions > model_positions:
+        raise UserInputError(
+            f"{data} was prepared for --max-positions {data_positions}, but {checkpoint} has {model_positions} "
+            f"positions: prepare it again with cxlm-xnli-prepare --max-positions {model_positions} --truncate"
+        )
 
 
 def model_options(checkpoint: str) -> List[str]:
@@ -102,7 +113,9 @@ def command(
     if not os.path.isfile(summary):
         raise UserInputError(f"{summary} is missing: {data} must be a directory written by cxlm-xnli-prepare")
     with open(summary, encoding="utf-8") as f:
-        train_examples = json.load(f)["examples"]["train"]
+        prepared = json.load(f)
+    check_positions(data, prepared, recorded_options(pretrained).get("max_positions"), pretrained)
+    train_examples = prepared["examples"]["train"]
     updates = math.ceil(train_examples / batch_size) * max_epoch
     optimizers: Dict[str, List[str]] = {
         "adam": ["--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--adam-eps", "1e-06", "--weight-decay", "0.01"],
