@@ -3,8 +3,10 @@ cross_lingual_lm_contrastive. A library call (prepare()); cxlm-prepare is a comm
 
 Steps: check every input before any work; clean (cleaning.py); split into train/valid/test; train a
 SentencePiece model on a language-balanced sample of the training text (or reuse --spm-model and
---dict, e.g. XLM-R's); encode in parallel workers; drop pairs whose lengths in pieces differ too much;
-build one fairseq dictionary; binarize with fairseq-preprocess (binarize.py); write manifest.json.
+--dict, e.g. XLM-R's, or take XLM's Moses + BPE with --bpe-codes and --dict: tokenizers.py); encode in parallel
+workers, each language by its own rules; drop pairs whose lengths in pieces differ too much; build one fairseq
+dictionary in the SentencePiece model's order; binarize with fairseq-preprocess (binarize.py); write
+manifest.json.
 Everything is written to a temporary directory beside the output and moved into place only when complete.
 """
 
