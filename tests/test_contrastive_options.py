@@ -29,7 +29,7 @@ def views_of(task, n=6):
 
 def test_views_dropout_zero_makes_the_views_forward_deterministic_and_leaves_the_lm_forward_alone(task):
     torch.manual_seed(0)
-    model = build_model(task, dropout=0.3, attention_dropout=0.3, ntxent_dropout=0.0).train()
+    model = build_model(task, dropout=0.3, attention_dropout=0.3).train()  # the default: --ntxent-dropout 0
     views = views_of(task)
     first, second = (model(**views, ntxent_projection=True)[0] for _ in range(2))
     torch.testing.assert_close(first, second, rtol=0, atol=0)
@@ -38,9 +38,9 @@ def test_views_dropout_zero_makes_the_views_forward_deterministic_and_leaves_the
     assert {m.p for m in model.modules() if isinstance(m, FairseqDropout)} == {0.0, 0.3}  # restored after
 
 
-def test_without_views_dropout_the_models_dropout_applies_to_the_views(task):
+def test_the_views_can_keep_the_models_dropout(task):
     torch.manual_seed(0)
-    model = build_model(task, dropout=0.3).train()
+    model = build_model(task, dropout=0.3, ntxent_dropout=0.3).train()
     views = views_of(task)
     assert not torch.equal(*(model(**views, ntxent_projection=True)[0] for _ in range(2)))
 

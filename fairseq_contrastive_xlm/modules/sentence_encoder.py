@@ -65,10 +65,7 @@ def encode_and_pool(
 
 @contextlib.contextmanager
 def views_dropout(module, p):
-    """Every dropout in `module` at probability p for the duration (p None: as configured)."""
-    if p is None:
-        yield
-        return
+    """Every dropout in `module` at probability p for the duration."""
     dropouts = [m for m in module.modules() if isinstance(m, FairseqDropout)]
     configured = [m.p for m in dropouts]
     for m in dropouts:
