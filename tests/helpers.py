@@ -106,3 +106,40 @@ def fairseq_train(data, save_dir, *options, check=True):
         *options,
         check=check,
     )
+
+
+def fairseq_trainer(data, save_dir, *options):
+    """fairseq's Trainer in this process (as cxlm-bench builds it) for a one-layer model of the plugin on TLM
+    en-de with NT-Xent, Adam on CPU; later options win."""
+    from fairseq_contrastive_xlm.cli.bench import build_trainer
+
+    return build_trainer(
+        [
+            str(data),
+            "--task",
+            "cross_lingual_lm_contrastive",
+            "--tlm-pairs",
+            "en-de",
+            "--arch",
+            "contrastive_xlm",
+            *ONE_LAYER,
+            "--encoder-attention-heads",
+            "2",
+            "--max-positions",
+            "128",
+            "--tokens-per-sample",
+            "128",
+            "--criterion",
+            "masked_lm_ntxent",
+            "--optimizer",
+            "adam",
+            "--cpu",
+            "--num-workers",
+            "0",
+            "--save-dir",
+            str(save_dir),
+            "--no-save",
+            "--disable-validation",
+            *options,
+        ]
+    )

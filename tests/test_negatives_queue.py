@@ -10,7 +10,7 @@ from fairseq_contrastive_xlm.losses import nt_xent
 from fairseq_contrastive_xlm.models.contrastive_xlm import unwrap
 from fairseq_contrastive_xlm.modules import MomentumQueue
 
-from helpers import ONE_LAYER, batch_of, build_criterion, build_model, build_task, fairseq_train
+from helpers import ONE_LAYER, batch_of, build_criterion, build_model, build_task, fairseq_train, fairseq_trainer
 
 
 def reference_loss(z_a, z_b, extra, tau):
@@ -156,44 +156,10 @@ def test_one_forward_over_both_sides_equals_two_separate_forwards(data_dir):
 def test_fairseq_trainer_updates_move_the_momentum_encoder_and_fill_the_queue(data_dir, tmp_path):
     """Through fairseq's own Trainer: the criterion fills the queue, the task's optimizer_step moves the momentum
     encoder to momentum * itself + (1 - momentum) * the updated model, after every update."""
-    from fairseq_contrastive_xlm.cli.bench import batches, build_trainer
+    from fairseq_contrastive_xlm.cli.bench import batches
 
-    trainer = build_trainer(
-        [
-            data_dir,
-            "--task",
-            "cross_lingual_lm_contrastive",
-            "--tlm-pairs",
-            "en-de",
-            "--arch",
-            "contrastive_xlm",
-            *ONE_LAYER,
-            "--encoder-attention-heads",
-            "2",
-            "--max-positions",
-            "128",
-            "--tokens-per-sample",
-            "128",
-            "--criterion",
-            "masked_lm_ntxent",
-            "--ntxent-queue-size",
-            "64",
-            "--ntxent-momentum",
-            "0.5",
-            "--batch-size",
-            "4",
-            "--optimizer",
-            "adam",
-            "--lr",
-            "1e-2",
-            "--cpu",
-            "--num-workers",
-            "0",
-            "--save-dir",
-            str(tmp_path),
-            "--no-save",
-            "--disable-validation",
-        ]
+    trainer = fairseq_trainer(
+        data_dir, tmp_path, "--ntxent-queue-size", "64", "--ntxent-momentum", "0.5", "--batch-size", "4", "--lr", "1e-2"
     )
     model = unwrap(trainer.model)
     stream = batches(trainer)

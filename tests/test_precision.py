@@ -7,7 +7,7 @@ import math
 import torch
 from fairseq import checkpoint_utils
 
-from helpers import ONE_LAYER, fairseq_train
+from helpers import ONE_LAYER, fairseq_train, fairseq_trainer
 
 
 def test_fairseq_train_bf16_on_the_cpu(data_dir, tmp_path):
@@ -43,43 +43,10 @@ def test_fairseq_train_bf16_on_the_cpu(data_dir, tmp_path):
 
 
 def test_the_benchs_trainer_runs_bf16(data_dir, tmp_path):
-    from fairseq_contrastive_xlm.cli.bench import batches, build_trainer
+    from fairseq_contrastive_xlm.cli.bench import batches
     from fairseq_contrastive_xlm.models.contrastive_xlm import unwrap
 
-    trainer = build_trainer(
-        [
-            data_dir,
-            "--task",
-            "cross_lingual_lm_contrastive",
-            "--tlm-pairs",
-            "en-de",
-            "--arch",
-            "contrastive_xlm",
-            *ONE_LAYER,
-            "--encoder-attention-heads",
-            "2",
-            "--max-positions",
-            "128",
-            "--tokens-per-sample",
-            "128",
-            "--criterion",
-            "masked_lm_ntxent",
-            "--batch-size",
-            "8",
-            "--optimizer",
-            "adam",
-            "--lr",
-            "1e-3",
-            "--cpu",
-            "--bf16",
-            "--num-workers",
-            "0",
-            "--save-dir",
-            str(tmp_path),
-            "--no-save",
-            "--disable-validation",
-        ]
-    )
+    trainer = fairseq_trainer(data_dir, tmp_path, "--batch-size", "8", "--lr", "1e-3", "--bf16")
     stream = batches(trainer)
     logged = trainer.train_step([next(stream)])
     assert next(unwrap(trainer.model).parameters()).dtype == torch.bfloat16
