@@ -197,6 +197,164 @@ def bf16_without_tpu():
     distributed_utils.call_main = call_main
 
 
+def _launched_by_torchrun() -> bool:
+    import os
+
+    return all(key in os.environ for key in ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK"))
+
+
+def torchrun_without_gpus():
+    """Let fairseq-train and fairseq-hydra-train started by torchrun (or torch.distributed.launch) train on CPUs.
+
+    Without it, fairseq 0.12 never reaches its torchrun support on a machine without GPUs: --distributed-world-size
+    defaults to the number of GPUs (1 with none), so each process silently trains alone; and given the world size,
+    it sets device_id = rank % torch.cuda.device_count(), a ZeroDivisionError. With it, on a machine without CUDA
+    the world size, rank and local rank come from torchrun's environment, as fairseq does on GPUs, and NCCL (GPU
+    only) gives way to gloo. Machines with GPUs keep fairseq's own path.
+    """
+    import logging
+    import os
+
+    from fairseq.distributed import utils as distributed_utils
+
+    original = distributed_utils.infer_init_method
+    if getattr(original, "torchrun_without_gpus", False):
+        return
+
+    @functools.wraps(original)
+    def infer_init_method(cfg, force_distributed=False):
+        if cfg.distributed_init_method is not None or torch.cuda.is_available() or not _launched_by_torchrun():
+            return original(cfg, force_distributed)
+        cfg.distributed_init_method = "env://"
+        cfg.distributed_world_size = int(os.environ["WORLD_SIZE"])
+        cfg.distributed_rank = int(os.environ["RANK"])
+        cfg.device_id = int(os.environ.get("LOCAL_RANK", 0))
+        cfg.distributed_no_spawn = True  # torchrun made the processes
+        if cfg.distributed_backend == "nccl":
+            logging.getLogger(__name__).info("no CUDA: --distributed-backend gloo instead of nccl")
+            cfg.distributed_backend = "gloo"
+
+    infer_init_method.torchrun_without_gpus = True
+    # call_main looks the function up on the module at call time.
+    distributed_utils.infer_init_method = infer_init_method
+
+
+def ddp_on_cpu():
+    """--ddp-backend pytorch_ddp (c10d) for a model on the CPU.
+
+    Without it, fairseq 0.12 hands device_ids=[device_id] and output_device to torch's DistributedDataParallel
+    whatever the device, and torch refuses them for a CPU module ("device_ids ... only work with single-device/
+    multiple-device GPU modules or CPU modules"): fairseq-train --cpu in several processes fails at start with
+    its default backend. CPU modules take device_ids=None; GPU modules are untouched.
+    """
+    from fairseq.models import distributed_fairseq_model
+
+    base = distributed_fairseq_model.DistributedDataParallel
+    if getattr(base, "ddp_on_cpu", False):
+        return
+
+    class DistributedDataParallel(base):
+        ddp_on_cpu = True
+
+        def __init__(self, module, device_ids=None, output_device=None, **kwargs):
+            if all(p.device.type == "cpu" for p in module.parameters()):
+                device_ids = output_device = None
+            super().__init__(module, device_ids=device_ids, output_device=output_device, **kwargs)
+
+    # DistributedFairseqModel looks the class up on its module at call time.
+    distributed_fairseq_model.DistributedDataParallel = DistributedDataParallel
+
+
+def atomic_checkpoint_copies():
+    """Copy checkpoints into place atomically: a temporary file beside the target, then a rename.
+
+    Without it, fairseq 0.12 writes the first checkpoint of a save atomically but copies it to the others
+    (checkpoint_last.pt, checkpoint_best.pt) in place: a process killed during the copy (kill -9, a pre-empted
+    node, a full disk) leaves a truncated checkpoint_last.pt, and the run cannot resume. With it the previous
+    checkpoint_last.pt stays whole until the new one is complete. Remote paths (ioPath handlers) are untouched.
+    """
+    import os
+    import shutil
+
+    from fairseq.file_io import PathManager
+
+    original = PathManager.copy
+    if getattr(original, "atomic", False):
+        return
+
+    def copy(src_path: str, dst_path: str, overwrite: bool = False) -> bool:
+        if not PathManager.supports_rename(dst_path) or (os.path.exists(dst_path) and not overwrite):
+            return original(src_path, dst_path, overwrite)
+        partial = f"{dst_path}.tmp{os.getpid()}"
+        try:
+            shutil.copyfile(src_path, partial)
+            os.replace(partial, dst_path)
+        finally:
+            if os.path.exists(partial):
+                os.remove(partial)
+        return True
+
+    copy.atomic = True
+    # checkpoint_utils calls PathManager.copy, looked up on the class at call time.
+    PathManager.copy = staticmethod(copy)
+
+
+def fp16_on_cpu():
+    """--fp16 on a machine without CUDA: the flat float32 master copy of the weights is kept on the CPU.
+
+    Without it, fairseq 0.12's FP16Optimizer asks torch.cuda.current_device() for the key of its flat master copy,
+    and --fp16 dies building the optimizer on any machine without CUDA ("Torch not compiled with CUDA enabled"),
+    while --memory-efficient-fp16 and --fp16-no-flatten-grads run. With it the copy is keyed by the parameters'
+    device index, None on the CPU, which is what fairseq's other FP16Optimizer methods look up. GPUs are untouched.
+    """
+    from fairseq.optim.fp16_optimizer import _FP16OptimizerMixin
+
+    original = _FP16OptimizerMixin.build_fp32_params.__func__
+    if getattr(original, "fp16_on_cpu", False):
+        return
+
+    def build_fp32_params(cls, args, params, flatten=True):
+        if not flatten or torch.cuda.is_available() or any(p.device.type != "cpu" for p in params):
+            return original(cls, args, params, flatten)
+        flat = torch.cat([p.data.reshape(-1).float() for p in params])
+        flat = torch.nn.Parameter(flat)
+        flat.grad = torch.zeros_like(flat.data)
+        return {None: flat}  # None: the device index of CPU tensors
+
+    build_fp32_params.fp16_on_cpu = True
+    _FP16OptimizerMixin.build_fp32_params = classmethod(build_fp32_params)
+    fp16_overflow_on_cpu()
+
+
+def fp16_overflow_on_cpu():
+    """A trainer without CUDA survives an fp16 gradient overflow.
+
+    Without it, fairseq 0.12's Trainer.train_step answers every overflow (the loss scaler's signal to skip the
+    update and halve the scale) with grad_norm = torch.tensor(0.0).cuda(), and --fp16 training on a CPU dies at
+    its first overflow ("Torch not compiled with CUDA enabled"). With it, while a trainer that is not on CUDA takes
+    a step, Tensor.cuda() leaves a tensor where it is. Trainers on CUDA are untouched.
+    """
+    from fairseq.trainer import Trainer
+
+    original = Trainer.train_step
+    if getattr(original, "fp16_overflow_on_cpu", False):
+        return
+
+    @functools.wraps(original)
+    def train_step(self, samples, raise_oom=False):
+        if self.cuda:
+            return original(self, samples, raise_oom)
+        to_cuda = torch.Tensor.cuda
+        torch.Tensor.cuda = lambda tensor, *args, **kwargs: tensor
+        try:
+            return original(self, samples, raise_oom)
+        finally:
+            torch.Tensor.cuda = to_cuda
+
+    train_step.fp16_overflow_on_cpu = True
+    Trainer.train_step = train_step
+
+
 def apply_all():
     allow_fairseq_checkpoints()
     explain_refused_checkpoints()
@@ -204,3 +362,7 @@ def apply_all():
     quiet_known_warnings()
     keep_last_batch()
     bf16_without_tpu()
+    torchrun_without_gpus()
+    ddp_on_cpu()
+    atomic_checkpoint_copies()
+    fp16_on_cpu()

@@ -53,9 +53,11 @@ USER_DIR = os.path.join(REPO, "fairseq_contrastive_xlm")
 BIN = os.path.dirname(sys.executable)
 
 
-def run_tool(tool, *argv, check=True):
-    """A command of this environment (fairseq-train, cxlm-prepare, ...) as a user runs it."""
-    result = subprocess.run([os.path.join(BIN, tool), *argv], capture_output=True, text=True, cwd=REPO)
+def run_tool(tool, *argv, check=True, env=None):
+    """A command of this environment (fairseq-train, cxlm-prepare, ...) as a user runs it (env: variables to add)."""
+    result = subprocess.run(
+        [os.path.join(BIN, tool), *argv], capture_output=True, text=True, cwd=REPO, env={**os.environ, **(env or {})}
+    )
     if check and result.returncode != 0:
         pytest.fail(f"{tool} failed ({result.returncode}):\n{result.stderr[-4000:]}")
     return result
@@ -80,10 +82,9 @@ SMALL_ARGV = [
 ONE_LAYER = ["--encoder-layers", "1", "--encoder-embed-dim", "32", "--encoder-ffn-embed-dim", "64"]
 
 
-def fairseq_train(data, save_dir, *options, check=True):
-    """fairseq-train with the plugin's task, model and criterion, on CPU, Adam at 1e-3, as a user runs it."""
-    return run_tool(
-        "fairseq-train",
+def train_argv(data, save_dir, *options):
+    """fairseq-train's arguments for the plugin's task, model and criterion, on CPU, Adam at 1e-3."""
+    return [
         str(data),
         "--user-dir",
         USER_DIR,
@@ -104,8 +105,12 @@ def fairseq_train(data, save_dir, *options, check=True):
         "--save-dir",
         str(save_dir),
         *options,
-        check=check,
-    )
+    ]
+
+
+def fairseq_train(data, save_dir, *options, check=True, env=None):
+    """fairseq-train with train_argv, as a user runs it."""
+    return run_tool("fairseq-train", *train_argv(data, save_dir, *options), check=check, env=env)
 
 
 def fairseq_trainer(data, save_dir, *options):

@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from fairseq_contrastive_xlm.losses import nt_xent
 
@@ -64,6 +65,29 @@ def test_half_precision_inputs_are_compared_in_float32():
     result = nt_xent(z, z.clone(), temperature=0.01)
     assert result.loss.dtype == torch.float32
     assert torch.isfinite(result.loss)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_near_identical_half_views_at_low_temperature_match_float64(dtype):
+    """tau = 0.01 and views that nearly coincide: logits near 100, whose exp overflows float16 (max 65504) and
+    whose softmax a half-precision computation cannot resolve. The loss and its gradient must still be the
+    float64 ones of the same (half-rounded) inputs."""
+    torch.manual_seed(0)
+    base = torch.randn(6, 16)
+    z_a = base.to(dtype).requires_grad_()
+    z_b = (base + 1e-3 * torch.randn(6, 16)).to(dtype).requires_grad_()
+    assert torch.isinf(torch.exp((F.normalize(z_a, dim=-1) @ F.normalize(z_b, dim=-1).t()) / 0.01)).any()
+
+    result = nt_xent(z_a, z_b, temperature=0.01)
+    result.loss.backward()
+    a64 = z_a.detach().double().requires_grad_()
+    b64 = z_b.detach().double().requires_grad_()
+    exact = nt_xent(a64, b64, temperature=0.01)
+    exact.loss.backward()
+    assert result.loss.dtype == torch.float32
+    assert result.loss.item() == pytest.approx(exact.loss.item(), rel=1e-4, abs=1e-4)
+    torch.testing.assert_close(z_a.grad.double(), a64.grad, rtol=0.02, atol=2e-3)  # rounded back to half
+    assert int(result.correct) == 12
 
 
 def test_gradients_reach_both_sides():

@@ -1,45 +1,112 @@
-"""--bf16 means bfloat16 on the device at hand (fairseq 0.12 would make it --tpu and die without torch_xla):
-through fairseq-train, and through fairseq's Trainer as cxlm-bench builds it."""
+"""Mixed precision through fairseq's own trainer on a CPU: --fp16, --memory-efficient-fp16, --bf16,
+--memory-efficient-bf16 and --amp train and follow the float32 run; an fp16 overflow skips the update and lowers
+the loss scale, leaving nothing non-finite behind; --bf16 means bfloat16 on the device at hand (fairseq 0.12
+would make it --tpu and die without torch_xla), through fairseq-train and through cxlm-bench's Trainer."""
 
 import json
 import math
 
+import pytest
 import torch
 from fairseq import checkpoint_utils
 
 from helpers import ONE_LAYER, fairseq_train, fairseq_trainer
 
 
-def test_fairseq_train_bf16_on_the_cpu(data_dir, tmp_path):
+PRECISION_RUN = [
+    *ONE_LAYER,
+    "--mlm-langs",
+    "en,de",
+    "--tlm-pairs",
+    "en-de",
+    "--dropout",
+    "0",
+    "--attention-dropout",
+    "0",
+    "--batch-size",
+    "8",
+    "--max-update",
+    "4",
+    "--save-interval-updates",
+    "1",
+    "--disable-validation",
+    "--no-epoch-checkpoints",
+    "--seed",
+    "4",
+]
+
+
+def per_update_losses(save_dir, updates=4):
+    """The loss fairseq logged at every update, unrounded (the train meter's last value in each checkpoint)."""
+    losses = []
+    for update in range(1, updates + 1):
+        state = checkpoint_utils.load_checkpoint_to_cpu(str(save_dir / f"checkpoint_1_{update}.pt"))
+        losses.append({key: meter for _, key, _, meter in state["extra_state"]["metrics"]["train"]}["loss"]["val"])
+    return losses, state
+
+
+@pytest.fixture(scope="module")
+def fp32_losses(data_dir, tmp_path_factory):
+    save = tmp_path_factory.mktemp("fp32")
+    fairseq_train(data_dir, save, *PRECISION_RUN)
+    return per_update_losses(save)[0]
+
+
+# Tolerances: the loss is about 15 bits; one rounding of a float16 (11-bit significand) is 2^-11 = 5e-4
+# relative and one of a bfloat16 (8 bits) 2^-8 = 4e-3, so 4 updates of a one-layer model stay within a few
+# roundings of the loss: 0.05 and 0.25 bits (measured: 0.002 and 0.04).
+@pytest.mark.parametrize(
+    "flag, tolerance",
+    [
+        ("--fp16", 0.05),  # compat.fp16_on_cpu: fairseq's flat master copy asked for a CUDA device
+        ("--memory-efficient-fp16", 0.05),
+        ("--bf16", 0.25),  # compat.bf16_without_tpu: fairseq made --bf16 mean --tpu
+        ("--memory-efficient-bf16", 0.25),
+        ("--amp", 0.0),  # torch's CUDA autocast and GradScaler disable themselves without CUDA: float32
+    ],
+)
+def test_fairseq_train_in_each_precision_follows_fp32(data_dir, tmp_path, fp32_losses, flag, tolerance):
+    fairseq_train(data_dir, tmp_path, *PRECISION_RUN, flag)
+    losses, state = per_update_losses(tmp_path)
+    assert all(math.isfinite(loss) for loss in losses)
+    assert losses == pytest.approx(fp32_losses, abs=tolerance, rel=0)
+    if flag != "--amp":  # the training ran in the half precision asked for, not silently in float32
+        assert losses != fp32_losses
+    common = state["cfg"]["common"]
+    assert not common["tpu"] and (common["bf16"] or common["fp16"] or common["amp"])
+
+
+def test_fp16_overflow_skips_the_update_and_lowers_the_scale(data_dir, tmp_path):
+    """A loss scale of 2^30 overflows float16 gradients: fairseq must skip those updates and halve the scale
+    until they fit, and nothing non-finite may reach the weights, the momentum encoder or the queue."""
     result = fairseq_train(
         data_dir,
         tmp_path,
-        *ONE_LAYER,
-        "--tlm-pairs",
-        "en-de",
-        "--bf16",
-        "--batch-size",
-        "8",
+        *PRECISION_RUN,
+        "--fp16",
+        "--fp16-init-scale",
+        str(2**30),
         "--max-update",
-        "3",
-        "--log-format",
-        "json",
-        "--log-interval",
-        "1",
-        "--disable-validation",
-        "--no-epoch-checkpoints",
+        "2",
+        "--ntxent-queue-size",
+        "64",
+        "--ntxent-momentum",
+        "0.9",
+        "--optimizer",
+        "adam",
     )
-    records = [
-        json.loads(line[line.index("{") :])
-        for line in (result.stdout + result.stderr).splitlines()
-        if "| train_inner | {" in line
-    ]
-    assert len(records) == 3 and all(
-        math.isfinite(float(r["train_inner_loss"] if "train_inner_loss" in r else r["loss"])) for r in records
-    )
+    overflows = (result.stdout + result.stderr).count("gradient overflow detected")
+    assert overflows >= 10  # 2^30 down to a scale whose gradients fit float16 (measured: 23)
     state = checkpoint_utils.load_checkpoint_to_cpu(str(tmp_path / "checkpoint_last.pt"))
-    assert state["cfg"]["common"]["bf16"] and not state["cfg"]["common"]["tpu"]
-    # (fairseq saves weights in float32 whatever the training precision: the dtype is checked in the next test)
+    assert state["last_optimizer_state"]["loss_scale"] < 2**30 / 2**10
+    steps = {int(s["step"]) for s in state["last_optimizer_state"]["state"].values()}
+    assert steps == {2}  # Adam stepped only on the two updates that did not overflow
+    model = state["model"]
+    assert {"ntxent_queue.keys", "ntxent_queue.encoder.0.layers.0.fc1.weight"} <= set(model)
+    for name, value in model.items():
+        if value.is_floating_point():
+            assert torch.isfinite(value).all(), name
+    assert int(model["ntxent_queue.filled"]) == 64
 
 
 def test_the_benchs_trainer_runs_bf16(data_dir, tmp_path):
@@ -98,3 +165,31 @@ def test_tensorboard_gets_every_metric_we_log(data_dir, tmp_path):
     ours = {"loss", "mlm_loss", "mlm_ppl", "tlm_loss", "tlm_ppl", "ntxent_loss", "ntxent_acc", "ntxent_temperature"}
     assert ours <= set(scalars), sorted(scalars)
     assert all(math.isfinite(v) for tag in ours for v in scalars[tag]) and len(scalars["ntxent_acc"]) >= 2
+
+
+def test_wandb_offline_records_every_metric_we_log(data_dir, tmp_path):
+    result = fairseq_train(
+        data_dir,
+        tmp_path / "ckpt",
+        *ONE_LAYER,
+        "--mlm-langs",
+        "en",
+        "--tlm-pairs",
+        "en-de",
+        "--batch-size",
+        "8",
+        "--max-update",
+        "2",
+        "--log-interval",
+        "1",
+        "--wandb-project",
+        "cxlm-test",
+        "--no-save",
+        env={"WANDB_MODE": "offline", "WANDB_DIR": str(tmp_path), "WANDB_SILENT": "true"},
+    )
+    assert "wandb not found" not in result.stdout + result.stderr
+    runs = list((tmp_path / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(runs) == 1, result.stderr[-3000:]
+    recorded = runs[0].read_bytes()  # wandb's own record log: the metric names are in it as strings
+    for metric in ("mlm_loss", "tlm_ppl", "ntxent_loss", "ntxent_acc", "ntxent_temperature"):
+        assert metric.encode() in recorded, metric

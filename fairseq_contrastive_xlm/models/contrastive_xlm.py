@@ -282,6 +282,8 @@ class ContrastiveXLMModel(RobertaModel):
         num_layers = args.encoder_layers
         if not -num_layers - 1 <= args.ntxent_layer <= num_layers:
             raise UserInputError(f"--ntxent-layer {args.ntxent_layer} is outside the model's layers 0..{num_layers}")
+        if args.offload_activations:  # as fairseq's transformer: offloading is a way of checkpointing
+            args.checkpoint_activations = True
         encoder = ContrastiveXLMEncoder(args, task.source_dictionary)
         if OmegaConf.is_config(args):
             OmegaConf.set_struct(args, True)
@@ -359,6 +361,32 @@ class ContrastiveXLMModel(RobertaModel):
         if self.ntxent_queue is not None:
             self.ntxent_queue.update(self._ntxent_online())
 
+    # The negatives queue travels in the model's state dict, so that fairseq's checkpoints carry it and a resumed run
+    # continues the run it resumes; it stays out of the module tree all the same (modules/momentum_queue.py).
+
+    def state_dict(self, *args, destination=None, prefix="", keep_vars=False):
+        state = super().state_dict(*args, destination=destination, prefix=prefix, keep_vars=keep_vars)
+        if self.ntxent_queue is not None:
+            for key, value in self.ntxent_queue.state_dict().items():
+                state[prefix + QUEUE_PREFIX + key] = value
+        return state
+
+    def load_state_dict(self, state_dict, strict=True, model_cfg=None, args=None):
+        queue = {k[len(QUEUE_PREFIX) :]: v for k, v in state_dict.items() if k.startswith(QUEUE_PREFIX)}
+        if queue:
+            state_dict = {k: v for k, v in state_dict.items() if not k.startswith(QUEUE_PREFIX)}
+        if self.ntxent_queue is not None:
+            if not queue:
+                logger.warning(
+                    "the checkpoint carries no negatives queue (written before checkpoints kept it, or by a run "
+                    "without one): the momentum encoder starts as a copy of the model and the queue empty"
+                )
+            try:
+                self.ntxent_queue.load_state_dict(queue, self._ntxent_online())
+            except (KeyError, RuntimeError, ValueError) as err:
+                raise UserInputError(f"the checkpoint's negatives queue does not fit this model: {err}") from None
+        return super().load_state_dict(state_dict, strict, model_cfg, args)
+
     def upgrade_state_dict_named(self, state_dict, name):
         super().upgrade_state_dict_named(state_dict, name)
         prefix = name + "." if name else ""
@@ -386,6 +414,9 @@ class ContrastiveXLMModel(RobertaModel):
                 + "; ".join(mismatched[:5])
                 + (f"; and {len(mismatched) - 5} more" if len(mismatched) > 5 else "")
             )
+
+
+QUEUE_PREFIX = "ntxent_queue."
 
 
 def _shape(tensor) -> str:

@@ -10,12 +10,13 @@ encoder's weights follow the model's as an exponential moving average, updated a
 
 It lives outside the model's module tree on purpose: it stays in float32 when the model is converted to
 fp16 (an EMA step of (1 - momentum) = 0.001 is below fp16 resolution), DistributedDataParallel does not
-synchronise it (every worker pushes the same gathered keys and applies the same update), and checkpoints do
-not carry it: on resume the momentum encoder restarts as a copy of the model and the queue refills within
-size / (pairs per batch) steps. The positives stay exactly the in-batch translation pairs.
+synchronise it (every worker pushes the same gathered keys and applies the same update). Checkpoints carry
+it all the same (state_dict/load_state_dict, which the model adds to its own under "ntxent_queue."), so that a
+resumed run continues the run it resumes. The positives stay exactly the in-batch translation pairs.
 """
 
 import copy
+from typing import Dict
 
 import torch
 import torch.nn as nn
@@ -56,9 +57,12 @@ class MomentumQueue:
 
     @torch.no_grad()
     def enqueue(self, online: nn.ModuleList, group=None, **net_input):
-        """Encode the views with the momentum encoder and push every worker's keys (gathered)."""
+        """Encode the views (rows: the pairs' a sides, then their b sides) with the momentum encoder and push every
+        worker's keys, gathered side by side: all a sides, then all b sides, the order in which one process holding
+        every worker's pairs would push them, so that the queue does not depend on the number of workers."""
         keys = self.encode(online, **net_input)
-        self.push(gather_with_grad(keys, group)[0])
+        pairs = keys.size(0) // 2
+        self.push(torch.cat([gather_with_grad(side, group)[0] for side in (keys[:pairs], keys[pairs:])]))
 
     def negatives(self):
         return None if self.keys is None else self.keys[: self.filled]
@@ -78,6 +82,32 @@ class MomentumQueue:
             self.keys[: end - self.size] = keys[split:]
         self.next = end % self.size
         self.filled = min(self.size, self.filled + len(keys))
+
+    def state_dict(self) -> Dict[str, torch.Tensor]:
+        """The momentum encoder's weights ("encoder.*"), the keys and the ring's position; empty before first use."""
+        if self.encoder is None:
+            return {}
+        state = {f"encoder.{name}": value for name, value in self.encoder.state_dict().items()}
+        state["keys"] = self.keys
+        state["next"] = torch.tensor(self.next)
+        state["filled"] = torch.tensor(self.filled)
+        return state
+
+    @torch.no_grad()
+    def load_state_dict(self, state: Dict[str, torch.Tensor], online: nn.ModuleList):
+        """Restore what state_dict saved; an empty state restarts (the momentum encoder copies online at first use)."""
+        self.encoder, self.keys, self.next, self.filled = None, None, 0, 0
+        if not state:
+            return
+        self._start(online)
+        device = next(online.parameters()).device
+        encoder = {name[len("encoder.") :]: value for name, value in state.items() if name.startswith("encoder.")}
+        self.encoder.load_state_dict(encoder)
+        keys = state["keys"].to(device=device, dtype=torch.float32)
+        if keys.size(0) != self.size:
+            raise ValueError(f"the checkpoint's negatives queue holds {keys.size(0)} keys, this model's {self.size}")
+        self.keys = keys
+        self.next, self.filled = int(state["next"]), int(state["filled"])
 
     @torch.no_grad()
     def update(self, online: nn.ModuleList):
