@@ -3,7 +3,6 @@
 the loss scale, leaving nothing non-finite behind; --bf16 means bfloat16 on the device at hand (fairseq 0.12
 would make it --tpu and die without torch_xla), through fairseq-train and through cxlm-bench's Trainer."""
 
-import json
 import math
 
 import pytest
@@ -11,7 +10,6 @@ import torch
 from fairseq import checkpoint_utils
 
 from helpers import ONE_LAYER, fairseq_train, fairseq_trainer
-
 
 PRECISION_RUN = [
     *ONE_LAYER,

@@ -10,8 +10,9 @@ Why the runs can be compared exactly: batches are consecutive runs of the ordere
 --curriculum keeps fairseq from shuffling them in the first epoch, so the one process's batch of 16 is the
 two workers' batches of 8 side by side (fairseq gives worker r the batches r, r + 2, ...); masks and language
 draws depend on (seed, epoch, item) only; dropout is off (its random stream depends on the batch shape); and
-SGD at a moderate rate, not Adam, takes the steps: Adam divides by the gradient's running RMS, which turns float rounding in
-near-zero gradients (different between one batch of 16 and two of 8) into steps of about the learning rate.
+SGD at a moderate rate, not Adam, takes the steps: Adam divides by the gradient's running RMS, which turns float
+rounding in near-zero gradients (different between one batch of 16 and two of 8) into steps of about the learning
+rate.
 Mean pooling, not the first token: at initialisation every sentence's first token has nearly the same state,
 so first-token projections are nearly parallel, NT-Xent depends on their tiny differences, and float rounding
 grows tenfold an update (measured: 7e-9, 9e-7, 1.5e-5 apart after updates 1, 2, 3).
