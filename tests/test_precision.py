@@ -52,7 +52,7 @@ def fp32_losses(data_dir, tmp_path_factory):
 
 # Tolerances: the loss is about 15 bits; one rounding of a float16 (11-bit significand) is 2^-11 = 5e-4
 # relative and one of a bfloat16 (8 bits) 2^-8 = 4e-3, so 4 updates of a one-layer model stay within a few
-# roundings of the loss: 0.05 and 0.25 bits (measured: 0.002 and 0.04).
+# roundings of the loss: 0.05 and 0.25 bits (measured: below 1e-4 and 8e-4).
 @pytest.mark.parametrize(
     "flag, tolerance",
     [
@@ -94,7 +94,7 @@ def test_fp16_overflow_skips_the_update_and_lowers_the_scale(data_dir, tmp_path)
         "adam",
     )
     overflows = (result.stdout + result.stderr).count("gradient overflow detected")
-    assert overflows >= 10  # 2^30 down to a scale whose gradients fit float16 (measured: 23)
+    assert overflows >= 10  # 2^30 down to a scale whose gradients fit float16 (measured: 25, to 2^5)
     state = checkpoint_utils.load_checkpoint_to_cpu(str(tmp_path / "checkpoint_last.pt"))
     assert state["last_optimizer_state"]["loss_scale"] < 2**30 / 2**10
     steps = {int(s["step"]) for s in state["last_optimizer_state"]["state"].values()}
