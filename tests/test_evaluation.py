@@ -321,3 +321,20 @@ def test_summary_over_runs_reads_what_the_commands_wrote(checkpoint, data_dir, t
     with pytest.raises(SystemExit):
         summarize.main(["--runs", str(runs / "notes")])
     assert "no results under" in capsys.readouterr().err
+
+
+def test_retrieval_cuts_sentences_longer_than_the_model_and_counts_them(checkpoint, data_dir, tmp_path, caplog):
+    """Data prepared once may meet a model with fewer positions (128 here): every sentence is still embedded and
+    scored, cut to fit, and the report says how many were cut."""
+    long_en = " ".join(["Open the file and save the window"] * 60)  # far beyond 128 pieces
+    long_de = " ".join(["Datei öffnen und Fenster speichern"] * 60)
+    src, tgt = tmp_path / "s.txt", tmp_path / "t.txt"
+    src.write_text(f"Open the file\n{long_en}\nClose the window\n")
+    tgt.write_text(f"Datei öffnen\n{long_de}\nFenster schließen\n")
+    out = tmp_path / "r.json"
+    argv = ["--checkpoint", checkpoint, "--data", data_dir, "--src", str(src), "--tgt", str(tgt)]
+    retrieval.main([*argv, "--src-lang", "en", "--tgt-lang", "de", "--json", str(out)])
+    report = json.loads(out.read_text())
+    assert report["truncated_sentences"] == 2 and report["max_positions"] == 128
+    assert report["results"]["en-de"]["pairs"] == 3
+    assert "2 sentences are longer than the model's 128 positions" in caplog.text

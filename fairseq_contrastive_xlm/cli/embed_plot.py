@@ -54,6 +54,7 @@ def main(argv=None):
         vectors.append(embedder.embed(target[:n], target_lang, args.batch_size))
         groups += [source_lang] * n + [target_lang] * n
         links += [(start + i, start + n + i) for i in range(n)]
+    embedder.report_truncated("cxlm-embed-plot")
     vectors = np.concatenate(vectors)
     vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)  # cosine geometry
     points = project(vectors, args.method, args.seed)

@@ -52,6 +52,9 @@ def main(argv=None):
             rows[f"{kind} {name}"] = {
                 "objective": kind,
                 "name": name,
+                # TLM pairs longer than the model's --tokens-per-sample cannot be scored whole: counted here and
+                # logged when loaded, never silently left out
+                **({"pairs_too_long": dataset.corpus.dropped} if kind == "tlm" else {}),
                 "masked_tokens": tokens,
                 "loss_bits": loss / max(tokens, 1) / math.log(2),
                 "ppl": perplexity(loss, tokens),

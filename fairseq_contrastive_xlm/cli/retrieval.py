@@ -82,6 +82,8 @@ def main(argv=None):
             "pooling": args.pooling or str(embedder.model.args.ntxent_pooling),
             "layer": args.layer if args.layer is not None else embedder.model.args.ntxent_layer,
             "projection": args.projection,
+            "truncated_sentences": embedder.truncated,
+            "max_positions": embedder.max_tokens,
             "results": results,
             "average": summary,
         }
@@ -97,6 +99,8 @@ def main(argv=None):
             f"{name:<8}{r['pairs']:>6}  {c[f'{directions[0]}_acc']:>14.1f}{c[f'{directions[1]}_acc']:>8.1f}"
             f"  {m[f'{directions[0]}_acc']:>14.1f}{m[f'{directions[1]}_acc']:>8.1f}"
         )
+    if embedder is not None:
+        embedder.report_truncated("cxlm-retrieval")
     if args.json:
         write_json(args.json, report)
         print(f"wrote {args.json}")

@@ -1,6 +1,7 @@
 """Sentence embeddings of raw text from a contrastive_xlm checkpoint, as the NT-Xent loss sees them (or from
 another layer / pooling), batched and sorted by length to limit padding."""
 
+import logging
 from typing import List, Optional
 
 import numpy as np
@@ -10,6 +11,8 @@ from tqdm import tqdm
 from ..errors import UserInputError
 from ..prepare import tokenizers
 from .checkpoints import language_ids, load
+
+logger = logging.getLogger(__name__)
 
 
 class SentenceEmbedder:
@@ -36,13 +39,26 @@ class SentenceEmbedder:
         self.projection = projection
         self.max_tokens = self.model.encoder.max_positions()
         self.device = next(self.model.parameters()).device
+        self.truncated = 0  # sentences cut to the model's positions so far: every sentence is embedded, none dropped
 
     def token_ids(self, sentence: str, lang: Optional[str] = None) -> List[int]:
         pieces = self.tokenizer.pieces(sentence, lang)
         ids = [self.dictionary.bos(), *(self.dictionary.index(p) for p in pieces), self.dictionary.eos()]
         if len(ids) > self.max_tokens:  # keep <s> ... </s> within the model's positions
             ids = ids[: self.max_tokens - 1] + [self.dictionary.eos()]
+            self.truncated += 1
         return ids
+
+    def report_truncated(self, what: str):
+        """One line when sentences were cut to the model's positions (they are embedded all the same)."""
+        if self.truncated:
+            logger.warning(
+                "%s: %d sentences are longer than the model's %d positions and were cut to fit (each is still "
+                "embedded and scored)",
+                what,
+                self.truncated,
+                self.max_tokens,
+            )
 
     @torch.no_grad()
     def embed(self, sentences: List[str], lang: str, batch_size: int = 64, progress: bool = False) -> np.ndarray:
