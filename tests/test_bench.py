@@ -73,3 +73,14 @@ def test_smoke_run_prints_every_table_and_target(data_dir, tmp_path):
     assert scaling["1024"]["one_process_mb"] > 8 * scaling["256"]["one_process_mb"]  # the n x n matrix
     queue = [row for row in numbers["budget"] if row["how"] == "queue"][0]
     assert queue["negatives"] > 512 and queue["queue_memory_mb"] > 0
+
+
+def test_gpu_check_runs_on_the_cpu_in_smoke_mode(data_dir, tmp_path):
+    """The GPU check (fp16 and bf16 against fp32, packed views and the queue) runs here too: no GPU in CI."""
+    out = tmp_path / "check.json"
+    result = run_tool("cxlm-bench", "--data", data_dir, "--gpu-check", "--smoke", "--json", str(out))
+    report = json.loads(out.read_text())
+    assert report["passed"] and "precision check on CPU (smoke model): passed" in result.stdout
+    rows = {row["precision"]: row for row in report["precision_check"]}
+    assert set(rows) == {"fp32", "fp16", "bf16"} and all(len(r["losses"]) == 3 for r in rows.values())
+    assert 0 < rows["fp16"]["max_distance_bits"] <= 0.05 and 0 < rows["bf16"]["max_distance_bits"] <= 0.25

@@ -16,11 +16,19 @@ views), so that (d)/(c) shows what the contrastive term costs on top of training
 Then NT-Xent alone as the number of gathered negatives grows (256 -> 8192), and the negatives reachable at a
 fixed memory budget by a bigger batch or by the momentum queue. It ends with one line per target:
 target <name> <measured> <goal> ok|short.
+
+    cxlm-bench --data data-bin --gpu-check            # on a GPU: precision check, then the base bf16 bench
+    cxlm-bench --data runs/demo/data --gpu-check --smoke   # the same check on a CPU, tiny model
+
+--gpu-check trains the same steps (MLM + TLM + NT-Xent, packed views with their 3-D attention mask, the negatives
+queue) in fp32, fp16 and bf16 from the same weights and batches; every loss must be finite and stay within
+PRECISION_TOLERANCE of fp32's (exit status 1 otherwise). On a GPU, the bench of the base model in bf16 follows.
 """
 
 import argparse
 import gc
 import logging
+import math
 import os
 import shutil
 import statistics
@@ -73,6 +81,11 @@ def parse_args(argv):
     parser.add_argument("--queue-sizes", default="16384,65536", help="momentum-queue sizes to measure (comma list)")
     parser.add_argument(
         "--smoke", action="store_true", help="a tiny, quick run that only checks the tables are produced"
+    )
+    parser.add_argument(
+        "--gpu-check",
+        action="store_true",
+        help="check fp16 and bf16 training against fp32 (then, on a GPU, bench the base model in bf16)",
     )
     parser.add_argument("--json", help="write every number here")
     args = parser.parse_args(argv)
@@ -355,9 +368,68 @@ def main(argv=None):
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     save_dir = tempfile.mkdtemp(prefix="cxlm-bench-")
     try:
-        run_all(args, mono, pair, device, save_dir)
+        if args.gpu_check:
+            passed = precision_check(args, pair, device, save_dir)
+            if passed and device.type == "cuda":
+                args.size, args.bf16, args.fp16 = "base", True, False
+                run_all(args, mono, pair, device, save_dir)
+            if not passed:
+                raise SystemExit(1)
+        else:
+            run_all(args, mono, pair, device, save_dir)
     finally:
         shutil.rmtree(save_dir, ignore_errors=True)
+
+
+# Largest distance (in bits of loss) from the fp32 run over the checked steps: one rounding of a float16
+# (11-bit significand) is 5e-4 relative and one of a bfloat16 (8 bits) 4e-3, and the loss is about 10-15 bits.
+PRECISION_TOLERANCE = {"fp16": 0.05, "bf16": 0.25}
+
+
+def precision_check(args, pair, device, save_dir, steps=None):
+    """fp32, fp16 and bf16 training from the same weights on the same batches: MLM + TLM + NT-Xent with packed
+    views and the negatives queue. Prints one row per precision and returns whether all passed."""
+    steps = steps or args.warmup + args.updates
+    common = base_argv(args, device, save_dir)
+    common = [a for a in common if a not in ("--fp16", "--bf16")]
+    config = training_configs(args, None, pair)[SEPARATE["first"]]  # views packed (the default): a 3-D mask
+    config = config + [
+        "--ntxent-queue-size",
+        "1024",
+        "--ntxent-momentum",
+        "0.99",
+        "--dropout",
+        "0",
+        "--attention-dropout",
+        "0",
+    ]
+    losses_by_precision = {}
+    for precision, flags in (("fp32", []), ("fp16", ["--fp16"]), ("bf16", ["--bf16"])):
+        trainer = build_trainer([*config, *common, *flags])
+        stream = batches(trainer)
+        losses_by_precision[precision] = [float(trainer.train_step([next(stream)])["loss"]) for _ in range(steps)]
+        queue = unwrap(trainer.model).ntxent_queue
+        if queue.keys is None or not torch.isfinite(queue.keys).all():
+            losses_by_precision[precision].append(float("nan"))  # a queue left empty or non-finite fails
+        del trainer, stream
+        gc.collect()
+    reference = losses_by_precision["fp32"]
+    rows, passed = [], True
+    for precision, values in losses_by_precision.items():
+        finite = all(math.isfinite(v) for v in values)
+        distance = max(abs(a - b) for a, b in zip(values, reference)) if finite else float("inf")
+        ok = finite and distance <= PRECISION_TOLERANCE.get(precision, 0.0)
+        passed &= ok
+        rows.append({"precision": precision, "losses": values, "max_distance_bits": distance, "ok": ok})
+        print(
+            f"{precision}: {steps} steps, losses {' '.join(f'{v:.3f}' for v in values[:steps])}, "
+            f"largest distance from fp32 {distance:.4f} bits: {'ok' if ok else 'FAILED'}"
+        )
+    device_name = torch.cuda.get_device_name() if device.type == "cuda" else "CPU"
+    print(f"precision check on {device_name} ({args.size} model): {'passed' if passed else 'FAILED'}")
+    if args.json:
+        write_json(args.json, {"device": device_name, "size": args.size, "precision_check": rows, "passed": passed})
+    return passed
 
 
 def training_configs(args, mono, pair):
