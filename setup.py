@@ -30,6 +30,8 @@ setup(
             "cxlm-import = fairseq_contrastive_xlm.cli.import_checkpoint:main",
             "cxlm-export-hf = fairseq_contrastive_xlm.cli.export_hf:main",
             "cxlm-ablation-report = fairseq_contrastive_xlm.cli.ablation_report:main",
+            "cxlm-embed = fairseq_contrastive_xlm.cli.embed:main",
+            "cxlm-mine = fairseq_contrastive_xlm.cli.mine:main",
         ],
     },
     install_requires=[

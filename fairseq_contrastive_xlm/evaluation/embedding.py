@@ -1,8 +1,10 @@
 """Sentence embeddings of raw text from a contrastive_xlm checkpoint, as the NT-Xent loss sees them (or from
 another layer / pooling), batched and sorted by length to limit padding."""
 
+import itertools
 import logging
-from typing import List, Optional
+import os
+from typing import Iterator, List, Optional
 
 import numpy as np
 import torch
@@ -40,6 +42,13 @@ class SentenceEmbedder:
         self.max_tokens = self.model.encoder.max_positions()
         self.device = next(self.model.parameters()).device
         self.truncated = 0  # sentences cut to the model's positions so far: every sentence is embedded, none dropped
+
+    @property
+    def dimensions(self) -> int:
+        """The width of the embeddings embed() returns."""
+        if self.projection:
+            return self.model.ntxent_head.out_proj.out_features
+        return self.model.args.encoder_embed_dim
 
     def token_ids(self, sentence: str, lang: Optional[str] = None) -> List[int]:
         pieces = self.tokenizer.pieces(sentence, lang)
@@ -84,3 +93,61 @@ class SentenceEmbedder:
                 out = np.zeros((len(sentences), vectors.shape[1]), dtype=np.float32)
             out[rows] = vectors
         return out
+
+
+def text_lines(path: str) -> Iterator[str]:
+    """The lines of a UTF-8 text file, one at a time; a file that is not UTF-8 is an error naming it and the line."""
+    if not os.path.isfile(path):
+        raise UserInputError(f"{path} does not exist")
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            try:
+                yield raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                raise UserInputError(f"{path}: line {number} is not UTF-8 text") from None
+
+
+def count_lines(path: str) -> int:
+    return sum(1 for _ in text_lines(path))
+
+
+def embed_file(
+    embedder,
+    path: str,
+    out: str,
+    lang: Optional[str] = None,
+    dtype="float16",
+    chunk=50_000,
+    batch_size=64,
+    progress=True,
+) -> int:
+    """Embed every line of `path` into `out`, a .npy file of lines x dimensions (row i: line i) that numpy can
+    memory-map. Lines are read and embedded `chunk` at a time (sorted by length within it) and written as they go,
+    so memory stays bounded whatever the file's size; the file appears under its name only when complete.
+    Returns the number of lines."""
+    from tqdm import tqdm
+
+    lines = count_lines(path)
+    if lines == 0:
+        raise UserInputError(f"{path} is empty: nothing to embed")
+    dim = embedder.dimensions
+    partial = f"{out}.partial.npy"
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    matrix = np.lib.format.open_memmap(partial, mode="w+", dtype=np.dtype(dtype), shape=(lines, dim))
+    try:
+        reader, done = text_lines(path), 0
+        with tqdm(
+            total=lines, desc=f"embed {os.path.basename(path)}", unit=" sentences", disable=not progress, mininterval=2
+        ) as bar:
+            while done < lines:
+                sentences = list(itertools.islice(reader, chunk))
+                matrix[done : done + len(sentences)] = embedder.embed(sentences, lang, batch_size)
+                done += len(sentences)
+                bar.update(len(sentences))
+        matrix.flush()
+        del matrix
+        os.replace(partial, out)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+    return lines

@@ -1,0 +1,138 @@
+"""Bitext mining: find the translations in two unaligned collections, as LASER and XTREME do it.
+
+Every sentence of each side gets its k nearest neighbours on the other side (cosine, from faiss: an exact
+inner-product index, or an inverted-file index above IVF_ABOVE vectors). A candidate pair is scored by the ratio
+margin (Artetxe & Schwenk 2019, k = 4):
+
+    margin(x, y) = cos(x, y) / ( (mean cos of x to its k neighbours + mean cos of y to its k neighbours) / 2 )
+
+which is the formula of evaluation/retrieval.ratio_margin, computed here from the k neighbours alone: nothing
+ever holds an n x n matrix, so a million sentences a side mine in memory proportional to n * k.
+
+Strategies (LASER's mine_bitexts): forward (each source's best target), backward (each target's best source),
+intersect (pairs that are both), max (forward and backward candidates together, best score first, each sentence
+used once). Pairs scoring at least a threshold are kept; tune_threshold picks the one that maximises F1 on gold.
+"""
+
+from typing import Dict, List, NamedTuple, Sequence, Set, Tuple
+
+import numpy as np
+
+STRATEGIES = ("max", "intersect", "forward", "backward")
+# Above this many database vectors an IVF index searches faster than the exact one at a recall loss we measured
+# small (cxlm-bench-mining; README "Mining translations").
+IVF_ABOVE = 200_000
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """float32, C-contiguous, unit-length rows (faiss's inner product is then the cosine)."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def build_index(database: np.ndarray, kind: str = "auto"):
+    """A faiss inner-product index over unit-length rows: 'flat' (exact), 'ivf', or 'auto' (ivf above IVF_ABOVE)."""
+    import faiss
+
+    n, dim = database.shape
+    if kind == "auto":
+        kind = "ivf" if n > IVF_ABOVE else "flat"
+    if kind == "flat":
+        index = faiss.IndexFlatIP(dim)
+    elif kind == "ivf":
+        lists = max(1, int(4 * np.sqrt(n)))  # faiss's guideline: 4 sqrt(n) to 16 sqrt(n) lists
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
+        sample = database[np.random.default_rng(0).permutation(n)[: min(n, 64 * lists)]]
+        index.train(sample)
+        index.nprobe = min(lists, 16)
+    else:
+        raise ValueError(f"unknown index '{kind}' (expected flat, ivf or auto)")
+    index.add(database)
+    return index
+
+
+def knn(queries: np.ndarray, database: np.ndarray, k: int, kind: str = "auto", block: int = 65536):
+    """(similarities, indices), both queries x k, best first; queries searched a block at a time."""
+    index = build_index(database, kind)
+    k = min(k, database.shape[0])
+    sims = np.empty((len(queries), k), dtype=np.float32)
+    ids = np.empty((len(queries), k), dtype=np.int64)
+    for start in range(0, len(queries), block):
+        sims[start : start + block], ids[start : start + block] = index.search(queries[start : start + block], k)
+    return sims, ids
+
+
+class Candidates(NamedTuple):
+    scores: np.ndarray  # best first
+    source: np.ndarray  # row of the source collection
+    target: np.ndarray  # row of the target collection
+
+
+def margin_candidates(x: np.ndarray, y: np.ndarray, k: int = 4, strategy: str = "max", kind: str = "auto"):
+    """Mined pairs (x row, y row) with their ratio-margin scores, best first, by the given strategy."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy '{strategy}' (expected one of {', '.join(STRATEGIES)})")
+    x, y = unit_rows(x), unit_rows(y)
+    x2y_sim, x2y_ids = knn(x, y, k, kind)
+    y2x_sim, y2x_ids = knn(y, x, k, kind)
+    x_mean, y_mean = x2y_sim.mean(axis=1), y2x_sim.mean(axis=1)
+    forward = x2y_sim / ((x_mean[:, None] + y_mean[x2y_ids]) / 2)  # x -> its k targets
+    backward = y2x_sim / ((y_mean[:, None] + x_mean[y2x_ids]) / 2)  # y -> its k sources
+    rows_x, rows_y = np.arange(len(x)), np.arange(len(y))
+    best_f, best_b = forward.argmax(axis=1), backward.argmax(axis=1)
+    fwd = Candidates(forward[rows_x, best_f], rows_x, x2y_ids[rows_x, best_f])
+    bwd = Candidates(backward[rows_y, best_b], y2x_ids[rows_y, best_b], rows_y)
+    if strategy == "forward":
+        found = fwd
+    elif strategy == "backward":
+        found = bwd
+    elif strategy == "intersect":
+        keep = bwd.source[fwd.target] == fwd.source  # x's best y has x as its best
+        found = Candidates(fwd.scores[keep], fwd.source[keep], fwd.target[keep])
+    else:
+        found = _each_sentence_once(Candidates(*(np.concatenate([a, b]) for a, b in zip(fwd, bwd))))
+    order = np.argsort(-found.scores, kind="stable")
+    return Candidates(found.scores[order], found.source[order], found.target[order])
+
+
+def _each_sentence_once(candidates: Candidates) -> Candidates:
+    """Best score first, keep a pair only if neither of its sentences is in a pair kept before (LASER's max)."""
+    order = np.argsort(-candidates.scores, kind="stable")
+    seen_x, seen_y, keep = set(), set(), []
+    for i in order:
+        sx, sy = int(candidates.source[i]), int(candidates.target[i])
+        if sx not in seen_x and sy not in seen_y:
+            seen_x.add(sx)
+            seen_y.add(sy)
+            keep.append(i)
+    keep = np.asarray(keep, dtype=np.int64)
+    return Candidates(candidates.scores[keep], candidates.source[keep], candidates.target[keep])
+
+
+def precision_recall_f1(predicted: Set[Tuple], gold: Set[Tuple]) -> Dict[str, float]:
+    found = len(predicted & gold)
+    precision = found / len(predicted) if predicted else 0.0
+    recall = found / len(gold) if gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": 100 * precision, "recall": 100 * recall, "f1": 100 * f1, "found": found}
+
+
+def tune_threshold(scores: Sequence[float], pairs: Sequence[Tuple], gold: Set[Tuple]) -> Tuple[float, Dict]:
+    """The threshold (keep pairs scoring >= it) that maximises F1 against gold, and the scores it gets.
+    scores and pairs: the mined candidates, best first."""
+    if not len(scores):
+        return float("inf"), precision_recall_f1(set(), gold)
+    hits = np.cumsum([pair in gold for pair in pairs])
+    kept = np.arange(1, len(pairs) + 1)
+    precision, recall = hits / kept, hits / max(len(gold), 1)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(len(kept)), where=precision + recall > 0)
+    best = int(f1.argmax())
+    threshold = float(scores[best])
+    return threshold, precision_recall_f1({p for s, p in zip(scores, pairs) if s >= threshold}, gold)
+
+
+def unique_sentences(sentences: List[str]) -> Tuple[List[str], np.ndarray]:
+    """(the distinct sentences in first-seen order, for each input line the row of its sentence)."""
+    rows: Dict[str, int] = {}
+    line_rows = np.fromiter((rows.setdefault(s, len(rows)) for s in sentences), dtype=np.int64, count=len(sentences))
+    return list(rows), line_rows
