@@ -173,3 +173,40 @@ def test_xlm15(tmp_path):
     download.main(["xlm15", "--base-url", server.as_uri(), "--out", str(out)])
     assert sorted(os.listdir(out)) == ["codes_xnli_15", "mlm_tlm_xnli15_1024.pth", "vocab_xnli_15"]
     assert (out / "codes_xnli_15").read_bytes() == b"a b 1\n"
+
+
+def test_bucc(tmp_path):
+    """The official archives' layout: bucc2018/<lang>-en/<lang>-en.<split>.<side>; resumable like the others."""
+    import io
+    import tarfile
+
+    from fairseq_contrastive_xlm.evaluation import bucc
+
+    server = tmp_path / "server"
+    server.mkdir()
+    files = {
+        "sample-gold": {
+            "sample.de": "de-1\tDatei öffnen\n",
+            "sample.en": "en-1\tOpen file\n",
+            "sample.gold": "de-1\ten-1\n",
+        },
+        "training-gold": {
+            "training.de": "de-2\tSpeichern\n",
+            "training.en": "en-2\tSave\n",
+            "training.gold": "de-2\ten-2\n",
+        },
+        "test": {"test.de": "de-3\tSchließen\n", "test.en": "en-3\tClose\n"},
+    }
+    for split, members in files.items():
+        with tarfile.open(server / f"bucc2018-de-en.{split}.tar.bz2", "w:bz2") as tar:
+            for name, text in members.items():
+                data = text.encode()
+                info = tarfile.TarInfo(f"bucc2018/de-en/de-en.{name}")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    out = tmp_path / "bucc"
+    download.main(["bucc", "--langs", "de", "--base-url", server.as_uri(), "--out", str(out)])
+    download.main(["bucc", "--langs", "de", "--base-url", server.as_uri(), "--out", str(out)])  # again: nothing to do
+    assert bucc.available_splits(str(out), "de") == ["sample", "training", "test"]
+    training = bucc.read_split(str(out), "de", "training")
+    assert training.gold == {("de-2", "en-2")} and training.foreign == {"de-2": "Speichern"}

@@ -4,6 +4,7 @@
     cxlm-download opus --langs de,fr --out raw/opus             # en-X from MultiUN/EUbookshop/TED2013/OpenSubtitles
     cxlm-download tatoeba --langs de,fr --out data/tatoeba      # LASER's Tatoeba v1 test pairs
     cxlm-download xnli --out data/xnli                          # XNLI-1.0 and XNLI-MT-1.0
+    cxlm-download bucc --langs de,fr,ru,zh --out data/bucc2018  # BUCC 2018 bitext mining
 
 Run a command again after an interruption: finished files are kept, a partial download continues.
 Each writes OUT/cxlm-prepare.args where the result is input to cxlm-prepare.
@@ -16,7 +17,7 @@ import zipfile
 
 from ..languages import ISO_639_1, XNLI_LANGUAGES, select_langs
 from ..prepare import sources, wikipedia
-from ..prepare.download import DownloadError, fetch, unzip
+from ..prepare.download import DownloadError, fetch, untar, unzip
 from . import command
 
 logger = logging.getLogger("cxlm-download")
@@ -105,6 +106,19 @@ def get_xnli(args):
         logger.info("%s -> %s", name, folder)
 
 
+def get_bucc(args):
+    for lang in languages(args.langs, set(sources.BUCC_LANGUAGES)):
+        for split in sources.BUCC_SPLITS:
+            name = sources.bucc_archive(lang, split)
+            archive = fetch(f"{args.base_url}/{name}", os.path.join(args.out, "archives", name))
+            done = os.path.join(args.out, "archives", name + ".extracted")
+            if not os.path.exists(done):
+                untar(archive, args.out)
+                open(done, "w").close()
+            logger.info("%s -> %s", name, args.out)
+    logger.info("next: cxlm-mine --bucc %s --lang %s --checkpoint CKPT --data DATA", args.out, args.langs.split(",")[0])
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="cxlm-download", description="Download the paper's corpora (resumable, verified)."
@@ -149,11 +163,20 @@ def parse_args(argv):
     )
     xnli.set_defaults(run=get_xnli)
 
+    bucc = commands.add_parser("bucc", help="BUCC 2018 bitext mining: sample, training (with gold) and test splits")
+    bucc.add_argument(
+        "--langs", default=",".join(sources.BUCC_LANGUAGES), help="comma-separated languages (default de,fr,ru,zh)"
+    )
+    bucc.add_argument(
+        "--base-url", default=sources.BUCC_BASE, help=f"where the archives are (default {sources.BUCC_BASE})"
+    )
+    bucc.set_defaults(run=get_bucc)
+
     xlm15 = commands.add_parser("xlm15", help="XLM-15 (MLM+TLM, 15 XNLI languages): checkpoint, BPE codes, vocabulary")
     xlm15.add_argument("--base-url", default=sources.XLM_BASE, help=f"where the files are (default {sources.XLM_BASE})")
     xlm15.set_defaults(run=get_xlm15)
 
-    for sub in (wiki, opus, tatoeba, xnli, xlm15):
+    for sub in (wiki, opus, tatoeba, xnli, bucc, xlm15):
         sub.add_argument("--out", required=True, help="output directory")
     args = parser.parse_args(argv)
     if getattr(args, "corpus", None) and not args.version:

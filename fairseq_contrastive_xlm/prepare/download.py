@@ -9,6 +9,7 @@ server announced (or what the source publishes), and an MD5/SHA-256 checksum whe
 import hashlib
 import os
 import shutil
+import tarfile
 import urllib.error
 import urllib.request
 import zipfile
@@ -109,3 +110,17 @@ def unzip(archive: str, out_dir: str, members=None):
             os.makedirs(os.path.dirname(target), exist_ok=True)
             with z.open(info) as src, open(target, "wb") as dst:
                 shutil.copyfileobj(src, dst)
+
+
+def untar(archive: str, out_dir: str):
+    """Extract a tar archive (any compression) into out_dir: regular files and directories only, none outside it."""
+    root = os.path.abspath(out_dir)
+    try:
+        with tarfile.open(archive) as tar:
+            for member in tar.getmembers():
+                target = os.path.abspath(os.path.join(root, member.name))
+                if not target.startswith(root + os.sep) or not (member.isfile() or member.isdir()):
+                    raise DownloadError(f"{archive}: member {member.name!r} is not a file or folder inside {out_dir}")
+            tar.extractall(root, filter="data")
+    except tarfile.TarError as err:
+        raise DownloadError(f"{archive}: not a readable tar archive ({err}); remove it and run again") from None

@@ -10,6 +10,17 @@ XNLI_BASE = "https://dl.fbaipublicfiles.com/XNLI"
 
 XNLI_ARCHIVES = ("XNLI-1.0.zip", "XNLI-MT-1.0.zip")
 
+# BUCC 2018 bitext mining (Zweigenbaum et al. 2018): per language, archives of the sample and training splits with
+# their gold pairs, and of the test split without (XTREME downloads the same files).
+BUCC_BASE = "https://comparable.limsi.fr/bucc2018"
+BUCC_LANGUAGES = ("de", "fr", "ru", "zh")
+BUCC_SPLITS = ("sample-gold", "training-gold", "test")
+
+
+def bucc_archive(lang: str, split: str) -> str:
+    return f"bucc2018-{lang}-en.{split}.tar.bz2"
+
+
 # The original 15-language XLM (MLM+TLM) the paper continues: its checkpoint, BPE codes and vocabulary.
 XLM_BASE = "https://dl.fbaipublicfiles.com/XLM"
 XLM15_FILES = ("mlm_tlm_xnli15_1024.pth", "codes_xnli_15", "vocab_xnli_15")
