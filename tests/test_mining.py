@@ -105,18 +105,13 @@ def checkpoint(data_dir, tmp_path_factory):
 def mining_set(tmp_path_factory):
     """60 held-out gettext translations (not among the 2,500 pairs the corpus trains on) hidden among 200 German
     and 200 English sentences whose translations are not there; both sides shuffled; gold as line numbers."""
-    pairs = usable_pairs("de", 3200)[2500:]
-    hidden, german_only, english_only = pairs[:60], pairs[60:260], pairs[260:460]
-    rng = np.random.default_rng(0)
-    german = [p[1] for p in hidden] + [p[1] for p in german_only]
-    english = [p[0] for p in hidden] + [p[0] for p in english_only]
-    german_order, english_order = rng.permutation(len(german)), rng.permutation(len(english))
-    german_line = {old: new + 1 for new, old in enumerate(german_order)}
-    english_line = {old: new + 1 for new, old in enumerate(english_order)}
+    pairs = usable_pairs("de", 3200)[2500:2960]
+    found = mining.hide_translations([p[1] for p in pairs], [p[0] for p in pairs], hidden=60)
+    assert len(found.foreign) == len(found.english) == 260 and len(found.gold) == 60
     out = tmp_path_factory.mktemp("mining_set")
-    (out / "de.txt").write_text("".join(german[i] + "\n" for i in german_order), encoding="utf-8")
-    (out / "en.txt").write_text("".join(english[i] + "\n" for i in english_order), encoding="utf-8")
-    (out / "gold.tsv").write_text("".join(f"{german_line[i]}\t{english_line[i]}\n" for i in range(60)))
+    (out / "de.txt").write_text("".join(s + "\n" for s in found.foreign), encoding="utf-8")
+    (out / "en.txt").write_text("".join(s + "\n" for s in found.english), encoding="utf-8")
+    (out / "gold.tsv").write_text("".join(f"{i + 1}\t{j + 1}\n" for i, j in sorted(found.gold)))
     return out
 
 
@@ -356,3 +351,20 @@ def test_embed_writes_a_memory_mapped_file_in_chunks(checkpoint, data_dir, tmp_p
         "cxlm-embed", *model, "--input", str(tmp_path / "empty.txt"), "--out", str(tmp_path / "e.npy"), check=False
     )
     assert result.returncode == 2 and "is empty" in result.stderr and not (tmp_path / "e.npy").exists()
+
+
+def test_pairs_mode_hides_and_finds_translations(checkpoint, data_dir, tmp_path):
+    """make demo's mining step: held-out pairs hidden among sentences without a translation, per language."""
+    pairs = usable_pairs("de", 3200)[2500:2700]
+    (tmp_path / "pairs").mkdir()
+    (tmp_path / "pairs" / "en-de.en").write_text("".join(p[0] + "\n" for p in pairs), encoding="utf-8")
+    (tmp_path / "pairs" / "en-de.de").write_text("".join(p[1] + "\n" for p in pairs), encoding="utf-8")
+    out = tmp_path / "mining.json"
+    argv = ["--checkpoint", checkpoint, "--data", data_dir, "--pairs", str(tmp_path / "pairs"), "--hidden", "50"]
+    result = run_tool("cxlm-mine", *argv, "--json", str(out))
+    report = json.loads(out.read_text())["results"]
+    assert report["de"]["foreign"] == report["de"]["english"] == 125 and 0 <= report["de"]["found"] <= 50
+    assert report["average"]["f1"] == pytest.approx(report["de"]["f1"])
+    assert "average: precision" in result.stdout
+    too_many = run_tool("cxlm-mine", *argv[:-1], "150", check=False)
+    assert too_many.returncode == 2 and "fewer than 2 x --hidden 150" in too_many.stderr

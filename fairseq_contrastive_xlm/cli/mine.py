@@ -4,6 +4,7 @@
     cxlm-mine --src news.de --tgt news.en --src-emb news.de.npy --tgt-emb news.en.npy --threshold 1.1 --out mined.tsv
     cxlm-mine --src s.txt --tgt t.txt --checkpoint ckpt.pt --data data-bin --gold gold.tsv --tune --out mined.tsv
     cxlm-mine --bucc data/bucc2018 --lang de --checkpoint ckpt.pt --data data-bin --json bucc_de.json
+    cxlm-mine --pairs runs/demo/raw/heldout --hidden 300 --checkpoint ckpt.pt --data data-bin --json mining.json
 
 Sentences are embedded once per distinct sentence (duplicates merged), every sentence of each side gets its k = 4
 nearest neighbours on the other (faiss), and candidates are scored by ratio margin and chosen by --strategy
@@ -14,6 +15,10 @@ reported). --gold: a TSV of 1-based line numbers, source line TAB target line, o
 --bucc DIR --lang L: the BUCC 2018 task (cxlm-download bucc): the threshold is tuned on the training split's gold,
 precision, recall and F1 are reported for it and for the sample split, and --out receives the test split's
 mined id pairs (foreign id TAB English id), the format BUCC's scorer reads.
+
+--pairs DIR (en-<lang>.en / en-<lang>.<lang> files, e.g. held-out pairs): per language, a mining set in which the
+first --hidden pairs are hidden among the other pairs' sentences, each of those kept on one side only; mined, the
+threshold tuned on the hidden pairs, precision, recall and F1 reported (make demo compares models with it).
 """
 
 import argparse
@@ -23,7 +28,7 @@ from typing import Dict, List, Optional, Set, Tuple
 import numpy as np
 
 from ..errors import UserInputError
-from ..evaluation import bucc, mining
+from ..evaluation import bucc, mining, tatoeba
 from ..evaluation.embedding import text_lines
 from . import command, write_json
 from .inputs import embedder_from, embedder_options
@@ -40,6 +45,8 @@ def parse_args(argv):
     parser.add_argument("--tgt-emb", help="embeddings of --tgt")
     parser.add_argument("--bucc", help="a BUCC 2018 directory (cxlm-download bucc); with --lang")
     parser.add_argument("--lang", help="with --bucc: the foreign language (de, fr, ru, zh)")
+    parser.add_argument("--pairs", help="a directory of en-<lang>.en / en-<lang>.<lang> pairs to hide and find")
+    parser.add_argument("--hidden", type=int, default=300, help="with --pairs: translations hidden (default 300)")
     parser.add_argument("-k", "--k", type=int, default=4, help="neighbours of the margin (default 4)")
     parser.add_argument("--strategy", choices=mining.STRATEGIES, default="max", help="default max")
     parser.add_argument(
@@ -55,9 +62,9 @@ def parse_args(argv):
     parser.add_argument("--json", help="write the threshold and precision/recall/F1 here")
     args = parser.parse_args(argv)
     model = bool(args.checkpoint and args.data)
-    if args.bucc:
-        if not args.lang or not model:
-            parser.error("--bucc needs --lang, --checkpoint and --data")
+    if args.bucc or args.pairs:
+        if not model or (args.bucc and not args.lang):
+            parser.error("--bucc needs --lang, --checkpoint and --data; --pairs needs --checkpoint and --data")
     else:
         if not (args.src and args.tgt and args.out):
             parser.error("give --src, --tgt and --out (or --bucc DIR --lang L)")
@@ -240,11 +247,49 @@ def mine_bucc(args):
         print(f"wrote {args.json}")
 
 
+def mine_hidden(args):
+    embedder = embedder_from(args)
+    report = {}
+    for lang, (foreign, english) in tatoeba.en_x_directory(args.pairs).items():
+        if len(foreign) < 2 * args.hidden:
+            raise UserInputError(
+                f"{args.pairs}: en-{lang} has {len(foreign)} pairs, fewer than 2 x --hidden {args.hidden}"
+            )
+        found = mining.hide_translations(foreign, english, args.hidden)
+        x = embedder.embed(found.foreign, lang, args.batch_size)
+        y = embedder.embed(found.english, "en", args.batch_size)
+        scores, pairs = mine_sentences(found.foreign, found.english, x, y, args)
+        gold = {(found.foreign[i], found.english[j]) for i, j in found.gold}
+        threshold, measured = mining.tune_threshold(scores, pairs, gold)
+        report[lang] = {
+            **measured,
+            "threshold": threshold,
+            "foreign": len(found.foreign),
+            "english": len(found.english),
+        }
+        print_scores(
+            f"{lang}: {args.hidden} translations among {len(found.foreign)} x {len(found.english)}", threshold, measured
+        )
+    report["average"] = {
+        key: float(np.mean([r[key] for r in report.values()])) for key in ("precision", "recall", "f1")
+    }
+    print(
+        f"average: precision {report['average']['precision']:.1f}, recall {report['average']['recall']:.1f}, "
+        f"F1 {report['average']['f1']:.1f}"
+    )
+    embedder.report_truncated("cxlm-mine")
+    if args.json:
+        write_json(args.json, {"hidden": args.hidden, "strategy": args.strategy, "results": report})
+        print(f"wrote {args.json}")
+
+
 @command("cxlm-mine")
 def main(argv=None):
     args = parse_args(argv)
     if args.bucc:
         mine_bucc(args)
+    elif args.pairs:
+        mine_hidden(args)
     else:
         mine_files(args)
 

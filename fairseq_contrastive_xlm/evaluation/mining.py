@@ -136,3 +136,29 @@ def unique_sentences(sentences: List[str]) -> Tuple[List[str], np.ndarray]:
     rows: Dict[str, int] = {}
     line_rows = np.fromiter((rows.setdefault(s, len(rows)) for s in sentences), dtype=np.int64, count=len(sentences))
     return list(rows), line_rows
+
+
+class MiningSet(NamedTuple):
+    foreign: List[str]
+    english: List[str]
+    gold: Set[Tuple[int, int]]  # (foreign row, English row) of the hidden translations
+
+
+def hide_translations(foreign: List[str], english: List[str], hidden: int, seed: int = 0) -> MiningSet:
+    """A mining set from line-aligned pairs: the first `hidden` pairs are the translations to find; of the rest,
+    half give a foreign sentence without its English side and half an English sentence without its foreign side;
+    both sides shuffled."""
+    if not 0 < hidden < len(foreign):
+        raise ValueError(f"hidden must be between 1 and {len(foreign) - 1}, got {hidden}")
+    middle = hidden + (len(foreign) - hidden) // 2
+    foreign_rows = list(range(hidden)) + list(range(hidden, middle))
+    english_rows = list(range(hidden)) + list(range(middle, len(english)))
+    rng = np.random.default_rng(seed)
+    foreign_order, english_order = rng.permutation(len(foreign_rows)), rng.permutation(len(english_rows))
+    foreign_at = {foreign_rows[old]: new for new, old in enumerate(foreign_order)}
+    english_at = {english_rows[old]: new for new, old in enumerate(english_order)}
+    return MiningSet(
+        [foreign[foreign_rows[i]] for i in foreign_order],
+        [english[english_rows[i]] for i in english_order],
+        {(foreign_at[i], english_at[i]) for i in range(hidden)},
+    )
