@@ -5,7 +5,8 @@
 #   3. the same small model trained twice for the same updates: lambda = 0 (MLM + TLM only) and lambda > 0
 #   4. side by side: MLM/TLM perplexity on the test split, retrieval on the held-out pairs (and on Tatoeba when
 #      ../shared/data/tatoeba or TATOEBA is there), an embedding map of each model, and the reference row of a
-#      character-trigram TF-IDF matcher on the same pairs
+#      character-trigram TF-IDF matcher on the same pairs, and bitext mining (cxlm-mine --pairs: F1 of finding
+#      300 held-out translations per language hidden among 700 sentences without one)
 #   5. with XNLI_DIR (cxlm-download xnli --out DIR): a short XNLI fine-tune and zero-shot evaluation of both
 # Settings come from the environment, e.g. LANGS=de,fr UPDATES=200 LAMBDA=0.5 make demo
 set -euo pipefail
@@ -61,6 +62,9 @@ for name in "${RUNS[@]}"; do
   fi
   cxlm-embed-plot --checkpoint "$ckpt" --data "$RUN/data" --pairs "$RUN/raw/heldout" --sentences 150 \
     --out "$RUN/$name/embeddings.png" 2>/dev/null
+  # bitext mining: per language, 300 held-out translations hidden among 350 + 350 sentences without one
+  cxlm-mine --pairs "$RUN/raw/heldout" --hidden 300 --checkpoint "$ckpt" --data "$RUN/data" \
+    --json "$RUN/$name/mining.json" 2>/dev/null | tail -1
 done
 
 step "4/5 reference row: character-trigram TF-IDF on the same pairs, no model (cxlm-retrieval --baseline char-ngram)"
@@ -85,7 +89,7 @@ else
   step "5/5 XNLI skipped: get it with 'cxlm-download xnli --out data/xnli', then XNLI_DIR=data/xnli make demo"
 fi
 
-step "side by side (perplexity: lower is better; retrieval: % of held-out sentences whose nearest neighbour is their translation)"
+step "side by side (perplexity: lower is better; retrieval: % of held-out sentences whose nearest neighbour is their translation; mining: F1)"
 cxlm-summarize --runs "$RUN"
 echo
 echo "Embedding maps: $RUN/${RUNS[0]}/embeddings.png and $RUN/${RUNS[1]}/embeddings.png; table: $RUN/summary.md"

@@ -29,6 +29,9 @@ def columns(run_dir):
         if retrieval:
             for direction in ("xx2en", "en2xx"):
                 found[f"{label} {direction.replace('2', '→')}"] = retrieval["average"]["cosine"][f"{direction}_acc"]
+    mining = read_json(run_dir, "mining.json")  # cxlm-mine --pairs
+    if mining:
+        found["mining F1"] = mining["results"]["average"]["f1"]
     xnli = read_json(run_dir, "xnli", "results.json")
     if xnli:
         found.update({f"XNLI {lang}": v for lang, v in xnli["test"].items() if lang != "avg"})
