@@ -32,6 +32,7 @@ setup(
             "cxlm-ablation-report = fairseq_contrastive_xlm.cli.ablation_report:main",
             "cxlm-embed = fairseq_contrastive_xlm.cli.embed:main",
             "cxlm-mine = fairseq_contrastive_xlm.cli.mine:main",
+            "cxlm-bench-mining = fairseq_contrastive_xlm.cli.bench_mining:main",
         ],
     },
     install_requires=[

@@ -111,15 +111,18 @@ def quiet_known_warnings():
 
     Without it, every checkpoint load and every trainer set-up prints Hydra 1.3's deprecation notices about
     fairseq's Hydra 1.0-style calls (ConfigStore schema matching, version_base), torch's FutureWarning about
-    fairseq's torch.cuda.amp.autocast, and the data loader's note that pinned memory needs an accelerator:
-    none is anything a user can act on, and they bury the output.
+    fairseq's torch.cuda.amp.autocast, the data loader's note that pinned memory needs an accelerator, and
+    faiss's list of CPU-specific builds it skipped: none is anything a user can act on, and they bury the output.
     """
+    import logging
     import warnings
 
     warnings.filterwarnings("ignore", category=UserWarning, module=r"hydra\.")
     warnings.filterwarnings("ignore", message=r"(?s).*(validated against ConfigStore schema|version_base parameter)")
     warnings.filterwarnings("ignore", message=r".*'pin_memory' argument is set as true")
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"fairseq\.")
+    # faiss's loader logs, at INFO, each CPU-specific build it could not load before the generic one it uses.
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
 
 
 def keep_last_batch():

@@ -84,3 +84,14 @@ def test_gpu_check_runs_on_the_cpu_in_smoke_mode(data_dir, tmp_path):
     rows = {row["precision"]: row for row in report["precision_check"]}
     assert set(rows) == {"fp32", "fp16", "bf16"} and all(len(r["losses"]) == 3 for r in rows.values())
     assert 0 < rows["fp16"]["max_distance_bits"] <= 0.05 and 0 < rows["bf16"]["max_distance_bits"] <= 0.25
+
+
+def test_mining_bench_smoke_prints_its_table(data_dir, tmp_path):
+    out = tmp_path / "mining.json"
+    result = run_tool("cxlm-bench-mining", "--smoke", "--json", str(out))
+    report = json.loads(out.read_text())
+    rows = {(r["n"], r["method"]): r for r in report["mining"]}
+    assert set(rows) == {(1500, m) for m in ("flat", "torch", "ivf")}
+    assert rows[(1500, "torch")]["recall_vs_exact"] == 1.0  # the blockwise product is exact too
+    assert rows[(1500, "flat")]["extrapolated"] and not rows[(1500, "ivf")]["extrapolated"]
+    assert "extrapolated from a sample" in result.stdout and "swigfaiss" not in result.stdout + result.stderr
