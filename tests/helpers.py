@@ -148,3 +148,32 @@ def fairseq_trainer(data, save_dir, *options):
             *options,
         ]
     )
+
+
+# A one-layer model on MLM en,de + TLM en-de (+ NT-Xent), without dropout, saving a checkpoint after every update so
+# that a test can read each update's weights and logged loss back (update_checkpoints).
+EN_DE_NO_DROPOUT = [
+    *ONE_LAYER,
+    "--mlm-langs",
+    "en,de",
+    "--tlm-pairs",
+    "en-de",
+    "--dropout",
+    "0",
+    "--attention-dropout",
+    "0",
+]
+EVERY_UPDATE = ["--save-interval-updates", "1", "--no-epoch-checkpoints", "--disable-validation", "--log-interval", "1"]
+
+
+def update_checkpoints(save_dir, updates):
+    """For updates 1..updates: (the loss fairseq logged for that update, aggregated over workers and unrounded:
+    its train meter's last value, as the checkpoint saved it; the checkpoint's state)."""
+    from fairseq import checkpoint_utils
+
+    steps = []
+    for update in range(1, updates + 1):
+        state = checkpoint_utils.load_checkpoint_to_cpu(os.path.join(str(save_dir), f"checkpoint_1_{update}.pt"))
+        meters = {key: meter for _, key, _, meter in state["extra_state"]["metrics"]["train"]}
+        steps.append((meters["loss"]["val"], state))
+    return steps

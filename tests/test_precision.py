@@ -9,38 +9,15 @@ import pytest
 import torch
 from fairseq import checkpoint_utils
 
-from helpers import ONE_LAYER, fairseq_train, fairseq_trainer
+from helpers import EN_DE_NO_DROPOUT, EVERY_UPDATE, ONE_LAYER, fairseq_train, fairseq_trainer, update_checkpoints
 
-PRECISION_RUN = [
-    *ONE_LAYER,
-    "--mlm-langs",
-    "en,de",
-    "--tlm-pairs",
-    "en-de",
-    "--dropout",
-    "0",
-    "--attention-dropout",
-    "0",
-    "--batch-size",
-    "8",
-    "--max-update",
-    "4",
-    "--save-interval-updates",
-    "1",
-    "--disable-validation",
-    "--no-epoch-checkpoints",
-    "--seed",
-    "4",
-]
+PRECISION_RUN = [*EN_DE_NO_DROPOUT, "--batch-size", "8", "--max-update", "4", *EVERY_UPDATE, "--seed", "4"]
 
 
 def per_update_losses(save_dir, updates=4):
-    """The loss fairseq logged at every update, unrounded (the train meter's last value in each checkpoint)."""
-    losses = []
-    for update in range(1, updates + 1):
-        state = checkpoint_utils.load_checkpoint_to_cpu(str(save_dir / f"checkpoint_1_{update}.pt"))
-        losses.append({key: meter for _, key, _, meter in state["extra_state"]["metrics"]["train"]}["loss"]["val"])
-    return losses, state
+    """The loss fairseq logged at every update (unrounded), and the last checkpoint's state."""
+    steps = update_checkpoints(save_dir, updates)
+    return [loss for loss, _ in steps], steps[-1][1]
 
 
 @pytest.fixture(scope="module")
@@ -139,24 +116,18 @@ def read_events(directory):
     return scalars
 
 
+# Two updates of MLM + TLM + NT-Xent, logged at each, saving nothing: what the logging tests train.
+LOGGED_RUN = [*ONE_LAYER, "--mlm-langs", "en", "--tlm-pairs", "en-de", "--batch-size", "8", "--max-update", "2"]
+LOGGED_RUN += ["--log-interval", "1", "--no-save"]
+
+
 def test_tensorboard_gets_every_metric_we_log(data_dir, tmp_path):
     result = fairseq_train(
         data_dir,
         tmp_path / "ckpt",
-        *ONE_LAYER,
-        "--mlm-langs",
-        "en",
-        "--tlm-pairs",
-        "en-de",
-        "--batch-size",
-        "8",
-        "--max-update",
-        "2",
-        "--log-interval",
-        "1",
+        *LOGGED_RUN,
         "--tensorboard-logdir",
         str(tmp_path / "tb"),
-        "--no-save",
     )
     assert "Please install tensorboardX" not in result.stdout + result.stderr
     scalars = read_events(tmp_path / "tb")
@@ -169,20 +140,9 @@ def test_wandb_offline_records_every_metric_we_log(data_dir, tmp_path):
     result = fairseq_train(
         data_dir,
         tmp_path / "ckpt",
-        *ONE_LAYER,
-        "--mlm-langs",
-        "en",
-        "--tlm-pairs",
-        "en-de",
-        "--batch-size",
-        "8",
-        "--max-update",
-        "2",
-        "--log-interval",
-        "1",
+        *LOGGED_RUN,
         "--wandb-project",
         "cxlm-test",
-        "--no-save",
         env={"WANDB_MODE": "offline", "WANDB_DIR": str(tmp_path), "WANDB_SILENT": "true"},
     )
     assert "wandb not found" not in result.stdout + result.stderr

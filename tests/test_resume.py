@@ -9,7 +9,7 @@ import sys
 import torch
 from fairseq import checkpoint_utils
 
-from helpers import ONE_LAYER, REPO, fairseq_train, train_argv
+from helpers import EVERY_UPDATE, ONE_LAYER, REPO, fairseq_train, train_argv, update_checkpoints
 
 RUN = [
     *ONE_LAYER,
@@ -23,12 +23,7 @@ RUN = [
     "0.9",
     "--batch-size",
     "8",
-    "--save-interval-updates",
-    "1",
-    "--no-epoch-checkpoints",
-    "--disable-validation",
-    "--log-interval",
-    "1",
+    *EVERY_UPDATE,
     "--seed",
     "5",
 ]
@@ -38,11 +33,6 @@ def checkpoint(path):
     return checkpoint_utils.load_checkpoint_to_cpu(str(path))
 
 
-def logged_loss(state):
-    """The loss fairseq logged for the checkpoint's last update, unrounded (its meter's last value)."""
-    return {key: meter for _, key, _, meter in state["extra_state"]["metrics"]["train"]}["loss"]["val"]
-
-
 def test_resumed_run_continues_the_run_it_resumes(data_dir, tmp_path):
     fairseq_train(data_dir, tmp_path / "straight", *RUN, "--max-update", "4")
     fairseq_train(data_dir, tmp_path / "resumed", *RUN, "--max-update", "2")
@@ -50,10 +40,10 @@ def test_resumed_run_continues_the_run_it_resumes(data_dir, tmp_path):
     assert int(first["model"]["ntxent_queue.filled"]) == 2 * 2 * 8  # both sides of 8 pairs, twice
     fairseq_train(data_dir, tmp_path / "resumed", *RUN, "--max-update", "4")  # resumes from checkpoint_last.pt
 
+    straight_run, resumed_run = (update_checkpoints(tmp_path / name, 4) for name in ("straight", "resumed"))
     for update in (3, 4):
-        straight = checkpoint(tmp_path / "straight" / f"checkpoint_1_{update}.pt")
-        resumed = checkpoint(tmp_path / "resumed" / f"checkpoint_1_{update}.pt")
-        assert logged_loss(resumed) == logged_loss(straight), f"loss at update {update}"
+        (straight_loss, straight), (resumed_loss, resumed) = straight_run[update - 1], resumed_run[update - 1]
+        assert resumed_loss == straight_loss, f"loss at update {update}"
         assert resumed["model"].keys() == straight["model"].keys()
         for name, value in straight["model"].items():
             assert torch.equal(resumed["model"][name], value), f"{name} after update {update}"

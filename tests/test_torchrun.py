@@ -24,22 +24,13 @@ import subprocess
 
 import pytest
 import torch
-from fairseq import checkpoint_utils
 
-from helpers import BIN, ONE_LAYER, REPO, fairseq_train, train_argv
+from helpers import BIN, EN_DE_NO_DROPOUT, EVERY_UPDATE, REPO, fairseq_train, train_argv, update_checkpoints
 
 UPDATES = 3
 PAIRS_PER_WORKER = 8
 ENGINE = [
-    *ONE_LAYER,
-    "--mlm-langs",
-    "en,de",
-    "--tlm-pairs",
-    "en-de",
-    "--dropout",
-    "0",
-    "--attention-dropout",
-    "0",
+    *EN_DE_NO_DROPOUT,
     "--ntxent-pooling",
     "mean",
     "--ntxent-queue-size",
@@ -54,12 +45,7 @@ ENGINE = [
     "100",
     "--max-update",
     str(UPDATES),
-    "--save-interval-updates",
-    "1",
-    "--no-epoch-checkpoints",
-    "--disable-validation",
-    "--log-interval",
-    "1",
+    *EVERY_UPDATE,
     "--seed",
     "3",
 ]
@@ -95,12 +81,7 @@ def torchrun(launches, data, save_dir, *options):
 
 def updates_of(save_dir):
     """Per update: the loss fairseq logged (aggregated over workers, unrounded) and the model's state."""
-    steps = []
-    for update in range(1, UPDATES + 1):
-        state = checkpoint_utils.load_checkpoint_to_cpu(str(save_dir / f"checkpoint_1_{update}.pt"))
-        meters = {key: meter for _, key, _, meter in state["extra_state"]["metrics"]["train"]}
-        steps.append((meters["loss"]["val"], state["model"]))
-    return steps
+    return [(loss, state["model"]) for loss, state in update_checkpoints(save_dir, UPDATES)]
 
 
 @pytest.fixture(scope="module")
