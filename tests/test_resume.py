@@ -62,10 +62,15 @@ def test_checkpoint_without_queue_still_loads_with_a_warning(data_dir, tmp_path)
     torch.save(state, tmp_path / "checkpoint_last.pt")  # as written before checkpoints kept the queue
 
     result = fairseq_train(data_dir, tmp_path, *RUN, "--max-update", "2")
-    assert "the checkpoint carries no negatives queue" in result.stdout + result.stderr
+    assert "the checkpoint carries no negatives queue of 48 keys" in result.stdout + result.stderr
     resumed = checkpoint(tmp_path / "checkpoint_last.pt")
     assert resumed["optimizer_history"][-1]["num_updates"] == 2
     assert int(resumed["model"]["ntxent_queue.filled"]) == 2 * 8  # refilled from the one update since
+
+    # Continuing with another queue size restarts the queue, with the same warning, rather than failing.
+    result = fairseq_train(data_dir, tmp_path, *RUN, "--ntxent-queue-size", "32", "--max-update", "3")
+    assert "the checkpoint carries no negatives queue of 32 keys" in result.stdout + result.stderr
+    assert int(checkpoint(tmp_path / "checkpoint_last.pt")["model"]["ntxent_queue.filled"]) == 2 * 8
 
 
 # Runs fairseq-train in a process that dies, as under kill -9, halfway through the first file copy of its

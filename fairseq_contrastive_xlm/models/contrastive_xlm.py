@@ -376,15 +376,17 @@ class ContrastiveXLMModel(RobertaModel):
         if queue:
             state_dict = {k: v for k, v in state_dict.items() if not k.startswith(QUEUE_PREFIX)}
         if self.ntxent_queue is not None:
-            if not queue:
-                logger.warning(
-                    "the checkpoint carries no negatives queue (written before checkpoints kept it, or by a run "
-                    "without one): the momentum encoder starts as a copy of the model and the queue empty"
-                )
             try:
-                self.ntxent_queue.load_state_dict(queue, self._ntxent_online())
-            except (KeyError, RuntimeError, ValueError) as err:
+                restored = self.ntxent_queue.load_state_dict(queue, self._ntxent_online())
+            except (KeyError, RuntimeError) as err:
                 raise UserInputError(f"the checkpoint's negatives queue does not fit this model: {err}") from None
+            if not restored:
+                logger.warning(
+                    "the checkpoint carries no negatives queue of %d keys (written before checkpoints kept it, by a "
+                    "run without one, or with another --ntxent-queue-size): the momentum encoder starts as a copy "
+                    "of the model and the queue empty",
+                    self.ntxent_queue.size,
+                )
         return super().load_state_dict(state_dict, strict, model_cfg, args)
 
     def upgrade_state_dict_named(self, state_dict, name):

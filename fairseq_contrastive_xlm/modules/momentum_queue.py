@@ -85,7 +85,7 @@ class MomentumQueue:
 
     def state_dict(self) -> Dict[str, torch.Tensor]:
         """The momentum encoder's weights ("encoder.*"), the keys and the ring's position; empty before first use."""
-        if self.encoder is None:
+        if self.encoder is None or self.keys is None:
             return {}
         state = {f"encoder.{name}": value for name, value in self.encoder.state_dict().items()}
         state["keys"] = self.keys
@@ -95,19 +95,17 @@ class MomentumQueue:
 
     @torch.no_grad()
     def load_state_dict(self, state: Dict[str, torch.Tensor], online: nn.ModuleList):
-        """Restore what state_dict saved; an empty state restarts (the momentum encoder copies online at first use)."""
+        """Restore what state_dict saved. An empty state, or a queue of another size (the size was changed when
+        continuing), restarts: the momentum encoder copies online at first use. Returns whether it was restored."""
         self.encoder, self.keys, self.next, self.filled = None, None, 0, 0
-        if not state:
-            return
+        if not state or state["keys"].size(0) != self.size:
+            return False
         self._start(online)
-        device = next(online.parameters()).device
         encoder = {name[len("encoder.") :]: value for name, value in state.items() if name.startswith("encoder.")}
         self.encoder.load_state_dict(encoder)
-        keys = state["keys"].to(device=device, dtype=torch.float32)
-        if keys.size(0) != self.size:
-            raise ValueError(f"the checkpoint's negatives queue holds {keys.size(0)} keys, this model's {self.size}")
-        self.keys = keys
+        self.keys = state["keys"].to(device=next(online.parameters()).device, dtype=torch.float32)
         self.next, self.filled = int(state["next"]), int(state["filled"])
+        return True
 
     @torch.no_grad()
     def update(self, online: nn.ModuleList):
