@@ -90,7 +90,7 @@ def test_no_projection_head_without_the_contrastive_objective(data_dir):
 
 def test_layer_choice_and_its_bounds(task):
     torch.manual_seed(0)
-    model = build_model(task, ntxent_layer=1).eval()
+    model = build_model(task, ntxent_layer=1, ntxent_pooling="first").eval()
     tokens = sentences(task, 6)
     features, extra = model.encoder.extract_features(tokens, return_all_hiddens=True)
     torch.testing.assert_close(model.sentence_embedding(tokens), extra["inner_states"][1].transpose(0, 1)[:, 0])

@@ -118,7 +118,8 @@ def test_training_with_a_queue(data_dir, tmp_path):
     )
     assert "ntxent_acc" in result.stdout + result.stderr
     state = checkpoint_utils.load_checkpoint_to_cpu(str(save / "checkpoint_last.pt"))
-    assert not any("momentum" in key or "queue" in key for key in state["model"])  # transient, not saved
+    # Saved with the model (tests/test_resume.py: a resumed run continues exactly): 6 updates of 16 pairs' 2 sides.
+    assert int(state["model"]["ntxent_queue.filled"]) == 6 * 2 * 16
 
 
 def test_one_forward_over_both_sides_equals_two_separate_forwards(data_dir):

@@ -11,7 +11,11 @@ from fairseq import checkpoint_utils
 
 from helpers import EN_DE_NO_DROPOUT, EVERY_UPDATE, ONE_LAYER, fairseq_train, fairseq_trainer, update_checkpoints
 
-PRECISION_RUN = [*EN_DE_NO_DROPOUT, "--batch-size", "8", "--max-update", "4", *EVERY_UPDATE, "--seed", "4"]
+# First-token pooling, not the default mean: at initialisation mean-pooled views are nearly parallel, and float16
+# rounding of them moved the NT-Xent loss from 3.22 to 3.77 bits at update 1 (measured; noted in the README), which
+# would hide any other difference this test looks for.
+PRECISION_RUN = [*EN_DE_NO_DROPOUT, "--ntxent-pooling", "first", "--batch-size", "8", "--max-update", "4"]
+PRECISION_RUN += [*EVERY_UPDATE, "--seed", "4"]
 
 
 def per_update_losses(save_dir, updates=4):
