@@ -10,10 +10,15 @@ negative. Each view is a query against all 2M gathered views but itself (M pairs
 
 with cosine similarity. Each worker sums the loss over its own 2N views, so the sum over workers equals
 the loss of one process holding the concatenated batch.
+
+False negatives: given sentence ids (a hash of each view's tokens), a candidate k whose id equals q's own
+or its positive's is the same sentence as one of them (a pair drawn twice, or one English sentence that a
+multi-parallel corpus pairs with several languages). It is left out of q's denominator, as q itself is:
+pushing a sentence away from itself teaches nothing.
 """
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 import torch.distributed as dist
@@ -26,6 +31,7 @@ class NTXentResult:
     correct: torch.Tensor  # how many of those views rank their translation first
     views: int  # 2N
     temperature: float = 0.0  # the temperature used (the criterion records it: fixed or learned)
+    masked: int = 0  # negatives left out of the denominators as the same sentence as the query or its positive
 
 
 def _world(group) -> int:
@@ -56,12 +62,8 @@ class _AllGatherWithGrad(torch.autograd.Function):
         return stacked[dist.get_rank(group=ctx.group)], None
 
 
-def gather_with_grad(x: torch.Tensor, group=None):
-    """Concatenate x (N_r x D, N_r may differ between workers) from every worker in rank order.
-
-    Returns (gathered, offset): offset is where this worker's rows start in gathered. With one worker
-    (or no process group) this is (x, 0).
-    """
+def _gather_padded(x: torch.Tensor, group, differentiable: bool):
+    """Every worker's x (rows may differ in number), concatenated in rank order, and this worker's offset."""
     if _world(group) == 1:
         return x, 0
     rank = dist.get_rank(group=group)
@@ -69,10 +71,29 @@ def gather_with_grad(x: torch.Tensor, group=None):
     sizes = [torch.zeros_like(size) for _ in range(_world(group))]
     dist.all_gather(sizes, size, group=group)
     sizes = [int(s.item()) for s in sizes]
-    padded = F.pad(x, (0, 0, 0, max(sizes) - x.size(0)))  # all_gather needs equal shapes
-    parts = _AllGatherWithGrad.apply(padded, group)
+    padding = [0, 0] * (x.dim() - 1) + [0, max(sizes) - x.size(0)]
+    padded = F.pad(x, padding).contiguous()  # all_gather needs equal shapes
+    if differentiable:
+        parts = _AllGatherWithGrad.apply(padded, group)
+    else:
+        parts = [torch.empty_like(padded) for _ in sizes]
+        dist.all_gather(parts, padded, group=group)
     gathered = torch.cat([part[:n] for part, n in zip(parts, sizes)])
     return gathered, sum(sizes[:rank])
+
+
+def gather_with_grad(x: torch.Tensor, group=None):
+    """Concatenate x (N_r x D, N_r may differ between workers) from every worker in rank order.
+
+    Returns (gathered, offset): offset is where this worker's rows start in gathered. With one worker
+    (or no process group) this is (x, 0).
+    """
+    return _gather_padded(x, group, differentiable=True)
+
+
+def gather_rows(x: torch.Tensor, group=None) -> torch.Tensor:
+    """As gather_with_grad for tensors that take no gradient (ids): every worker's rows, in rank order."""
+    return _gather_padded(x, group, differentiable=False)[0]
 
 
 def nt_xent(
@@ -81,6 +102,8 @@ def nt_xent(
     temperature: float,
     group: Optional[object] = None,
     extra_negatives: Optional[torch.Tensor] = None,
+    sentence_ids: Optional[Tuple[torch.Tensor, torch.Tensor]] = None,
+    extra_ids: Optional[torch.Tensor] = None,
 ) -> NTXentResult:
     """Symmetric NT-Xent of the pairs (z_a[i], z_b[i]) against all views on all workers.
 
@@ -88,6 +111,9 @@ def nt_xent(
     are computed in at least float32 so that fp16/bf16 training cannot overflow exp(sim / tau).
     extra_negatives: K x D embeddings that are nobody's positive (a queue of earlier batches' keys); they
     widen every view's candidates and receive no gradient.
+    sentence_ids: (ids_a, ids_b), N each, the ids of the two sides' sentences (and extra_ids, K, those of
+    extra_negatives): candidates that are the same sentence as a query or its positive are left out of that
+    query's denominator. None: every other view is a negative.
     """
     if z_a.shape != z_b.shape:
         raise ValueError(f"the two views must have the same shape, got {tuple(z_a.shape)} and {tuple(z_b.shape)}")
@@ -96,7 +122,11 @@ def nt_xent(
     z_b = F.normalize(z_b.to(dtype), dim=-1)
     all_a, offset = gather_with_grad(z_a, group)
     all_b, _ = gather_with_grad(z_b, group)
-    return nt_xent_gathered(z_a, z_b, all_a, all_b, offset, temperature, extra_negatives)
+    ids = None
+    if sentence_ids is not None:
+        ids_a, ids_b = sentence_ids
+        ids = (ids_a, ids_b, gather_rows(ids_a, group), gather_rows(ids_b, group), extra_ids)
+    return nt_xent_gathered(z_a, z_b, all_a, all_b, offset, temperature, extra_negatives, ids)
 
 
 def nt_xent_gathered(
@@ -107,11 +137,14 @@ def nt_xent_gathered(
     offset: int,
     temperature: float,
     extra_negatives: Optional[torch.Tensor] = None,
+    ids: Optional[tuple] = None,
 ) -> NTXentResult:
     """NT-Xent of this worker's pairs once every worker's views are gathered.
 
     z_a, z_b: N x D unit-length views of this worker, which are rows offset..offset+N of all_a, all_b
     (M x D, every worker's views in rank order, as gather_with_grad returns them).
+    ids: None, or the sentence ids (ids_a, ids_b, all_ids_a, all_ids_b, extra_ids) in the same layout, extra_ids
+    (those of extra_negatives) possibly None.
     """
     if temperature <= 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
@@ -128,7 +161,28 @@ def nt_xent_gathered(
     positive_cols = torch.cat([own + m, own])  # a_i <-> b_i, and nothing else
     rows = torch.arange(2 * n, device=logits.device)
     logits = logits.index_put((rows, self_cols), logits.new_tensor(float("-inf")))
+    masked = 0
+    if ids is not None:
+        same = same_sentence(ids, m, candidates.size(0), rows, self_cols, positive_cols)
+        logits = logits.masked_fill(same, float("-inf"))
+        masked = same.sum()
 
+    if n == 0:  # a worker with no pairs (fairseq's dummy batch): no loss, still a part of the graph and its gathers
+        return NTXentResult(loss=logits.sum(), correct=logits.new_zeros((), dtype=torch.long), views=0, masked=masked)
     loss = F.cross_entropy(logits, positive_cols, reduction="sum")
     correct = (logits.detach().argmax(dim=-1) == positive_cols).sum()
-    return NTXentResult(loss=loss, correct=correct, views=2 * n)
+    return NTXentResult(loss=loss, correct=correct, views=2 * n, masked=masked)
+
+
+def same_sentence(ids, m, width, rows, self_cols, positive_cols) -> torch.Tensor:
+    """2N x width: True where a candidate (neither the query itself nor its positive) has the id of the query's
+    sentence or of its positive's. Candidates without an id (extra negatives given without ids) are kept."""
+    ids_a, ids_b, all_a, all_b, extra = ids
+    known = torch.cat([all_a, all_b] + ([extra] if extra is not None and width > 2 * m else []))
+    own, positive = torch.cat([ids_a, ids_b]), torch.cat([ids_b, ids_a])
+    same = (known.unsqueeze(0) == own.unsqueeze(1)) | (known.unsqueeze(0) == positive.unsqueeze(1))
+    same[rows, self_cols] = False
+    same[rows, positive_cols] = False
+    if known.size(0) < width:  # extra negatives without ids
+        same = torch.cat([same, same.new_zeros(same.size(0), width - known.size(0))], dim=1)
+    return same

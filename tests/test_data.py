@@ -217,3 +217,87 @@ def test_fairseq_batching_keeps_a_last_batch_of_another_size():
         np.arange(21), None, num_tokens_vec=np.full(21, 5), max_sentences=8, required_batch_size_multiple=8
     )
     assert [b.tolist() for b in batches] == [list(range(8)), list(range(8, 16)), list(range(16, 21))]
+
+
+def epoch_batches(task, epoch, **batching):
+    """The batches of indices fairseq's trainer would take in an epoch, through the task's own API."""
+    iterator = task.get_batch_iterator(task.datasets["train"], seed=1, epoch=epoch, **batching)
+    iterator.next_epoch_itr(shuffle=True)
+    return iterator.frozen_batches
+
+
+def repeats_in_batches(dataset, batches):
+    """How many (objective, dataset, item) draws stand in a batch that holds them already."""
+    repeats = 0
+    for batch in batches:
+        for name, (which, item) in dataset.draws.items():
+            drawn = list(zip(which[batch].tolist(), item[batch].tolist()))
+            repeats += len(drawn) - len(set(drawn))
+    return repeats
+
+
+@pytest.mark.parametrize(
+    "objectives",
+    [
+        dict(mlm_langs="", tlm_pairs="", ntxent_pairs="en-de,en-fr", lang_sampling_alpha=0.3),
+        dict(mlm_langs="en,de,fr", tlm_pairs="en-de,en-fr"),
+        dict(mlm_langs="en,de,fr", tlm_pairs="en-de", ntxent_pairs="none"),
+    ],
+    ids=["ntxent", "mlm_tlm_ntxent", "mlm_tlm"],
+)
+@pytest.mark.parametrize("batching", [dict(max_sentences=64), dict(max_tokens=3000)], ids=["batch_size", "max_tokens"])
+def test_no_batch_of_an_epoch_holds_an_item_twice(data_dir, objectives, batching):
+    """Drawn with replacement, 17% of the pairs of an epoch stood beside a copy of themselves (issue #19)."""
+    task = build_task(data_dir, **objectives)
+    task.load_dataset("train")
+    dataset = task.datasets["train"]
+    for epoch in (1, 2):
+        batches = epoch_batches(task, epoch, **batching)
+        assert repeats_in_batches(dataset, batches) == 0
+        assert sorted(np.concatenate(batches).tolist()) == list(range(len(dataset)))  # every item still served
+    upsampled = [
+        name for name, (which, _) in dataset.draws.items() if (np.bincount(which) > dataset.counts[name]).any()
+    ]
+    if objectives["mlm_langs"]:  # MLM blocks outnumber pairs: the pairs fill the epoch by repeating
+        assert upsampled
+
+
+def test_a_dataset_that_is_not_upsampled_yields_each_item_at_most_once_an_epoch(data_dir):
+    task = build_task(data_dir, mlm_langs="", tlm_pairs="en-de,en-fr", lang_sampling_alpha=0.3)
+    task.load_dataset("train")
+    dataset = task.datasets["train"]
+    counts = dataset.counts["tlm"]
+    for epoch in (1, 2, 3):
+        dataset.set_epoch(epoch)
+        which, item = dataset.draws["tlm"]
+        taken = np.bincount(which, minlength=len(counts))
+        # the alpha shares, apportioned exactly: the larger pair is drawn less than its size, the smaller more
+        np.testing.assert_allclose(taken / taken.sum(), sampling_probs(counts, 0.3), atol=1 / len(which))
+        assert taken[counts.argmin()] > counts.min() and taken[counts.argmax()] < counts.max()
+        for k in range(len(counts)):
+            items = item[which == k].tolist()
+            if taken[k] <= counts[k]:
+                assert len(set(items)) == len(items)  # no item twice in one epoch
+            else:  # upsampled: a whole permutation, then the rest from another
+                assert sorted(items[: counts[k]]) == list(range(counts[k]))
+                assert len(set(items[counts[k] :])) == taken[k] - counts[k]
+
+
+def test_copies_of_upsampled_items_are_moved_out_of_their_twins_batches():
+    """A tiny dataset upsampled 40 times: ordering by round alone cannot keep copies apart in batches of 16."""
+    from fairseq.data import FairseqDataset
+
+    from fairseq_contrastive_xlm.data.multi_objective import MultiObjectiveDataset
+
+    class Sized(FairseqDataset):
+        def __init__(self, n):
+            self.sizes = np.full(n, 7)
+
+        def __len__(self):
+            return len(self.sizes)
+
+    dataset = MultiObjectiveDataset({"ntxent": [Sized(5), Sized(195)]}, alpha=0.0, seed=1, random_draws=True)
+    batches = dataset.batch_by_size(dataset.ordered_indices(), max_sentences=16)
+    assert repeats_in_batches(dataset, batches) == 0
+    assert sorted(np.concatenate(batches).tolist()) == list(range(len(dataset)))
+    assert np.bincount(dataset.draws["ntxent"][0]).tolist() == [100, 100]  # uniform: each of the 5 drawn 20 times

@@ -102,3 +102,83 @@ def test_rejects_bad_arguments():
         nt_xent(torch.randn(3, 2), torch.randn(4, 2), 0.1)
     with pytest.raises(ValueError, match="temperature"):
         nt_xent(torch.randn(3, 2), torch.randn(3, 2), 0.0)
+
+
+def _masked_by_hand(z_a, z_b, ids_a, ids_b, tau, queue=None, queue_ids=None):
+    """Each view's loss by its definition, in float64 with Python loops: the denominator holds every candidate
+    but the view itself and those with the view's or its positive's sentence id, its positive always.
+    Returns the per-view losses (a sides, then b sides) and how many candidates were masked."""
+    a, b = F.normalize(z_a.double(), dim=-1), F.normalize(z_b.double(), dim=-1)
+    views = list(zip(a, ids_a.tolist())) + list(zip(b, ids_b.tolist()))
+    extra = [] if queue is None else list(zip(F.normalize(queue.double(), dim=-1), queue_ids.tolist()))
+    n, losses, masked = len(a), [], 0
+    for q, (query, own_id) in enumerate(views):
+        p = q + n if q < n else q - n
+        positive, positive_id = views[p]
+        denominator = 0.0
+        for k, (candidate, candidate_id) in enumerate(views + extra):
+            if k == q:
+                continue
+            if k != p and candidate_id in (own_id, positive_id):
+                masked += 1
+                continue
+            denominator += math.exp(float(query @ candidate) / tau)
+        losses.append(-float(query @ positive) / tau + math.log(denominator))
+    return losses, masked
+
+
+def test_masked_loss_equals_the_hand_computation_with_planted_duplicates():
+    """Pair 3 is pair 0 drawn twice; pair 5's English side is pair 1's (a multi-parallel corpus); pair 6 is
+    a sentence that is its own translation ("OK" -> "OK")."""
+    torch.manual_seed(2)
+    z_a, z_b = torch.randn(7, 6, dtype=torch.float64), torch.randn(7, 6, dtype=torch.float64)
+    z_a[3], z_b[3] = z_a[0], z_b[0]
+    z_a[5] = z_a[1]
+    ids_a = torch.tensor([10, 11, 12, 10, 14, 11, 16])
+    ids_b = torch.tensor([20, 21, 22, 20, 24, 25, 16])
+    losses, masked = _masked_by_hand(z_a, z_b, ids_a, ids_b, 0.1)
+    result = nt_xent(z_a, z_b, 0.1, sentence_ids=(ids_a, ids_b))
+    assert result.loss.item() == pytest.approx(sum(losses), rel=1e-12)
+    # pairs 0 and 3: each of their 4 views masks the twin's two views; pairs 1 and 5: a1 and a5 mask each other,
+    # and so do b1 (positive a1) and b5 (positive a5): a view masks the same sentence as its positive too.
+    assert masked == 4 * 2 + 4 == int(result.masked)
+    unmasked = nt_xent(z_a, z_b, 0.1)
+    assert unmasked.loss.item() > result.loss.item() and int(unmasked.masked) == 0
+
+
+def test_masking_with_distinct_sentences_changes_nothing():
+    torch.manual_seed(3)
+    z_a, z_b = torch.randn(8, 5), torch.randn(8, 5)
+    masked = nt_xent(z_a, z_b, 0.1, sentence_ids=(torch.arange(8), torch.arange(8, 16)))
+    assert masked.loss.item() == nt_xent(z_a, z_b, 0.1).loss.item() and int(masked.masked) == 0
+
+
+def test_a_duplicate_pair_leaves_the_duplicated_views_losses_unchanged():
+    """Pair 0 drawn a second time: the views of pair 0 and of its copy have exactly the loss pair 0's views had
+    alone (the copy is masked for them), and the masked loss is still the sum of the per-view definitions."""
+    torch.manual_seed(4)
+    z_a, z_b = torch.randn(5, 4, dtype=torch.float64), torch.randn(5, 4, dtype=torch.float64)
+    ids_a, ids_b = torch.arange(5), torch.arange(5, 10)
+    alone, _ = _masked_by_hand(z_a, z_b, ids_a, ids_b, 0.2)
+    twin = [torch.cat([x, x[:1]]) for x in (z_a, z_b, ids_a, ids_b)]
+    twice, masked = _masked_by_hand(*twin, 0.2)
+    for original, copy, before in ((0, 5, 0), (6, 11, 5)):  # a0 and its copy; b0 and its copy
+        assert twice[original] == pytest.approx(alone[before], rel=1e-12)
+        assert twice[copy] == pytest.approx(alone[before], rel=1e-12)
+    result = nt_xent(*twin[:2], 0.2, sentence_ids=tuple(twin[2:]))
+    assert result.loss.item() == pytest.approx(sum(twice), rel=1e-12) and masked == int(result.masked) == 8
+
+
+def test_queued_duplicates_are_masked_and_queues_without_ids_are_not():
+    torch.manual_seed(5)
+    z_a, z_b = torch.randn(4, 3, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
+    ids_a, ids_b = torch.arange(4), torch.arange(4, 8)
+    queue = torch.randn(6, 3, dtype=torch.float64)
+    queue_ids = torch.tensor([100, 2, 101, 6, 102, 103])  # a2's and b2's sentences were queued before
+    losses, masked = _masked_by_hand(z_a, z_b, ids_a, ids_b, 0.1, queue, queue_ids)
+    result = nt_xent(z_a, z_b, 0.1, extra_negatives=queue, sentence_ids=(ids_a, ids_b), extra_ids=queue_ids)
+    assert result.loss.item() == pytest.approx(sum(losses), rel=1e-12)
+    assert masked == int(result.masked) == 4  # a2 and b2 each mask both queued copies
+    no_ids = nt_xent(z_a, z_b, 0.1, extra_negatives=queue, sentence_ids=(ids_a, ids_b))
+    assert int(no_ids.masked) == 0
+    assert no_ids.loss.item() == pytest.approx(nt_xent(z_a, z_b, 0.1, extra_negatives=queue).loss.item(), rel=1e-12)

@@ -44,13 +44,22 @@ def test_extra_negatives_widen_the_candidates_and_get_no_gradient():
 
 def test_the_queue_is_a_ring_that_drops_the_oldest_keys():
     queue = MomentumQueue(size=5, momentum=0.9)
-    assert queue.negatives() is None
-    queue.push(torch.arange(3.0).unsqueeze(1))
-    assert queue.negatives().squeeze(1).tolist() == [0, 1, 2]
-    queue.push(torch.arange(3.0, 7.0).unsqueeze(1))  # 4 more: 0 and 1 drop out
-    assert sorted(queue.negatives().squeeze(1).tolist()) == [2, 3, 4, 5, 6]
-    queue.push(torch.arange(10.0, 18.0).unsqueeze(1))  # more than the queue holds: the newest 5 stay
-    assert sorted(queue.negatives().squeeze(1).tolist()) == [13, 14, 15, 16, 17]
+    assert queue.negatives() is None and queue.negative_ids() is None
+
+    def push(start, end):  # keys start..end-1, each with the sentence id 100 + itself
+        queue.push(torch.arange(float(start), float(end)).unsqueeze(1), torch.arange(100 + start, 100 + end))
+
+    def held():
+        keys, ids = queue.negatives().squeeze(1).tolist(), queue.negative_ids().tolist()
+        assert ids == [100 + int(key) for key in keys]  # every id stays beside its key
+        return sorted(keys)
+
+    push(0, 3)
+    assert held() == [0, 1, 2]
+    push(3, 7)  # 4 more: 0 and 1 drop out
+    assert held() == [2, 3, 4, 5, 6]
+    push(10, 18)  # more than the queue holds: the newest 5 stay
+    assert held() == [13, 14, 15, 16, 17]
     with pytest.raises(ValueError):
         MomentumQueue(size=0, momentum=0.9)
 
@@ -92,6 +101,45 @@ def test_the_criterion_uses_and_fills_the_queue_in_training_only(data_dir):
     _, _, second = criterion(model, batch)  # the same batch, now against 16 queued negatives too
     assert model.ntxent_queue.filled == 24
     assert second["ntxent_loss"] > first["ntxent_loss"]
+
+
+def test_a_queued_copy_of_a_pair_is_masked(data_dir):
+    """A pair queued by one batch and drawn again in the next is left out of its own views' denominators: each of
+    its two views masks the two queued keys of its sentences. Off, nothing is masked and the loss is larger."""
+    task = build_task(data_dir)
+    task.load_dataset("train")
+    first, again = batch_of(task, "train", range(8)), batch_of(task, "train", [3, *range(8, 15)])
+    ids = again["ntxent"]["sentence_ids"]
+    in_batch = sum(int((ids == ids[q]).sum()) - 1 for q in range(len(ids)))  # real duplicates of this corpus
+    results = {}
+    for mask in (True, False):
+        torch.manual_seed(0)
+        model = build_model(task, ntxent_queue_size=64)
+        model.train()
+        criterion = build_criterion(task, ntxent_mask_duplicates=mask)
+        criterion(model, first)
+        results[mask] = criterion(model, again)[2]
+    assert int(results[True]["ntxent_masked"]) >= 2 * 2 + in_batch
+    assert int(results[False]["ntxent_masked"]) == 0
+    assert results[True]["ntxent_loss"] < results[False]["ntxent_loss"]
+
+
+def test_fairseq_dummy_batch_adds_no_pairs_and_no_keys(data_dir, tmp_path):
+    """fairseq hands a worker that ran out of data a dummy batch (a copy of an earlier one, ignore_grad): it must
+    add nothing to the loss, no negatives and no keys, or the queue would hold that batch twice."""
+    from fairseq_contrastive_xlm.cli.bench import batches
+
+    trainer = fairseq_trainer(data_dir, tmp_path, "--ntxent-queue-size", "64", "--batch-size", "4")
+    model = unwrap(trainer.model)
+    sample = next(batches(trainer))
+    trainer.train_step([sample])
+    assert model.ntxent_queue.filled == 8
+    trainer.train_step([{}])  # what fairseq's iterator gives a worker with no batch left: the dummy batch
+    assert model.ntxent_queue.filled == 8
+    _, _, logged = trainer.task.train_step(
+        trainer._prepare_sample(sample)[0], trainer.model, trainer.criterion, trainer.optimizer, 1, ignore_grad=True
+    )
+    assert logged["ntxent_views"] == 0 and float(logged["ntxent_loss"]) == 0 and model.ntxent_queue.filled == 8
 
 
 def test_training_with_a_queue(data_dir, tmp_path):

@@ -13,17 +13,23 @@ draws depend on (seed, epoch, item) only; dropout is off (its random stream depe
 SGD at a moderate rate, not Adam, takes the steps: Adam divides by the gradient's running RMS, which turns float
 rounding in near-zero gradients (different between one batch of 16 and two of 8) into steps of about the learning
 rate.
+The corpus holds 64 pairs, each 20 times (repeated_data_dir), so that copies of one sentence are drawn into the
+same step, on one worker or on both, and masked as negatives of each other (--ntxent-mask-duplicates, with the sentence
+ids gathered across workers): the logged ntxent_masked must be above 0 and equal in both runs.
 Mean pooling, not the first token: at initialisation every sentence's first token has nearly the same state,
 so first-token projections are nearly parallel, NT-Xent depends on their tiny differences, and float rounding
 grows tenfold an update (measured: 7e-9, 9e-7, 1.5e-5 apart after updates 1, 2, 3).
 """
 
 import os
+import shutil
 import socket
 import subprocess
 
+import numpy as np
 import pytest
 import torch
+from fairseq.data import indexed_dataset
 
 from helpers import BIN, EN_DE_NO_DROPOUT, EVERY_UPDATE, REPO, fairseq_train, train_argv, update_checkpoints
 
@@ -84,14 +90,46 @@ def updates_of(save_dir):
     return [(loss, state["model"]) for loss, state in update_checkpoints(save_dir, UPDATES)]
 
 
+def masked_per_view(save_dir):
+    """Per update: ntxent_masked as fairseq logged it (negatives per view masked as the same sentence)."""
+    logged = []
+    for _, state in update_checkpoints(save_dir, UPDATES):
+        meters = {key: meter for _, key, _, meter in state["extra_state"]["metrics"]["train"]}
+        logged.append(meters["ntxent_masked"]["val"])
+    return logged
+
+
 @pytest.fixture(scope="module")
-def one_process(data_dir, tmp_path_factory):
+def repeated_data_dir(data_dir, tmp_path_factory):
+    """The tests' data directory with en-de training pairs 0..63 each written 20 times, as 1,280 lines."""
+    out = tmp_path_factory.mktemp("repeated") / "data"
+    shutil.copytree(data_dir, out)
+    for lang in ("en", "de"):
+        prefix = str(out / "para" / "en-de" / f"train.en-de.{lang}")
+        sentences = indexed_dataset.MMapIndexedDataset(prefix)
+        builder = indexed_dataset.MMapIndexedDatasetBuilder(prefix + ".new.bin", dtype=np.uint16)
+        for _ in range(20):
+            for i in range(64):
+                builder.add_item(sentences[i])
+        builder.finalize(prefix + ".new.idx")
+        del sentences
+        for ending in ("bin", "idx"):
+            os.replace(f"{prefix}.new.{ending}", f"{prefix}.{ending}")
+    return out
+
+
+@pytest.fixture(scope="module")
+def one_process(repeated_data_dir, tmp_path_factory):
     save = tmp_path_factory.mktemp("one_process")
-    fairseq_train(data_dir, save, *ENGINE, "--batch-size", str(2 * PAIRS_PER_WORKER))
-    return updates_of(save)
+    fairseq_train(repeated_data_dir, save, *ENGINE, "--batch-size", str(2 * PAIRS_PER_WORKER))
+    masked = masked_per_view(save)
+    assert sum(masked) > 0, masked  # copies stood in one step
+    return updates_of(save), masked
 
 
-def assert_same_run(steps, reference):
+def assert_same_run(save_dir, one_process):
+    steps, (reference, masked) = updates_of(save_dir), one_process
+    assert masked_per_view(save_dir) == pytest.approx(masked, rel=1e-9)
     for update, ((loss, model), (expected_loss, expected_model)) in enumerate(zip(steps, reference), 1):
         # Relative: the loss is a float32 sum over ~2,600 tokens, whose order of additions differs between one
         # batch and two (measured 9e-7 apart, relative, at update 3).
@@ -104,24 +142,24 @@ def assert_same_run(steps, reference):
 
 
 @pytest.mark.parametrize("ddp_backend", ["pytorch_ddp", "legacy_ddp"])
-def test_torchrun_two_workers_follow_one_process(data_dir, tmp_path, one_process, ddp_backend):
+def test_torchrun_two_workers_follow_one_process(repeated_data_dir, tmp_path, one_process, ddp_backend):
     launch = ["--nproc-per-node", "2", "--master-addr", "127.0.0.1", "--master-port", str(free_port())]
     # No --distributed-world-size and no --distributed-backend: both come from torchrun on a machine without
     # GPUs (compat.torchrun_without_gpus), as they do on one with GPUs.
-    output = torchrun([launch], data_dir, tmp_path, "--ddp-backend", ddp_backend)
+    output = torchrun([launch], repeated_data_dir, tmp_path, "--ddp-backend", ddp_backend)
     assert "distributed init (rank 1)" in output
-    assert_same_run(updates_of(tmp_path), one_process)
+    assert_same_run(tmp_path, one_process)
 
 
-def test_two_nodes_of_one_worker_follow_one_process(data_dir, tmp_path, one_process):
+def test_two_nodes_of_one_worker_follow_one_process(repeated_data_dir, tmp_path, one_process):
     port = str(free_port())
     launches = [
         ["--nnodes", "2", "--node-rank", str(rank), "--nproc-per-node", "1"]
         + ["--master-addr", "127.0.0.1", "--master-port", port]
         for rank in (0, 1)
     ]
-    torchrun(launches, data_dir, tmp_path)
-    assert_same_run(updates_of(tmp_path), one_process)
+    torchrun(launches, repeated_data_dir, tmp_path)
+    assert_same_run(tmp_path, one_process)
 
 
 def test_without_torchrun_one_process_trains_alone(data_dir, tmp_path):

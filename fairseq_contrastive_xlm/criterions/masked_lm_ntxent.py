@@ -12,7 +12,8 @@ whatever the number of workers. With lambda = 0 the loss is the MLM/TLM loss exa
 Logged (base 2, as fairseq): mlm_loss, tlm_loss (and views_mlm_loss, the MLM loss of masked views with
 --mlm-on-views) and their perplexities mlm_ppl, tlm_ppl, views_mlm_ppl (never mixed with the contrastive
 term), ntxent_loss, ntxent_acc (% of views whose nearest neighbour among all
-gathered views is their translation), and loss, the total that is trained.
+gathered views is their translation), ntxent_masked (negatives per view left out as the same sentence as the
+view or its translation: --ntxent-mask-duplicates), and loss, the total that is trained.
 """
 
 import math
@@ -53,6 +54,15 @@ class MaskedLmNTXentConfig(FairseqDataclass):
             "embeddings. Off: one row a view, padded to the longest"
         },
     )
+    ntxent_mask_duplicates: bool = field(
+        default=True,
+        metadata={
+            "help": "leave out of a view's NT-Xent denominator every negative with the same tokens as the view or "
+            "its translation (in the batch, on other workers, in the queue): a pair drawn twice, or a sentence "
+            "that a multi-parallel corpus pairs with several languages, is not pushed away from itself. "
+            "Logged as ntxent_masked. Off: every other view is a negative"
+        },
+    )
 
 
 def _sum_over_workers(values, device):
@@ -73,6 +83,7 @@ class MaskedLmNTXentLoss(FairseqCriterion):
         self.pack_views = cfg.ntxent_pack_views
         self.weight = cfg.ntxent_weight
         self.temperature = cfg.ntxent_temperature
+        self.mask_duplicates = cfg.ntxent_mask_duplicates
 
     def forward(self, model, sample, reduce=True):
         logging_output = {"ntokens": sample["ntokens"], "nsentences": sample["nsentences"]}
@@ -90,6 +101,7 @@ class MaskedLmNTXentLoss(FairseqCriterion):
             logging_output["ntxent_loss"] = ntxent.loss.detach()
             logging_output["ntxent_correct"] = ntxent.correct
             logging_output["ntxent_views"] = ntxent.views
+            logging_output["ntxent_masked"] = ntxent.masked
             logging_output["ntxent_temperature"] = ntxent.temperature * ntxent.views  # a mean per view when reduced
         if views_mlm is not None:  # masked views: their MLM loss came from the forward that embedded them
             loss, tokens = views_mlm
@@ -142,11 +154,14 @@ class MaskedLmNTXentLoss(FairseqCriterion):
         packed, each attending only within itself). Returns the NT-Xent result and, for masked views
         (--mlm-on-views), their MLM loss and masked tokens from that same forward (else None).
         With a negatives queue (training only, so validation accuracy stays in-batch and comparable), its keys
-        widen the candidates, then this batch's keys, gathered from every worker, join it."""
+        widen the candidates, then this batch's keys, gathered from every worker, join it.
+        A batch marked "dummy" (fairseq's stand-in on a worker that ran out of data: task.train_step) still runs
+        the forward and takes part in every gather, with no pairs: it adds no loss, no negatives, no keys."""
         views = pack_views(batch, self.padding_idx) if self.pack_views else batch
         masked, lm_tokens = self.prediction_mask(views["target"]) if "target" in views else (None, 0)
         projections, extra = model(**views["net_input"], ntxent_projection=True, masked_tokens=masked)
-        pairs = batch["pairs"]
+        total = batch["pairs"]
+        pairs = 0 if batch.get("dummy") else total
         group = (
             distributed_utils.get_data_parallel_group()
             if distributed_utils.get_data_parallel_world_size() > 1
@@ -154,17 +169,20 @@ class MaskedLmNTXentLoss(FairseqCriterion):
         )
         inner = unwrap(model)
         temperature = extra.get("temperature", self.temperature)  # learned (a tensor) or fixed
+        ids = batch["sentence_ids"]
         result = nt_xent(
             projections[:pairs],
-            projections[pairs:],
+            projections[total : total + pairs],
             temperature,
             group=group,
             extra_negatives=inner.ntxent_negatives(),
+            sentence_ids=(ids[:pairs], ids[total : total + pairs]) if self.mask_duplicates else None,
+            extra_ids=inner.ntxent_negative_ids() if self.mask_duplicates else None,
         )
         views_mlm = None
         if "target" in views:
             views_mlm = self.lm_cross_entropy(extra["lm_logits"], views["target"], masked), lm_tokens
-        inner.ntxent_enqueue(views["net_input"], group)
+        inner.ntxent_enqueue(views["net_input"], ids, group, pairs)
         result.temperature = float(temperature)
         return result, views_mlm
 
@@ -187,6 +205,7 @@ class MaskedLmNTXentLoss(FairseqCriterion):
         if views > 0:
             metrics.log_scalar("ntxent_loss", total("ntxent_loss") / views / math.log(2), views, round=3)
             metrics.log_scalar("ntxent_acc", 100.0 * total("ntxent_correct") / views, views, round=2)
+            metrics.log_scalar("ntxent_masked", total("ntxent_masked") / views, views, round=3)
             metrics.log_scalar("ntxent_temperature", total("ntxent_temperature") / views, views, round=4)
 
     @staticmethod

@@ -1,6 +1,7 @@
 """Padding items of one objective into a batch in the shape fairseq models and criterions expect."""
 
 import bisect
+import hashlib
 from typing import List
 
 import numpy as np
@@ -30,9 +31,16 @@ def masked_lm_batch(items: List[dict], pad: int) -> dict:
     }
 
 
+def sentence_id(tokens: np.ndarray) -> int:
+    """A 64-bit id of a sentence's token ids (the same on every worker and run): equal sentences, equal ids;
+    two different sentences share one with probability 2^-64."""
+    digest = hashlib.blake2b(np.ascontiguousarray(tokens, dtype=np.int64).tobytes(), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
+
+
 def views_batch(items: List[dict], pad: int) -> dict:
-    """N pairs -> one batch of 2N separate sentences: rows 0..N-1 are side a, rows N..2N-1 side b; with
-    masked views also their MLM targets."""
+    """N pairs -> one batch of 2N separate sentences: rows 0..N-1 are side a, rows N..2N-1 side b, and their
+    sentence ids (2N, same order); with masked views also their MLM targets."""
     views = [item["view_a"] for item in items] + [item["view_b"] for item in items]
     langs = [item["lang_a"] for item in items] + [item["lang_b"] for item in items]
     tokens = pad_rows(views, pad)
@@ -44,6 +52,7 @@ def views_batch(items: List[dict], pad: int) -> dict:
             "lang_ids": torch.tensor(langs).unsqueeze(1).expand_as(tokens).contiguous(),
         },
         "pairs": len(items),
+        "sentence_ids": torch.tensor([item["id_a"] for item in items] + [item["id_b"] for item in items]),
         "ntokens": int(lengths.sum()),
         "nsentences": len(views),
     }

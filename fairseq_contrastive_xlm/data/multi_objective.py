@@ -4,11 +4,19 @@ fairseq's trainer takes one batch per step, so MLM, TLM and the NT-Xent views tr
 
     batch = {"mlm": {...}, "tlm": {...}, "ntxent": {...}, "nsentences": ..., "ntokens": ...}
 
-Each objective draws from its datasets (one per language or pair). For training, every item draws a
-dataset k with probability p_k = q_k^alpha / sum_j q_j^alpha, q_k being k's share of the objective's
-items (XLM's language sampling: alpha=1 keeps the natural shares, alpha=0 is uniform), then an item of
-k uniformly; the draws change each epoch. Validation enumerates every item of every objective once,
-in order; an objective with fewer items than the longest wraps around.
+Each objective draws from its datasets (one per language or pair). For training, dataset k gets the share
+p_k = q_k^alpha / sum_j q_j^alpha of the epoch's slots, q_k being k's share of the objective's items (XLM's
+language sampling: alpha=1 keeps the natural shares, alpha=0 is uniform), apportioned exactly and placed in
+random order. Its items are drawn without replacement: each epoch, the first n_k of a permutation of k's
+items, then of another once the first is used up. A dataset that is not upsampled (n_k <= its size) yields
+each item at most once an epoch; an upsampled one yields each item once per permutation (its "round").
+Validation enumerates every item of every objective once, in order; an objective with fewer items than the
+longest wraps around.
+
+No training batch holds the same item of an objective twice: copies of an upsampled item are ordered apart
+(ties in size are broken by round), and a copy that still lands in a batch beside its twin (a dataset with
+fewer items of that length than a batch holds) is left out of that epoch. A twin pair in one batch would be
+the other's negative in NT-Xent while being the very same sentences.
 
 An item's size is the sum of its samples' sizes, so --max-tokens bounds the whole batch.
 
@@ -17,12 +25,15 @@ little padding, while the views, drawn on their own, keep mixed lengths within a
 not all of one length (the criterion packs them, so their mixed lengths cost little padding).
 """
 
+import logging
 from typing import Dict, List
 
 import numpy as np
 from fairseq.data import FairseqDataset
 
 from ..errors import UserInputError
+
+logger = logging.getLogger(__name__)
 
 OBJECTIVES = ("mlm", "tlm", "ntxent")
 
@@ -31,6 +42,38 @@ def sampling_probs(counts: np.ndarray, alpha: float) -> np.ndarray:
     shares = counts / counts.sum()
     weights = np.where(counts > 0, shares**alpha, 0.0)
     return weights / weights.sum()
+
+
+def apportion(probs: np.ndarray, total: int) -> np.ndarray:
+    """Whole slot counts summing to total, as close to probs * total as can be (largest remainders)."""
+    exact = probs * total
+    counts = np.floor(exact).astype(np.int64)
+    rest = int(total - counts.sum())
+    if rest > 0:
+        counts[np.argsort(-(exact - counts), kind="stable")[:rest]] += 1
+    return counts
+
+
+def permutations(size: int, count: int, seed) -> tuple:
+    """count items of range(size) drawn without replacement: a permutation, then (when count > size) another,
+    the j-th seeded by (*seed, j). Returns the items and the round (which permutation) of each."""
+    rounds = -(-count // size)
+    items = np.concatenate([np.random.default_rng([*seed, j]).permutation(size) for j in range(rounds)])[:count]
+    return items, np.arange(count) // size
+
+
+def duplicates_in_batches(batches, keys) -> np.ndarray:
+    """A flag for every place of the concatenated batches: True where its key (one array per objective, one
+    key per place) already stood earlier in the same batch."""
+    lengths = np.array([len(b) for b in batches], dtype=np.int64)
+    batch_of = np.repeat(np.arange(len(batches)), lengths)
+    places = np.arange(len(batch_of))
+    repeated = np.zeros(len(batch_of), dtype=bool)
+    for key in keys:
+        order = np.lexsort((places, key, batch_of))
+        same = (batch_of[order][1:] == batch_of[order][:-1]) & (key[order][1:] == key[order][:-1])
+        repeated[order[1:][same]] = True
+    return repeated
 
 
 def batches_within_budget(padded, views, max_tokens, max_sentences=None, multiple=1):
@@ -89,7 +132,10 @@ class MultiObjectiveDataset(FairseqDataset):
         if epoch == self.epoch or (self.epoch is not None and not self.random_draws):
             return
         self.epoch = epoch
-        self.draws = {name: self._draw(name, epoch) for name in self.objectives}
+        draws = {name: self._draw(name, epoch) for name in self.objectives}
+        self.draws = {name: (which, item) for name, (which, item, _) in draws.items()}
+        # An item's round: the highest of its objectives' (orders the copies of upsampled items apart).
+        self.rounds = np.max([rounds for _, _, rounds in draws.values()], axis=0)
         parts = {name: np.zeros(self.length, dtype=np.int64) for name in self.draws}
         for name, (which, item) in self.draws.items():
             for k, dataset in enumerate(self.objectives[name]):
@@ -102,18 +148,26 @@ class MultiObjectiveDataset(FairseqDataset):
         self.order_sizes = parts["tlm"] if "tlm" in parts else self.sizes
 
     def _draw(self, name, epoch):
-        """For every slot of the epoch: which dataset of the objective, and which item in it."""
+        """For every slot of the epoch: which dataset of the objective, which item in it, and its round (the
+        how-manieth permutation of that dataset's items this epoch, 0 for all but upsampled ones)."""
         counts = self.counts[name]
-        if self.random_draws:
-            rng = np.random.default_rng([self.seed, epoch, OBJECTIVES.index(name)])
-            which = rng.choice(len(counts), size=self.length, p=sampling_probs(counts, self.alpha))
-            item = (rng.random(self.length) * counts[which]).astype(np.int64)
-        else:
+        objective = OBJECTIVES.index(name)
+        if not self.random_draws:
             flat = np.arange(self.length) % counts.sum()
             starts = np.cumsum(counts) - counts
             which = np.searchsorted(np.cumsum(counts), flat, side="right")
-            item = flat - starts[which]
-        return which, item
+            return which, flat - starts[which], np.zeros(self.length, dtype=np.int64)
+        rng = np.random.default_rng([self.seed, epoch, objective])
+        slots = apportion(sampling_probs(counts, self.alpha), self.length)
+        which = rng.permutation(np.repeat(np.arange(len(counts)), slots))
+        item = np.zeros(self.length, dtype=np.int64)
+        rounds = np.zeros(self.length, dtype=np.int64)
+        for k, (size, taken) in enumerate(zip(counts, slots)):
+            if taken == 0:
+                continue
+            where = np.flatnonzero(which == k)
+            item[where], rounds[where] = permutations(int(size), int(taken), (self.seed, epoch, objective, k))
+        return which, item, rounds
 
     def __len__(self):
         return self.length
@@ -144,22 +198,51 @@ class MultiObjectiveDataset(FairseqDataset):
         return int(self.sizes[index])
 
     def ordered_indices(self):
-        """Sorted by the TLM sequences' length (else by size), so batches waste little padding; ties (and
-        training) in shuffled order."""
-        if self.random_draws:
-            order = np.random.default_rng([self.seed, self.epoch, len(OBJECTIVES)]).permutation(self.length)
-        else:
-            order = np.arange(self.length)
-        return order[np.argsort(self.order_sizes[order], kind="stable")]
+        """Sorted by the TLM sequences' length (else by size), so batches waste little padding; ties (training)
+        by round, so that the copies of an upsampled item sit apart, then in shuffled order."""
+        if not self.random_draws:
+            return np.argsort(self.order_sizes, kind="stable")
+        shuffled = np.random.default_rng([self.seed, self.epoch, len(OBJECTIVES)]).random(self.length)
+        return np.lexsort((shuffled, self.rounds, self.order_sizes))
+
+    def item_keys(self, indices):
+        """For each objective, one number per item naming the dataset item it drew (equal keys: the same item)."""
+        keys = []
+        for name, (which, item) in self.draws.items():
+            starts = np.cumsum(self.counts[name]) - self.counts[name]
+            keys.append(starts[which[indices]] + item[indices])
+        return keys
 
     def batch_by_size(self, indices, max_tokens=None, max_sentences=None, required_batch_size_multiple=1):
+        """Batches of consecutive ordered items (see _runs). In training, an item that repeats within its batch an
+        item of an objective already there (a copy of an upsampled item beside its twin) is moved out, and the
+        moved items are batched again the same way, until no batch holds one item twice: every item is kept."""
+        batches = self._runs(indices, max_tokens, max_sentences, required_batch_size_multiple)
+        if not self.random_draws:
+            return batches
+        kept, moved = [], 0
+        while batches:
+            flat = np.concatenate(batches)
+            repeated = duplicates_in_batches(batches, self.item_keys(flat))
+            bounds = np.cumsum([len(batch) for batch in batches])[:-1]
+            kept += [batch[~flags] for batch, flags in zip(batches, np.split(repeated, bounds))]
+            later = flat[repeated]
+            moved += len(later)
+            later = later[np.lexsort((self.rounds[later], self.order_sizes[later]))]
+            batches = self._runs(later, max_tokens, max_sentences, required_batch_size_multiple) if len(later) else []
+        if moved:
+            logger.info("epoch %d: %d copies of upsampled items moved out of their twins' batches", self.epoch, moved)
+        return kept
+
+    def _runs(self, indices, max_tokens, max_sentences, required_batch_size_multiple):
         """Consecutive runs of the ordered items, as fairseq batches them (every item kept: see
         compat.keep_last_batch), except with max_tokens: a batch is then bounded by what it computes, each
         MLM and TLM sub-batch padded to its own longest sample, and the views costing their own tokens (the
         criterion packs them). fairseq would count every item as long as the batch's longest item, whose
         views are of random length here, and fill batches less (83% instead of 95% on the tests' corpus)."""
         if max_tokens is None:
-            return super().batch_by_size(indices, None, max_sentences, required_batch_size_multiple)
+            batches = super().batch_by_size(indices, None, max_sentences, required_batch_size_multiple)
+            return [np.asarray(batch) for batch in batches]
         padded = [self.parts[name][indices] for name in self.parts if name != "ntxent"]
         views = self.parts["ntxent"][indices] if "ntxent" in self.parts else np.zeros(len(indices), np.int64)
         runs = batches_within_budget(padded, views, max_tokens, max_sentences, required_batch_size_multiple)

@@ -3,7 +3,7 @@
 import numpy as np
 
 from ..errors import UserInputError
-from .collate import language_row, masked_lm_batch, views_batch
+from .collate import language_row, masked_lm_batch, sentence_id, views_batch
 from .masking import ItemSeededDataset, MaskingScheme, mask_tokens
 
 
@@ -86,7 +86,8 @@ class PairedViews(PairSamples):
     NT-Xent loss. The model encodes each on its own, so neither can attend to the other.
 
     Unmasked by default. With a masking scheme (--mlm-on-views) each view is masked as an MLM sample of
-    its own language, so that the one forward which embeds it also trains MLM on it."""
+    its own language, so that the one forward which embeds it also trains MLM on it. Each side carries the
+    id of its unmasked tokens (sentence_id), by which NT-Xent tells a negative that is the same sentence."""
 
     def __init__(self, corpus: ParallelCorpus, bos, pad, scheme: MaskingScheme = None, seed=None, stream=None):
         super().__init__(corpus, scheme, seed, stream)
@@ -99,6 +100,8 @@ class PairedViews(PairSamples):
             "view_b": np.concatenate([[self.bos], b]).astype(np.int64),
             "lang_a": self.corpus.src_lang_id,
             "lang_b": self.corpus.tgt_lang_id,
+            "id_a": sentence_id(a),
+            "id_b": sentence_id(b),
         }
         if self.scheme is not None:
             rng = self.item_rng(index)

@@ -354,10 +354,17 @@ class ContrastiveXLMModel(RobertaModel):
             return None
         return self.ntxent_queue.negatives()
 
-    def ntxent_enqueue(self, net_input, group=None):
-        """Push this batch's views, encoded by the momentum encoder and gathered from every worker."""
+    def ntxent_negative_ids(self):
+        """The sentence ids of ntxent_negatives()."""
+        if self.ntxent_queue is None or not self.training:
+            return None
+        return self.ntxent_queue.negative_ids()
+
+    def ntxent_enqueue(self, net_input, sentence_ids, group=None, pairs=None):
+        """Push this batch's views, encoded by the momentum encoder and gathered from every worker, with their
+        sentence ids; pairs=0 pushes none of this worker's (fairseq's dummy batch)."""
         if self.ntxent_queue is not None and self.training:
-            self.ntxent_queue.enqueue(self._ntxent_online(), group=group, **net_input)
+            self.ntxent_queue.enqueue(self._ntxent_online(), sentence_ids, group=group, pairs=pairs, **net_input)
 
     def momentum_update(self):
         """The momentum encoder takes a step towards the model's weights (after an optimizer step)."""

@@ -255,6 +255,14 @@ class CrossLingualLMContrastiveTask(FairseqTask):
             )
         return super().build_model(cfg, from_checkpoint)
 
+    def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
+        """fairseq's step. ignore_grad marks fairseq's dummy batch (a copy of an earlier batch, on a worker that ran
+        out of data this epoch): its views must not become negatives of the other workers' pairs nor keys in the
+        queue, so the criterion gives it no pairs (it still runs, to take part in the workers' gathers)."""
+        if ignore_grad and "ntxent" in sample:
+            sample = {**sample, "ntxent": {**sample["ntxent"], "dummy": True}}
+        return super().train_step(sample, model, criterion, optimizer, update_num, ignore_grad)
+
     def optimizer_step(self, optimizer, model, update_num):
         """fairseq's update, then the momentum encoder of the NT-Xent negatives queue follows the model."""
         super().optimizer_step(optimizer, model, update_num)
