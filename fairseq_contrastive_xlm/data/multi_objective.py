@@ -15,8 +15,9 @@ longest wraps around.
 
 No training batch holds the same item of an objective twice: copies of an upsampled item are ordered apart
 (ties in size are broken by round), and a copy that still lands in a batch beside its twin (a dataset with
-fewer items of that length than a batch holds) is left out of that epoch. A twin pair in one batch would be
-the other's negative in NT-Xent while being the very same sentences.
+fewer items of that length than a batch holds) is moved out, into batches formed after the others, so that every
+drawn item is still served. A twin in one batch would be the other's negative in NT-Xent while being the very
+same sentences.
 
 An item's size is the sum of its samples' sizes, so --max-tokens bounds the whole batch.
 
