@@ -12,6 +12,7 @@ import re
 import numpy as np
 import torch
 
+from .atomic import atomic_path
 from .errors import UserInputError
 
 
@@ -288,13 +289,8 @@ def atomic_checkpoint_copies():
     def copy(src_path: str, dst_path: str, overwrite: bool = False) -> bool:
         if not PathManager.supports_rename(dst_path) or (os.path.exists(dst_path) and not overwrite):
             return original(src_path, dst_path, overwrite)
-        partial = f"{dst_path}.tmp{os.getpid()}"
-        try:
+        with atomic_path(dst_path, suffix=f".tmp{os.getpid()}") as partial:
             shutil.copyfile(src_path, partial)
-            os.replace(partial, dst_path)
-        finally:
-            if os.path.exists(partial):
-                os.remove(partial)
         return True
 
     copy.atomic = True
@@ -326,7 +322,6 @@ def fp16_on_cpu():
 
     build_fp32_params.fp16_on_cpu = True
     _FP16OptimizerMixin.build_fp32_params = classmethod(build_fp32_params)
-    fp16_overflow_on_cpu()
 
 
 def fp16_overflow_on_cpu():
@@ -369,3 +364,4 @@ def apply_all():
     ddp_on_cpu()
     atomic_checkpoint_copies()
     fp16_on_cpu()
+    fp16_overflow_on_cpu()

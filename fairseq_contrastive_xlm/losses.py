@@ -30,7 +30,7 @@ class NTXentResult:
     loss: torch.Tensor  # summed over this worker's 2N views, float32
     correct: torch.Tensor  # how many of those views rank their translation first
     views: int  # 2N
-    temperature: float = 0.0  # the temperature used (the criterion records it: fixed or learned)
+    temperature: float  # the temperature used (fixed, or the learned one's value)
     masked: int = 0  # negatives left out of the denominators as the same sentence as the query or its positive
 
 
@@ -168,10 +168,11 @@ def nt_xent_gathered(
         masked = same.sum()
 
     if n == 0:  # a worker with no pairs (fairseq's dummy batch): no loss, still a part of the graph and its gathers
-        return NTXentResult(loss=logits.sum(), correct=logits.new_zeros((), dtype=torch.long), views=0, masked=masked)
-    loss = F.cross_entropy(logits, positive_cols, reduction="sum")
-    correct = (logits.detach().argmax(dim=-1) == positive_cols).sum()
-    return NTXentResult(loss=loss, correct=correct, views=2 * n, masked=masked)
+        loss, correct = logits.sum(), logits.new_zeros((), dtype=torch.long)
+    else:
+        loss = F.cross_entropy(logits, positive_cols, reduction="sum")
+        correct = (logits.detach().argmax(dim=-1) == positive_cols).sum()
+    return NTXentResult(loss=loss, correct=correct, views=2 * n, temperature=float(temperature), masked=masked)
 
 
 def same_sentence(ids, m, width, rows, self_cols, positive_cols) -> torch.Tensor:

@@ -8,6 +8,7 @@ import pytest
 from omegaconf import OmegaConf
 
 import fairseq_contrastive_xlm  # noqa: F401  (registration)
+from fairseq_contrastive_xlm.checkpoints import USER_DIR  # noqa: F401  (tests import it from here)
 from fairseq_contrastive_xlm.criterions.masked_lm_ntxent import MaskedLmNTXentConfig, MaskedLmNTXentLoss
 from fairseq_contrastive_xlm.models.contrastive_xlm import ContrastiveXLMConfig
 from fairseq_contrastive_xlm.tasks.cross_lingual_lm_contrastive import (
@@ -49,7 +50,6 @@ def batch_of(task, split, indices):
 
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-USER_DIR = os.path.join(REPO, "fairseq_contrastive_xlm")
 BIN = os.path.dirname(sys.executable)
 
 
@@ -116,7 +116,7 @@ def fairseq_train(data, save_dir, *options, check=True, env=None):
 def fairseq_trainer(data, save_dir, *options):
     """fairseq's Trainer in this process (as cxlm-bench builds it) for a one-layer model of the plugin on TLM
     en-de with NT-Xent, Adam on CPU; later options win."""
-    from fairseq_contrastive_xlm.cli.bench import build_trainer
+    from fairseq_contrastive_xlm.benchmarks.trainer import build_trainer
 
     return build_trainer(
         [
@@ -164,6 +164,14 @@ EN_DE_NO_DROPOUT = [
     "0",
 ]
 EVERY_UPDATE = ["--save-interval-updates", "1", "--no-epoch-checkpoints", "--disable-validation", "--log-interval", "1"]
+
+
+def logged_train_metrics(checkpoint):
+    """{metric: its last value} of the train meters a fairseq checkpoint carries (what fairseq last logged)."""
+    from fairseq import checkpoint_utils
+
+    state = checkpoint_utils.load_checkpoint_to_cpu(str(checkpoint))
+    return {key: meter["val"] for _, key, _, meter in state["extra_state"]["metrics"]["train"] if "val" in meter}
 
 
 def update_checkpoints(save_dir, updates):

@@ -7,7 +7,7 @@ import re
 import pytest
 import torch
 
-from fairseq_contrastive_xlm.cli.bench import StepMemory, lm_tokens
+from fairseq_contrastive_xlm.benchmarks.trainer import StepMemory, lm_tokens
 
 from helpers import batch_of, build_task, run_tool
 

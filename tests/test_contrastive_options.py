@@ -47,14 +47,14 @@ def test_the_views_can_keep_the_models_dropout(task):
 
 def test_a_learned_temperature_is_used_clamped_and_trained(task):
     torch.manual_seed(0)
-    model = build_model(task, ntxent_learned_temperature=0.05)
+    model = build_model(task, ntxent_learned_temperature=0.05, ntxent_temperature=0.5)
     assert model.ntxent_temperature().item() == pytest.approx(0.05)
     batch = batch_of(task, "train", range(6))
-    criterion = build_criterion(task, ntxent_weight=1.0, ntxent_temperature=0.5, ntxent_pack_views=False)
+    criterion = build_criterion(task, ntxent_weight=1.0, ntxent_pack_views=False)
     loss, _, log = criterion(model, batch)
     projections = model(**batch["ntxent"]["net_input"], ntxent_projection=True)[0]
     expected = nt_xent(projections[:6], projections[6:], 0.05).loss
-    torch.testing.assert_close(log["ntxent_loss"], expected.detach())  # 0.05, not the criterion's 0.5
+    torch.testing.assert_close(log["ntxent_loss"], expected.detach())  # 0.05, not the fixed 0.5
     assert log["ntxent_temperature"] == pytest.approx(0.05 * log["ntxent_views"])
     loss.backward()
     assert model.ntxent_log_scale.grad is not None and model.ntxent_log_scale.grad.abs() > 0

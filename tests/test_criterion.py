@@ -107,7 +107,7 @@ def test_rejects_bad_weights(task):
     with pytest.raises(UserInputError, match="ntxent-weight"):
         build_criterion(task, ntxent_weight=-1.0)
     with pytest.raises(UserInputError, match="ntxent-temperature"):
-        build_criterion(task, ntxent_temperature=0.0)
+        build_model(task, ntxent_temperature=0.0)
 
 
 def test_packed_views_keep_every_token_its_position_and_its_sentence(data_dir):

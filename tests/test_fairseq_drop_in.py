@@ -4,11 +4,13 @@ contrastive_xlm, --user-dir and --cpu, on data made as fairseq's test helpers ma
 fairseq-preprocess). train_masked_lm leaves --max-positions unset: the model must follow the task's
 --tokens-per-sample (1024 for masked_lm), as RobertaModel does."""
 
-import os
+import math
 import random
 import string
 
-from helpers import USER_DIR, run_tool
+from fairseq.data import Dictionary
+
+from helpers import USER_DIR, logged_train_metrics, run_tool
 
 
 def random_sentences(path, count, max_length, rng):
@@ -73,7 +75,10 @@ def test_train_masked_lm(tmp_path):
         USER_DIR,
         "--cpu",
     )
-    assert os.path.isfile(tmp_path / "checkpoint_last.pt")
+    # MLM on random words: about the entropy of a uniform choice among the dictionary's words, in bits
+    metrics = logged_train_metrics(tmp_path / "checkpoint_last.pt")
+    words = len(Dictionary.load(str(tmp_path / "dict.txt")))
+    assert 0.5 * math.log2(words) < metrics["loss"] < 2 * math.log2(words), metrics
 
 
 def test_train_roberta_head(tmp_path):
@@ -110,4 +115,6 @@ def test_train_roberta_head(tmp_path):
         USER_DIR,
         "--cpu",
     )
-    assert os.path.isfile(tmp_path / "checkpoint_last.pt")
+    # two random labels: a cross-entropy near 1 bit, and fairseq's sentence_prediction accuracy logged beside it
+    metrics = logged_train_metrics(tmp_path / "checkpoint_last.pt")
+    assert 0.5 < metrics["loss"] < 2.0 and 0 <= metrics["accuracy"] <= 100, metrics

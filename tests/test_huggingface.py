@@ -12,12 +12,12 @@ import torch
 from fairseq.data import Dictionary
 from transformers import AutoModelForMaskedLM, AutoTokenizer, XLMRobertaConfig, XLMRobertaForMaskedLM
 
+from fairseq_contrastive_xlm.checkpoints import load
 from fairseq_contrastive_xlm.cli import export_hf, import_checkpoint
-from fairseq_contrastive_xlm.evaluation.checkpoints import load
-from fairseq_contrastive_xlm.interop.huggingface import SPM_FILE
+from fairseq_contrastive_xlm.interop.huggingface import HF_SPM_FILE
 from fairseq_contrastive_xlm.prepare.cleaning import normalise
 from fairseq_contrastive_xlm.prepare.pipeline import Corpus, PrepareOptions, prepare
-from fairseq_contrastive_xlm.prepare.tokenizers import SentencePieceTokenizer, encode_line
+from fairseq_contrastive_xlm.tokenization.tokenizers import SentencePieceTokenizer, encode_line
 
 from corpus import usable_pairs
 from helpers import fairseq_train
@@ -110,7 +110,7 @@ def test_export_equals_ours_and_the_tokenizer_encodes_as_cxlm_prepare(scripts_da
     (tmp_path / "plain" / "heldout.json").write_text('{"average": {"cosine": {"xx2en_acc": 12.5}}}')
     out = tmp_path / "hf"
     export_hf.main(["--checkpoint", checkpoint, "--data", data, "--out", str(out)])
-    assert {"config.json", "model.safetensors", "tokenizer.json", SPM_FILE, "README.md"} <= set(os.listdir(out))
+    assert {"config.json", "model.safetensors", "tokenizer.json", HF_SPM_FILE, "README.md"} <= set(os.listdir(out))
     card = (out / "README.md").read_text()
     assert "heldout.json" in card and '"xx2en_acc": 12.5' in card and "ntxent_weight" in card
     hf = AutoModelForMaskedLM.from_pretrained(str(out)).eval()
@@ -138,8 +138,10 @@ def test_export_equals_ours_and_the_tokenizer_encodes_as_cxlm_prepare(scripts_da
 
 
 def test_export_with_language_embeddings_uses_token_types(scripts_data, tmp_path):
+    """Also a model pooled by max at layer 1: cxlm-import hf reads back the pooling and layer the export records."""
     data, held_out = scripts_data
-    checkpoint = trained(data, tmp_path / "langs", "--use-lang-embeddings")
+    pooling = ("--ntxent-pooling", "max", "--ntxent-layer", "1")
+    checkpoint = trained(data, tmp_path / "langs", "--use-lang-embeddings", *pooling)
     out = tmp_path / "hf"
     export_hf.main(["--checkpoint", checkpoint, "--data", data, "--out", str(out)])
     hf = AutoModelForMaskedLM.from_pretrained(str(out)).eval()
@@ -152,6 +154,9 @@ def test_export_with_language_embeddings_uses_token_types(scripts_data, tmp_path
     hidden, logits, _ = largest_differences(model, hf, tokens, lang_ids.expand_as(tokens).contiguous())
     assert hidden < 1e-5 and logits < 1e-5, (hidden, logits)
     assert "token_type_ids" in (out / "README.md").read_text()
+    import_checkpoint.main(["hf", str(out), "--out", str(tmp_path / "back")])
+    back, _, _ = load(str(tmp_path / "back" / "model.pt"), data=str(tmp_path / "back"), cpu=True)
+    assert (back.args.ntxent_pooling, back.args.ntxent_layer) == ("max", 1)
 
 
 def random_xlmr_folder(path, spm_model, token_types):
@@ -177,7 +182,7 @@ def random_xlmr_folder(path, spm_model, token_types):
             elif "LayerNorm" in name or "layer_norm" in name or name.endswith("bias"):
                 parameter.normal_(0, 0.5)
     model.save_pretrained(str(path))
-    shutil.copy(spm_model, path / SPM_FILE)
+    shutil.copy(spm_model, path / HF_SPM_FILE)
     return model
 
 

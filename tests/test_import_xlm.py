@@ -11,8 +11,8 @@ import pytest
 import torch
 from transformers import XLMConfig, XLMWithLMHeadModel
 
+from fairseq_contrastive_xlm.checkpoints import load
 from fairseq_contrastive_xlm.cli import import_checkpoint
-from fairseq_contrastive_xlm.evaluation.checkpoints import load
 from fairseq_contrastive_xlm.interop.xlm import XLM_SPECIALS, vocabulary_order
 
 LANGS = ("de", "en", "fr")

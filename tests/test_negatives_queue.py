@@ -7,7 +7,7 @@ import torch
 from fairseq import checkpoint_utils
 
 from fairseq_contrastive_xlm.losses import nt_xent
-from fairseq_contrastive_xlm.models.contrastive_xlm import unwrap
+from fairseq_contrastive_xlm.model_wrappers import unwrap
 from fairseq_contrastive_xlm.modules import MomentumQueue
 
 from helpers import ONE_LAYER, batch_of, build_criterion, build_model, build_task, fairseq_train, fairseq_trainer
@@ -43,7 +43,7 @@ def test_extra_negatives_widen_the_candidates_and_get_no_gradient():
 
 
 def test_the_queue_is_a_ring_that_drops_the_oldest_keys():
-    queue = MomentumQueue(size=5, momentum=0.9)
+    queue = MomentumQueue(size=5, momentum=0.9, pooling="mean", layer=-1)
     assert queue.negatives() is None and queue.negative_ids() is None
 
     def push(start, end):  # keys start..end-1, each with the sentence id 100 + itself
@@ -61,7 +61,7 @@ def test_the_queue_is_a_ring_that_drops_the_oldest_keys():
     push(10, 18)  # more than the queue holds: the newest 5 stay
     assert held() == [13, 14, 15, 16, 17]
     with pytest.raises(ValueError):
-        MomentumQueue(size=0, momentum=0.9)
+        MomentumQueue(size=0, momentum=0.9, pooling="mean", layer=-1)
 
 
 def test_momentum_update_and_float32_copy(data_dir):
@@ -127,7 +127,7 @@ def test_a_queued_copy_of_a_pair_is_masked(data_dir):
 def test_fairseq_dummy_batch_adds_no_pairs_and_no_keys(data_dir, tmp_path):
     """fairseq hands a worker that ran out of data a dummy batch (a copy of an earlier one, ignore_grad): it must
     add nothing to the loss, no negatives and no keys, or the queue would hold that batch twice."""
-    from fairseq_contrastive_xlm.cli.bench import batches
+    from fairseq_contrastive_xlm.benchmarks.trainer import batches
 
     trainer = fairseq_trainer(data_dir, tmp_path, "--ntxent-queue-size", "64", "--batch-size", "4")
     model = unwrap(trainer.model)
@@ -205,7 +205,7 @@ def test_one_forward_over_both_sides_equals_two_separate_forwards(data_dir):
 def test_fairseq_trainer_updates_move_the_momentum_encoder_and_fill_the_queue(data_dir, tmp_path):
     """Through fairseq's own Trainer: the criterion fills the queue, the task's optimizer_step moves the momentum
     encoder to momentum * itself + (1 - momentum) * the updated model, after every update."""
-    from fairseq_contrastive_xlm.cli.bench import batches
+    from fairseq_contrastive_xlm.benchmarks.trainer import batches
 
     trainer = fairseq_trainer(
         data_dir, tmp_path, "--ntxent-queue-size", "64", "--ntxent-momentum", "0.5", "--batch-size", "4", "--lr", "1e-2"

@@ -90,8 +90,8 @@ def test_fp16_overflow_skips_the_update_and_lowers_the_scale(data_dir, tmp_path)
 
 
 def test_the_benchs_trainer_runs_bf16(data_dir, tmp_path):
-    from fairseq_contrastive_xlm.cli.bench import batches
-    from fairseq_contrastive_xlm.models.contrastive_xlm import unwrap
+    from fairseq_contrastive_xlm.benchmarks.trainer import batches
+    from fairseq_contrastive_xlm.model_wrappers import unwrap
 
     trainer = fairseq_trainer(data_dir, tmp_path, "--batch-size", "8", "--lr", "1e-3", "--bf16")
     stream = batches(trainer)

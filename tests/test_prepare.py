@@ -2,15 +2,17 @@
 
 import filecmp
 import json
+import math
 import os
 import random
 import string
 
 import pytest
+from fairseq.data import Dictionary
 
 from fairseq_contrastive_xlm.cli import gettext_corpus, prepare
 
-from helpers import ONE_LAYER, fairseq_train
+from helpers import ONE_LAYER, fairseq_train, logged_train_metrics
 
 SMALL = ["--vocab-size", "1000", "--valid-size", "100", "--test-size", "100", "--workers", "2"]
 
@@ -91,7 +93,11 @@ def test_the_task_trains_on_it(prepared, tmp_path):
         "--max-update",
         "3",
     )
-    assert os.path.exists(tmp_path / "ckpt" / "checkpoint_last.pt")
+    metrics = logged_train_metrics(tmp_path / "ckpt" / "checkpoint_last.pt")
+    words = len(Dictionary.load(os.path.join(prepared, "dict.txt")))
+    for name in ("mlm_loss", "tlm_loss"):  # untrained: about the entropy of a uniform choice of a word, in bits
+        assert 0.5 * math.log2(words) < metrics[name] < 2 * math.log2(words), metrics
+    assert 0 < metrics["ntxent_loss"] < 2 * math.log2(15), metrics  # chance: 1 of 15 candidates, 3.9 bits
 
 
 def test_same_seed_gives_byte_identical_binaries(raw, prepared, tmp_path):

@@ -47,7 +47,7 @@ def test_each_pretraining_recipe_sets_what_makes_its_model(name):
     # the shared values, and the overrides
     assert cfg.task._name == "cross_lingual_lm_contrastive" and cfg.task.data == "DATA"
     assert cfg.model.encoder_layers == 6 and cfg.model.encoder_embed_dim == 1024 and cfg.model.use_lang_embeddings
-    assert cfg.criterion.ntxent_temperature == 0.1 and cfg.optimization.lr == [0.0001]
+    assert cfg.model.ntxent_temperature == 0.1 and cfg.optimization.lr == [0.0001]
     # Hydra's log and resolved config land beside the checkpoints, and relative paths keep working
     assert cfg.hydra.run.dir == "SAVE" and cfg.hydra.job.chdir is False
 

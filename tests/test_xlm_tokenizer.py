@@ -13,7 +13,7 @@ from transformers import XLMTokenizer as TransformersXLMTokenizer
 from fairseq_contrastive_xlm.cli import import_checkpoint, retrieval, xnli_prepare
 from fairseq_contrastive_xlm.errors import UserInputError
 from fairseq_contrastive_xlm.prepare.pipeline import Corpus, PrepareOptions, prepare
-from fairseq_contrastive_xlm.prepare.xlm_tokenizer import END, XLMTokenizer, read_codes
+from fairseq_contrastive_xlm.tokenization.xlm_tokenizer import END, XLMTokenizer, read_codes
 
 from corpus import usable_pairs
 from xnli_fixtures import write_xnli_dir, write_xnli_mt_train

@@ -17,7 +17,7 @@ from fairseq_contrastive_xlm.xnli import finetune
 from fairseq_contrastive_xlm.xnli.evaluate import select_best
 from fairseq_contrastive_xlm.xnli.formats import MULTINLI_JSONL, XNLI_MT_TSV, XNLI_TSV, by_language, read
 
-from helpers import USER_DIR, fairseq_train, run_tool
+from helpers import USER_DIR, fairseq_train, logged_train_metrics, run_tool
 from xnli_fixtures import write_multinli_jsonl, write_xnli_dir, write_xnli_mt_train
 
 
@@ -122,7 +122,10 @@ def pretrained(data_dir, tmp_path_factory):
         "--no-epoch-checkpoints",
         "--disable-validation",
     )
-    return os.path.join(save, "checkpoint_last.pt")
+    checkpoint = os.path.join(save, "checkpoint_last.pt")
+    metrics = logged_train_metrics(checkpoint)
+    assert metrics["tlm_loss"] > 0 and 0 <= metrics["ntxent_acc"] <= 100, metrics  # TLM and NT-Xent both trained
+    return checkpoint
 
 
 def test_model_options_come_from_the_checkpoint(pretrained):
@@ -217,7 +220,8 @@ def test_grid(xnli_bin, pretrained, tmp_path):
 
 
 def test_attention_heads_match_fairseq_and_the_heatmap_is_written(finetuned, xnli_bin, tmp_path):
-    from fairseq_contrastive_xlm.evaluation.checkpoints import load
+    from fairseq_contrastive_xlm.checkpoints import load
+    from fairseq_contrastive_xlm.evaluation.attention import head_weights
 
     model, _, _ = load(os.path.join(finetuned, "checkpoint1.pt"), data=xnli_bin, cpu=True)
     x = torch.randn(7, 2, 64)
@@ -225,7 +229,7 @@ def test_attention_heads_match_fairseq_and_the_heatmap_is_written(finetuned, xnl
     mask[1, 5:] = True
     module = model.encoder.sentence_encoder.layers[1].self_attn
     _, fairseq_mean = module(query=x, key=x, value=x, key_padding_mask=mask, need_weights=True)
-    ours = attention.head_weights(module, x, mask)
+    ours = head_weights(module, x, mask)
     torch.testing.assert_close(ours.mean(dim=1), fairseq_mean, rtol=1e-5, atol=1e-6)
     path = tmp_path / "attention.png"
     attention.main(
@@ -282,8 +286,8 @@ def test_a_finetuned_classifier_exports_with_its_labels(finetuned, xnli_bin, tmp
     our class logits (English's language embedding as the token type, as --input-lang en adds it)."""
     from transformers import AutoModelForSequenceClassification
 
+    from fairseq_contrastive_xlm.checkpoints import load
     from fairseq_contrastive_xlm.cli import export_hf
-    from fairseq_contrastive_xlm.evaluation.checkpoints import load
 
     checkpoint = os.path.join(finetuned, "checkpoint_last.pt")
     export_hf.main(["--checkpoint", checkpoint, "--data", xnli_bin, "--out", str(tmp_path / "hf")])

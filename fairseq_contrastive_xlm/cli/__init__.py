@@ -3,9 +3,9 @@ package has applied the shims of compat.py (log format, known warnings) to every
 
 import functools
 import json
-import os
 import sys
 
+from ..atomic import atomic_path
 from ..errors import UserInputError
 
 
@@ -27,9 +27,6 @@ def command(prog):
 
 
 def write_json(path, obj):
-    """Write obj as JSON under a temporary name, then rename: a reader never sees a half-written file."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    partial = f"{path}.partial"
-    with open(partial, "w", encoding="utf-8") as f:
+    """Write obj as JSON to path, whole or not at all (under PATH.partial, then renamed)."""
+    with atomic_path(path) as partial, open(partial, "w", encoding="utf-8") as f:
         json.dump(obj, f, indent=2, ensure_ascii=False)
-    os.replace(partial, path)

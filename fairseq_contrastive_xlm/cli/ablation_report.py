@@ -11,6 +11,7 @@ seeds ± half their spread, best held-out retrieval first), RUNS/ablation.json a
 import argparse
 import os
 
+from ..atomic import atomic_path
 from ..errors import UserInputError
 from ..evaluation import ablation
 from . import command, write_json
@@ -32,9 +33,8 @@ def main(argv=None):
         raise UserInputError(f"{args.runs} holds no finished run (<variant>/seed<k>/heldout.json)")
     rows = ablation.table(collected)
     text = ablation.markdown(rows)
-    with open(os.path.join(args.runs, "ablation.md.partial"), "w", encoding="utf-8") as f:
+    with atomic_path(os.path.join(args.runs, "ablation.md")) as partial, open(partial, "w", encoding="utf-8") as f:
         f.write(text + "\n")
-    os.replace(os.path.join(args.runs, "ablation.md.partial"), os.path.join(args.runs, "ablation.md"))
     write_json(os.path.join(args.runs, "ablation.json"), {"rows": rows, "curves": ablation.curves(collected)})
     picture = ablation.plot_curves(collected, os.path.join(args.runs, "retrieval_curves.png"))
     print(text)

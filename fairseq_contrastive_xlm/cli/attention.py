@@ -12,10 +12,11 @@ import argparse
 
 import torch
 
+from ..checkpoints import load
 from ..errors import UserInputError
 from ..evaluation import plots
-from ..evaluation.checkpoints import language_ids, load
-from ..prepare import tokenizers
+from ..evaluation.attention import attention
+from ..tokenization import tokenizers
 from . import command
 
 
@@ -32,38 +33,6 @@ def parse_args(argv):
     )
     parser.add_argument("--out", required=True, help="the PNG to write")
     return parser.parse_args(argv)
-
-
-def head_weights(attn, x: torch.Tensor, key_padding_mask=None) -> torch.Tensor:
-    """B x heads x T x T self-attention weights of fairseq's MultiheadAttention for input x (T x B x C),
-    from its own projections: its fast path can only return the mean over heads."""
-    length, batch, dim = x.shape
-    heads = attn.num_heads
-    q = (attn.q_proj(x) * attn.scaling).view(length, batch * heads, dim // heads).transpose(0, 1)
-    k = attn.k_proj(x).view(length, batch * heads, dim // heads).transpose(0, 1)
-    scores = (q @ k.transpose(1, 2)).view(batch, heads, length, length)
-    if key_padding_mask is not None:
-        scores = scores.masked_fill(key_padding_mask[:, None, None, :].bool(), float("-inf"))
-    return scores.float().softmax(dim=-1)
-
-
-@torch.no_grad()
-def attention(model, tokens: torch.Tensor, layer: int, lang: str) -> torch.Tensor:
-    """Heads x T x T attention weights of one layer (1-based) for a single sequence."""
-    layers = model.encoder.sentence_encoder.layers
-    if not 1 <= layer <= len(layers):
-        raise UserInputError(f"--layer {layer}: the model has layers 1..{len(layers)}")
-    captured = {}
-
-    def keep_inputs(module, args, kwargs):
-        captured.update(kwargs)
-
-    handle = layers[layer - 1].self_attn.register_forward_pre_hook(keep_inputs, with_kwargs=True)
-    try:
-        model(tokens, features_only=True, lang_ids=language_ids(model, lang, tokens))
-    finally:
-        handle.remove()
-    return head_weights(layers[layer - 1].self_attn, captured["query"], captured.get("key_padding_mask"))[0]
 
 
 @command("cxlm-attention")

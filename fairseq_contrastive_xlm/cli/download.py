@@ -15,6 +15,7 @@ import logging
 import os
 import zipfile
 
+from ..atomic import atomic_path
 from ..languages import ISO_639_1, XNLI_LANGUAGES, select_langs
 from ..prepare import sources, wikipedia
 from ..prepare.download import DownloadError, fetch, untar, unzip
@@ -48,9 +49,8 @@ def get_wikipedia(args):
         dump = fetch(sources.wikipedia_dump(args.base_url, lang, args.date), os.path.join(args.out, name), md5=md5)
         text = os.path.join(args.out, f"wiki.{lang}.txt")
         if not os.path.exists(text):
-            with open(text + ".part", "w", encoding="utf-8") as out:
+            with atomic_path(text, suffix=".part") as part, open(part, "w", encoding="utf-8") as out:
                 count = wikipedia.extract(dump, out, min_chars=args.min_chars, max_articles=args.max_articles)
-            os.replace(text + ".part", text)
             logger.info("%s: %d articles -> %s", lang, count, text)
         lines.append(f"--mono {lang}:{text}")
     write_args(args.out, lines)

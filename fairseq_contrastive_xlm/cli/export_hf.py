@@ -18,10 +18,11 @@ import os
 
 import yaml
 
+from ..atomic import refuse_existing, staged_directory
+from ..checkpoints import is_contrastive_xlm, load
 from ..errors import UserInputError
-from ..evaluation.checkpoints import load
 from ..interop import huggingface
-from ..prepare.output import refuse_existing, staged_directory
+from ..tokenization import tokenizers
 from . import command
 
 
@@ -109,9 +110,9 @@ def main(argv=None):
     args = parse_args(argv)
     refuse_existing(args.out, args.force)
     model, task, cfg = load(args.checkpoint, data=args.data, cpu=True)
-    if not hasattr(model, "ntxent_negatives"):
+    if not is_contrastive_xlm(model):
         raise UserInputError(f"{args.checkpoint} is not a contrastive_xlm checkpoint")
-    spm_model = os.path.join(args.data, "spm.model")
+    spm_model = os.path.join(args.data, tokenizers.SPM_FILE)
     spm_model = spm_model if os.path.isfile(spm_model) else None
     if model.args.lm_head == "xlm":
         if model.classification_heads:
@@ -124,7 +125,7 @@ def main(argv=None):
             raise UserInputError("XLMRobertaForSequenceClassification's head uses tanh (--pooler-activation-fn tanh)")
         config, state = huggingface.ours_to_roberta(model, rows, label_names(task))
     hf_model = huggingface.build_hf_model(config, state)
-    with staged_directory(args.out) as staging:
+    with staged_directory(args.out, args.force) as staging:
         hf_model.save_pretrained(staging)
         if spm_model:
             huggingface.write_tokenizer(spm_model, staging)

@@ -15,12 +15,13 @@ import logging
 import os
 import shutil
 
+from ..atomic import staged_directory
+from ..checkpoints import write_checkpoint, write_dictionary
 from ..errors import UserInputError
 from ..interop import huggingface, xlm
-from ..interop.fairseq_checkpoint import write_checkpoint, write_dictionary
-from ..prepare import tokenizers
-from ..prepare.output import refuse_existing, staged_directory
-from ..prepare.xlm_tokenizer import read_codes
+from ..modules import SENTENCE_ENCODER
+from ..tokenization import tokenizers
+from ..tokenization.xlm_tokenizer import read_codes
 from . import command
 
 logger = logging.getLogger("cxlm-import")
@@ -48,8 +49,7 @@ def import_xlm(args):
         read_codes(args.codes)  # a clear error before any work
     checkpoint = xlm.load_xlm(args.path)
     state, options, words = xlm.convert(checkpoint, args.path)
-    refuse_existing(args.out, args.force)
-    with staged_directory(args.out) as staging:
+    with staged_directory(args.out, args.force) as staging:
         write_dictionary(os.path.join(staging, "dict.txt"), words)
         xlm.write_params(os.path.join(staging, "params.json"), checkpoint["params"])
         if args.codes:
@@ -70,15 +70,14 @@ def import_xlm(args):
 def import_hf(args):
     config, weights = huggingface.read_folder(args.path)
     state, options = huggingface.hf_to_ours(config, weights, args.path)
-    spm_model = os.path.join(args.path, huggingface.SPM_FILE)
+    spm_model = os.path.join(args.path, huggingface.HF_SPM_FILE)
     if not os.path.isfile(spm_model):
         raise UserInputError(f"{spm_model} is missing: the dictionary is made from XLM-R's SentencePiece model")
-    rows = state["encoder.sentence_encoder.embed_tokens.weight"].size(0)
+    rows = state[SENTENCE_ENCODER + "embed_tokens.weight"].size(0)
     words = huggingface.sentencepiece_words(spm_model, rows, args.path)
-    refuse_existing(args.out, args.force)
-    with staged_directory(args.out) as staging:
+    with staged_directory(args.out, args.force) as staging:
         write_dictionary(os.path.join(staging, "dict.txt"), words)
-        shutil.copy(spm_model, os.path.join(staging, "spm.model"))
+        shutil.copy(spm_model, os.path.join(staging, tokenizers.SPM_FILE))
         write_checkpoint(os.path.join(staging, "model.pt"), os.path.abspath(args.out), options, state)
     logger.info(
         "%s: %d layers, %d wide, %d pieces -> %s",

@@ -6,12 +6,13 @@ from typing import Dict, List, NamedTuple
 from ..evaluation import tatoeba
 from ..evaluation.embedding import SentenceEmbedder
 from ..languages import select_langs
+from ..modules import POOLINGS
 
 
 def embedder_options(parser, required=True):
     parser.add_argument("--checkpoint", required=required, help="a contrastive_xlm checkpoint")
     parser.add_argument("--data", required=required, help="its data directory (spm.model and the dictionary)")
-    parser.add_argument("--pooling", choices=["first", "max", "mean"], help="default: the model's --ntxent-pooling")
+    parser.add_argument("--pooling", choices=POOLINGS, help="default: the model's --ntxent-pooling")
     parser.add_argument(
         "--layer", type=int, help="0 = embeddings, 1..L, -1 = last (default: the model's --ntxent-layer)"
     )

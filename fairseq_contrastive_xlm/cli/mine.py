@@ -27,6 +27,7 @@ from typing import Dict, List, Optional, Set, Tuple
 
 import numpy as np
 
+from ..atomic import atomic_path
 from ..errors import UserInputError
 from ..evaluation import bucc, mining, tatoeba
 from ..evaluation.embedding import text_lines
@@ -149,13 +150,10 @@ def threshold_and_scores(args, scores, pairs, gold) -> Tuple[Optional[float], Op
 
 
 def write_lines(path: str, lines):
-    """All or nothing: under a temporary name, then renamed."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    partial = f"{path}.partial"
-    with open(partial, "w", encoding="utf-8") as f:
+    """All or nothing: under PATH.partial, then renamed."""
+    with atomic_path(path) as partial, open(partial, "w", encoding="utf-8") as f:
         for line in lines:
             f.write(line + "\n")
-    os.replace(partial, path)
 
 
 def print_scores(name, threshold, scores):

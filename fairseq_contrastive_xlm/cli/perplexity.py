@@ -11,9 +11,9 @@ import argparse
 import math
 import os
 
+from ..checkpoints import load
 from ..criterions.masked_lm_ntxent import MaskedLmNTXentConfig, MaskedLmNTXentLoss
 from ..errors import UserInputError
-from ..evaluation.checkpoints import load
 from ..evaluation.perplexity import masked_lm_loss, perplexity
 from . import command, write_json
 

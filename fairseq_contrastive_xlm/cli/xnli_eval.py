@@ -12,12 +12,12 @@ import argparse
 import json
 import os
 
+from ..checkpoints import candidates, epoch_checkpoints, load, recorded_options
 from ..errors import UserInputError
 from ..evaluation import plots
-from ..evaluation.checkpoints import candidates, epoch_checkpoints, load
 from ..languages import select_langs
 from ..xnli.evaluate import accuracies, dev_scores, evaluate, select_best
-from ..xnli.finetune import check_positions, recorded_options
+from ..xnli.finetune import check_positions
 from ..xnli.formats import LABELS
 from . import command, write_json
 

@@ -18,8 +18,8 @@ import os
 import subprocess
 import sys
 
+from ..checkpoints import candidates
 from ..errors import UserInputError
-from ..evaluation.checkpoints import candidates
 from ..languages import parse_numbers, select_langs
 from ..xnli import finetune
 from ..xnli.evaluate import dev_scores, select_best

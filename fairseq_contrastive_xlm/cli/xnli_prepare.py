@@ -16,12 +16,12 @@ import logging
 import os
 import shutil
 
+from ..atomic import refuse_existing, staged_directory
 from ..errors import UserInputError
 from ..languages import XNLI_LANGUAGES, select_langs
-from ..prepare import tokenizers
 from ..prepare.binarize import binarize_named_splits
-from ..prepare.output import refuse_existing, staged_directory
-from ..prepare.tokenizers import encode_line
+from ..tokenization import tokenizers
+from ..tokenization.tokenizers import encode_line
 from ..xnli.formats import LABELS, by_language, read
 from . import command
 
@@ -118,7 +118,7 @@ def main(argv=None):
     dev, test = (by_language(read(path), path, tuple(langs)) for path in (dev_path, test_path))
 
     encoder = Encoder(tokenizer, args.max_positions, args.truncate)
-    with staged_directory(args.out) as staging:
+    with staged_directory(args.out, args.force) as staging:
         text = os.path.join(staging, "text")
         os.makedirs(text)
         splits = {"train": (train.examples, args.train, "en")}  # (Multi)NLI's English training set

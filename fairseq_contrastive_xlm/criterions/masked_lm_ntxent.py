@@ -28,7 +28,7 @@ from fairseq.distributed import utils as distributed_utils
 from ..data.collate import pack_views
 from ..errors import UserInputError
 from ..losses import nt_xent
-from ..models.contrastive_xlm import unwrap
+from ..model_wrappers import unwrap
 
 # The LM terms: MLM blocks, TLM pairs, and the masked NT-Xent views (--mlm-on-views), each logged on its own.
 LM_OBJECTIVES = ("mlm", "tlm", "views_mlm")
@@ -42,9 +42,6 @@ class MaskedLmNTXentConfig(FairseqDataclass):
             "help": "lambda: weight of the NT-Xent loss beside the MLM/TLM loss; 0 trains on MLM/TLM alone "
             "while still logging ntxent_loss and ntxent_acc"
         },
-    )
-    ntxent_temperature: float = field(
-        default=0.1, metadata={"help": "tau: temperature dividing the cosine similarities of NT-Xent"}
     )
     ntxent_pack_views: bool = field(
         default=True,
@@ -78,11 +75,8 @@ class MaskedLmNTXentLoss(FairseqCriterion):
         super().__init__(task)
         if cfg.ntxent_weight < 0:
             raise UserInputError(f"--ntxent-weight must be >= 0, got {cfg.ntxent_weight}")
-        if cfg.ntxent_temperature <= 0:
-            raise UserInputError(f"--ntxent-temperature must be > 0, got {cfg.ntxent_temperature}")
         self.pack_views = cfg.ntxent_pack_views
         self.weight = cfg.ntxent_weight
-        self.temperature = cfg.ntxent_temperature
         self.mask_duplicates = cfg.ntxent_mask_duplicates
 
     def forward(self, model, sample, reduce=True):
@@ -168,12 +162,11 @@ class MaskedLmNTXentLoss(FairseqCriterion):
             else None
         )
         inner = unwrap(model)
-        temperature = extra.get("temperature", self.temperature)  # learned (a tensor) or fixed
         ids = batch["sentence_ids"]
         result = nt_xent(
             projections[:pairs],
             projections[total : total + pairs],
-            temperature,
+            extra["temperature"],  # the model's, fixed or learned
             group=group,
             extra_negatives=inner.ntxent_negatives(),
             sentence_ids=(ids[:pairs], ids[total : total + pairs]) if self.mask_duplicates else None,
@@ -183,7 +176,6 @@ class MaskedLmNTXentLoss(FairseqCriterion):
         if "target" in views:
             views_mlm = self.lm_cross_entropy(extra["lm_logits"], views["target"], masked), lm_tokens
         inner.ntxent_enqueue(views["net_input"], ids, group, pairs)
-        result.temperature = float(temperature)
         return result, views_mlm
 
     @staticmethod

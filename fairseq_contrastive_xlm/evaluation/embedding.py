@@ -10,9 +10,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..atomic import atomic_path
+from ..checkpoints import is_contrastive_xlm, load
 from ..errors import UserInputError
-from ..prepare import tokenizers
-from .checkpoints import language_ids, load
+from ..models.contrastive_xlm import language_ids
+from ..tokenization import tokenizers
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +33,7 @@ class SentenceEmbedder:
     ):
         self.tokenizer = tokenizers.of_data_directory(data)
         self.model, task, _ = load(checkpoint, data=data, cpu=cpu)
-        if not hasattr(self.model, "sentence_embedding"):
+        if not is_contrastive_xlm(self.model):
             raise UserInputError(f"{checkpoint} is not a contrastive_xlm checkpoint")
         if projection and self.model.ntxent_head is None:
             raise UserInputError(f"{checkpoint} has no projection head (it was trained without NT-Xent)")
@@ -131,10 +133,8 @@ def embed_file(
     if lines == 0:
         raise UserInputError(f"{path} is empty: nothing to embed")
     dim = embedder.dimensions
-    partial = f"{out}.partial.npy"
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    matrix = np.lib.format.open_memmap(partial, mode="w+", dtype=np.dtype(dtype), shape=(lines, dim))
-    try:
+    with atomic_path(out, suffix=".partial.npy") as partial:
+        matrix = np.lib.format.open_memmap(partial, mode="w+", dtype=np.dtype(dtype), shape=(lines, dim))
         reader, done = text_lines(path), 0
         with tqdm(
             total=lines, desc=f"embed {os.path.basename(path)}", unit=" sentences", disable=not progress, mininterval=2
@@ -145,9 +145,5 @@ def embed_file(
                 done += len(sentences)
                 bar.update(len(sentences))
         matrix.flush()
-        del matrix
-        os.replace(partial, out)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
+        del matrix  # closes the memory map before the rename
     return lines

@@ -2,7 +2,6 @@
 embedding maps. Each file is written under a temporary name and renamed, so none is ever half-written."""
 
 import math
-import os
 from typing import Dict, List, Sequence
 
 import matplotlib
@@ -11,17 +10,16 @@ matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ..atomic import atomic_path  # noqa: E402
+
 
 def save(fig, path: str, dpi: int = 120):
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    partial = f"{path}.partial.png"
     try:
-        fig.savefig(partial, dpi=dpi, bbox_inches="tight")
-        os.replace(partial, path)
+        # matplotlib picks the format by the name's extension: the temporary name keeps ".png"
+        with atomic_path(path, suffix=".partial.png") as partial:
+            fig.savefig(partial, dpi=dpi, bbox_inches="tight")
     finally:
         plt.close(fig)
-        if os.path.exists(partial):
-            os.remove(partial)
     return path
 
 

@@ -22,22 +22,22 @@ import sentencepiece as spm
 import torch
 
 from ..errors import UserInputError
-from ..prepare.binarize import SPM_SPECIALS
+from ..modules import SENTENCE_ENCODER
+from ..tokenization.tokenizers import SPM_SPECIALS
 from .xlm import FAIRSEQ_PAD
 
-ENCODER = "encoder.sentence_encoder."
 ACTIVATIONS = {"gelu": "gelu", "relu": "relu", "gelu_accurate": "gelu_new", "tanh": "tanh"}  # fairseq -> HF
-SPM_FILE = "sentencepiece.bpe.model"  # the name XLM-R's folders give the SentencePiece model
+HF_SPM_FILE = "sentencepiece.bpe.model"  # the name XLM-R's folders give the SentencePiece model
 CLASSIFIER = "sentence_classification_head"  # fairseq's sentence_prediction head
 
 
 def roberta_names(layers: int) -> List[Tuple[str, str]]:
     """(Hugging Face XLMRoberta name without its 'roberta.' prefix, our name) for the encoder."""
     pairs = [
-        ("embeddings.word_embeddings.weight", ENCODER + "embed_tokens.weight"),
-        ("embeddings.position_embeddings.weight", ENCODER + "embed_positions.weight"),
-        ("embeddings.LayerNorm.weight", ENCODER + "layernorm_embedding.weight"),
-        ("embeddings.LayerNorm.bias", ENCODER + "layernorm_embedding.bias"),
+        ("embeddings.word_embeddings.weight", SENTENCE_ENCODER + "embed_tokens.weight"),
+        ("embeddings.position_embeddings.weight", SENTENCE_ENCODER + "embed_positions.weight"),
+        ("embeddings.LayerNorm.weight", SENTENCE_ENCODER + "layernorm_embedding.weight"),
+        ("embeddings.LayerNorm.bias", SENTENCE_ENCODER + "layernorm_embedding.bias"),
     ]
     parts = {
         "attention.self.query": "self_attn.q_proj",
@@ -52,7 +52,7 @@ def roberta_names(layers: int) -> List[Tuple[str, str]]:
     for i in range(layers):
         for theirs, ours in parts.items():
             for kind in ("weight", "bias"):
-                pairs.append((f"encoder.layer.{i}.{theirs}.{kind}", f"{ENCODER}layers.{i}.{ours}.{kind}"))
+                pairs.append((f"encoder.layer.{i}.{theirs}.{kind}", f"{SENTENCE_ENCODER}layers.{i}.{ours}.{kind}"))
     return pairs
 
 
@@ -112,11 +112,11 @@ def hf_to_ours(config: dict, weights: Dict[str, torch.Tensor], hf_dir: str) -> T
     token_types = weights[prefix + "embeddings.token_type_embeddings.weight"]
     langs = config.get("cxlm_langs") or []
     if langs and token_types.size(0) == len(langs):  # our own export: one type per language
-        state[ENCODER + "embed_langs.weight"] = token_types.clone()
+        state[SENTENCE_ENCODER + "embed_langs.weight"] = token_types.clone()
     else:  # every token gets type 0 unless told otherwise, as it gets its position: fold it in
-        state[ENCODER + "embed_positions.weight"] += token_types[0]
+        state[SENTENCE_ENCODER + "embed_positions.weight"] += token_types[0]
         langs = []
-    state["encoder.lm_head.weight"] = state[ENCODER + "embed_tokens.weight"]
+    state["encoder.lm_head.weight"] = state[SENTENCE_ENCODER + "embed_tokens.weight"]
     if "lm_head.dense.weight" in weights:
         for theirs, ours in LM_HEAD:
             state[ours] = weights[theirs].clone()
@@ -144,6 +144,11 @@ def hf_to_ours(config: dict, weights: Dict[str, torch.Tensor], hf_dir: str) -> T
         "use_lang_embeddings": bool(langs),
         "langs": ",".join(langs),
     }
+    # Our own export records how its sentence embeddings were pooled; a round trip keeps them.
+    if config.get("cxlm_pooling") is not None:
+        options["ntxent_pooling"] = str(config["cxlm_pooling"])
+    if config.get("cxlm_layer") is not None:
+        options["ntxent_layer"] = int(config["cxlm_layer"])
     return state, options
 
 
@@ -210,9 +215,9 @@ def ours_to_roberta(model, rows: List[int], label_names: Optional[List[str]]):
     config.cxlm_layer = int(args.ntxent_layer)
     prefix = "roberta."
     state = {prefix + theirs: ours[mine] for theirs, mine in roberta_names(args.encoder_layers)}
-    state[prefix + "embeddings.word_embeddings.weight"] = ours[ENCODER + "embed_tokens.weight"][order]
+    state[prefix + "embeddings.word_embeddings.weight"] = ours[SENTENCE_ENCODER + "embed_tokens.weight"][order]
     if langs:
-        state[prefix + "embeddings.token_type_embeddings.weight"] = ours[ENCODER + "embed_langs.weight"]
+        state[prefix + "embeddings.token_type_embeddings.weight"] = ours[SENTENCE_ENCODER + "embed_langs.weight"]
     else:
         state[prefix + "embeddings.token_type_embeddings.weight"] = torch.zeros(1, dim)
     if classify:
@@ -273,19 +278,19 @@ def ours_to_xlm(model, rows: List[int]):
     config.cxlm_langs = list(langs)
     parts = {"q_proj": "q_lin", "k_proj": "k_lin", "v_proj": "v_lin", "out_proj": "out_lin"}
     t = "transformer."
-    tokens = ours[ENCODER + "embed_tokens.weight"][order]
+    tokens = ours[SENTENCE_ENCODER + "embed_tokens.weight"][order]
     state = {
         t + "embeddings.weight": tokens,
-        t + "position_embeddings.weight": ours[ENCODER + "embed_positions.weight"][FAIRSEQ_PAD + 1 :],
-        t + "layer_norm_emb.weight": ours[ENCODER + "layernorm_embedding.weight"],
-        t + "layer_norm_emb.bias": ours[ENCODER + "layernorm_embedding.bias"],
+        t + "position_embeddings.weight": ours[SENTENCE_ENCODER + "embed_positions.weight"][FAIRSEQ_PAD + 1 :],
+        t + "layer_norm_emb.weight": ours[SENTENCE_ENCODER + "layernorm_embedding.weight"],
+        t + "layer_norm_emb.bias": ours[SENTENCE_ENCODER + "layernorm_embedding.bias"],
         "pred_layer.proj.weight": tokens,
         "pred_layer.proj.bias": ours["encoder.lm_head.bias"][order],
     }
     if langs:
-        state[t + "lang_embeddings.weight"] = ours[ENCODER + "embed_langs.weight"]
+        state[t + "lang_embeddings.weight"] = ours[SENTENCE_ENCODER + "embed_langs.weight"]
     for i in range(args.encoder_layers):
-        layer = f"{ENCODER}layers.{i}."
+        layer = f"{SENTENCE_ENCODER}layers.{i}."
         for kind in ("weight", "bias"):
             for mine, theirs in parts.items():
                 state[f"{t}attentions.{i}.{theirs}.{kind}"] = ours[f"{layer}self_attn.{mine}.{kind}"]
@@ -313,7 +318,7 @@ def write_tokenizer(spm_model: str, out_dir: str):
 
     staging = os.path.join(out_dir, ".spm")
     os.makedirs(staging)
-    shutil.copy(spm_model, os.path.join(staging, SPM_FILE))
+    shutil.copy(spm_model, os.path.join(staging, HF_SPM_FILE))
     XLMRobertaTokenizer.from_pretrained(staging).save_pretrained(out_dir)
-    os.replace(os.path.join(staging, SPM_FILE), os.path.join(out_dir, SPM_FILE))
+    os.replace(os.path.join(staging, HF_SPM_FILE), os.path.join(out_dir, HF_SPM_FILE))
     os.rmdir(staging)

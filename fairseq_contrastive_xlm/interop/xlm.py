@@ -20,6 +20,7 @@ import torch
 
 from ..compat import CheckpointRefusedError
 from ..errors import UserInputError
+from ..modules import SENTENCE_ENCODER
 
 XLM_EOS, XLM_PAD, XLM_UNK, XLM_MASK = 1, 2, 3, 5  # <s> is 0; <special1> is XLM's mask word
 XLM_SPECIALS = 14  # <s> </s> <pad> <unk> <special0> ... <special9>
@@ -78,7 +79,7 @@ def convert(checkpoint: dict, path: str) -> Tuple[Dict[str, torch.Tensor], dict,
     positions = weights["position_embeddings.weight"]
     # fairseq's learned positions start at padding_idx + 1; its padding row stays zero.
     fairseq_positions = torch.cat([positions.new_zeros(FAIRSEQ_PAD + 1, dim), positions])
-    prefix = "encoder.sentence_encoder."
+    prefix = SENTENCE_ENCODER
     tokens = embeddings[order].clone()
     state = {
         prefix + "embed_tokens.weight": tokens,

@@ -28,6 +28,8 @@ from omegaconf import OmegaConf
 from ..errors import UserInputError
 from ..languages import XNLI_LANGUAGES
 from ..modules import (
+    POOLINGS,
+    SENTENCE_ENCODER,
     ContrastiveXLMSentenceEncoder,
     MomentumQueue,
     ProjectionHead,
@@ -38,7 +40,7 @@ from ..modules import (
 
 logger = logging.getLogger(__name__)
 
-POOLING_CHOICES = ChoiceEnum(["first", "max", "mean"])
+POOLING_CHOICES = ChoiceEnum(list(POOLINGS))
 LM_HEAD_CHOICES = ChoiceEnum(["roberta", "xlm"])
 HEAD_CHOICES = ChoiceEnum(["mlp", "linear", "none"])
 ACTIVATION_CHOICES = ChoiceEnum(utils.get_available_activation_fns())
@@ -159,11 +161,14 @@ class ContrastiveXLMConfig(FairseqDataclass):
             "> 0: every dropout of the views' forward at this probability (the model's --dropout, say)"
         },
     )
+    ntxent_temperature: float = field(
+        default=0.1, metadata={"help": "tau: temperature dividing the cosine similarities of NT-Xent (fixed)"}
+    )
     ntxent_learned_temperature: float = field(
         default=0.0,
         metadata={
             "help": "> 0: NT-Xent's temperature is learned, starting here, as CLIP learns its logit scale (clamped "
-            "at 0.01, CLIP's scale of 100); 0: the criterion's fixed --ntxent-temperature"
+            "at 0.01, CLIP's scale of 100); 0: the fixed --ntxent-temperature"
         },
     )
     ntxent_queue_size: int = field(
@@ -176,13 +181,6 @@ class ContrastiveXLMConfig(FairseqDataclass):
     ntxent_momentum: float = field(
         default=0.999, metadata={"help": "EMA momentum of the encoder that fills the negatives queue"}
     )
-
-
-def unwrap(model):
-    """The model inside DistributedDataParallel-style wrappers."""
-    while hasattr(model, "module"):
-        model = model.module
-    return model
 
 
 class ContrastiveXLMEncoder(RobertaEncoder):
@@ -236,14 +234,13 @@ class ContrastiveXLMModel(RobertaModel):
             if "LayerNorm" in type(module).__name__ and hasattr(module, "eps"):
                 module.eps = args.layernorm_eps
         dim = args.encoder_embed_dim
-        contrastive = with_ntxent_head
         self.ntxent_head = None
-        if contrastive and args.ntxent_proj_dim > 0 and args.ntxent_head != "none":
+        if with_ntxent_head and args.ntxent_proj_dim > 0 and args.ntxent_head != "none":
             hidden = args.ntxent_head_hidden or dim
             self.ntxent_head = ProjectionHead(dim, args.ntxent_proj_dim, hidden if args.ntxent_head == "mlp" else 0)
             self.ntxent_head.apply(init_bert_params)
         self.ntxent_log_scale = None
-        if contrastive and args.ntxent_learned_temperature > 0:  # CLIP: the logit scale 1 / tau, learned as a logarithm
+        if with_ntxent_head and args.ntxent_learned_temperature > 0:  # CLIP: the logit scale 1 / tau, as a logarithm
             self.ntxent_log_scale = nn.Parameter(torch.tensor(math.log(1.0 / args.ntxent_learned_temperature)))
         # Not a submodule: see modules/momentum_queue.py for why it stays out of the module tree.
         size = getattr(args, "ntxent_queue_size", 0)
@@ -282,6 +279,8 @@ class ContrastiveXLMModel(RobertaModel):
             args.langs = ",".join(XNLI_LANGUAGES)
         if args.use_lang_embeddings and args.input_lang and args.input_lang not in args.langs.split(","):
             raise UserInputError(f"--input-lang {args.input_lang} is not among the model's languages ({args.langs})")
+        if args.ntxent_temperature <= 0:
+            raise UserInputError(f"--ntxent-temperature must be > 0, got {args.ntxent_temperature}")
         num_layers = args.encoder_layers
         if not -num_layers - 1 <= args.ntxent_layer <= num_layers:
             raise UserInputError(f"--ntxent-layer {args.ntxent_layer} is outside the model's layers 0..{num_layers}")
@@ -301,7 +300,7 @@ class ContrastiveXLMModel(RobertaModel):
     def forward(self, src_tokens, ntxent_projection=False, masked_tokens=None, **kwargs):
         """As RoBERTa (MLM logits, features or classification head), and with ntxent_projection=True the
         projected sentence embeddings that NT-Xent compares (of packed views too: see encode_and_pool), with
-        the learned temperature as extra["temperature"] (--ntxent-learned-temperature); if
+        the temperature to compare them at as extra["temperature"] (ntxent_temperature()); if
         masked_tokens is given, the same forward also returns the MLM logits of those tokens as
         extra["lm_logits"] (masked views, --mlm-on-views).
         Criterions call this through the (possibly DistributedDataParallel-wrapped) model, so every use of
@@ -315,9 +314,8 @@ class ContrastiveXLMModel(RobertaModel):
                     self.args.ntxent_layer,
                     **kwargs,
                 )
-            extra = {}
-            if self.ntxent_log_scale is not None:  # through the (DDP-wrapped) forward, as every weight used
-                extra["temperature"] = self.ntxent_temperature()
+            # Through the (DDP-wrapped) forward, as every weight used: a learned temperature takes gradient.
+            extra = {"temperature": self.ntxent_temperature()}
             if masked_tokens is not None:
                 extra["lm_logits"] = self.encoder.output_layer(final, masked_tokens=masked_tokens)
             return (self.ntxent_head(embeddings) if self.ntxent_head is not None else embeddings), extra
@@ -335,10 +333,10 @@ class ContrastiveXLMModel(RobertaModel):
         )[0]
 
     def ntxent_temperature(self):
-        """The learned temperature (a tensor that takes gradient), or None where the criterion's fixed one holds.
-        As CLIP, the logit scale 1 / tau is clamped at 100 (tau >= 0.01)."""
+        """NT-Xent's temperature: the fixed --ntxent-temperature (a float), or the learned one (a tensor that takes
+        gradient; --ntxent-learned-temperature). As CLIP, the logit scale 1 / tau is clamped at 100 (tau >= 0.01)."""
         if self.ntxent_log_scale is None:
-            return None
+            return self.args.ntxent_temperature
         return 1.0 / self.ntxent_log_scale.clamp(max=math.log(100.0)).exp()
 
     # The negatives queue (MoCo): the criterion asks for negatives and enqueues each training batch's views;
@@ -402,7 +400,7 @@ class ContrastiveXLMModel(RobertaModel):
     def upgrade_state_dict_named(self, state_dict, name):
         super().upgrade_state_dict_named(state_dict, name)
         prefix = name + "." if name else ""
-        ours = ("encoder.sentence_encoder.embed_langs.", "ntxent_head.", "ntxent_log_scale")
+        ours = (SENTENCE_ENCODER + "embed_langs.", "ntxent_head.", "ntxent_log_scale")
         current = self.state_dict()
         initialised = [k for k in current if k.startswith(ours) and prefix + k not in state_dict]
         for key in initialised:
@@ -429,6 +427,17 @@ class ContrastiveXLMModel(RobertaModel):
 
 
 QUEUE_PREFIX = "ntxent_queue."
+
+
+def language_ids(model, lang: str, like: torch.Tensor) -> Optional[torch.Tensor]:
+    """The language-id tensor for `lang` (shaped like `like`) if the model has language embeddings, else None."""
+    langs = getattr(model, "langs", [])
+    encoder = getattr(model.encoder, "sentence_encoder", None)
+    if getattr(encoder, "embed_langs", None) is None:
+        return None
+    if lang not in langs:
+        raise UserInputError(f"language {lang} is not among the model's languages ({','.join(langs)})")
+    return torch.full_like(like, langs.index(lang))
 
 
 def _shape(tensor) -> str:

@@ -5,6 +5,8 @@ from .lm_head import XLMLMHead
 from .momentum_queue import MomentumQueue
 from .projection_head import ProjectionHead
 from .sentence_encoder import (
+    POOLINGS,
+    SENTENCE_ENCODER,
     ContrastiveXLMSentenceEncoder,
     encode_and_pool,
     pool,
@@ -13,6 +15,8 @@ from .sentence_encoder import (
 )
 
 __all__ = [
+    "POOLINGS",
+    "SENTENCE_ENCODER",
     "ContrastiveXLMSentenceEncoder",
     "MomentumQueue",
     "ProjectionHead",

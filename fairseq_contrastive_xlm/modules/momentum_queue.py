@@ -30,9 +30,11 @@ NO_ID = -(2**63)
 
 
 class MomentumQueue:
-    """online: the modules the momentum encoder copies and follows, (sentence encoder, projection head)."""
+    """online: the modules the momentum encoder copies and follows, (sentence encoder, projection head). The model
+    builds it with its own settings (--ntxent-queue-size, --ntxent-momentum, and its pooling and layer, so that
+    keys are pooled as the queries are)."""
 
-    def __init__(self, size: int, momentum: float, pooling: str = "first", layer: int = -1):
+    def __init__(self, size: int, momentum: float, pooling: str, layer: int):
         if size <= 0 or not 0.0 <= momentum < 1.0:
             raise ValueError(f"queue size must be > 0 and momentum in [0, 1), got {size} and {momentum}")
         self.size = size

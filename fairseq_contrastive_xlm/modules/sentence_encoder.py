@@ -21,6 +21,14 @@ def segment_attention_mask(segments: torch.Tensor, heads: int) -> torch.Tensor:
     return other.repeat_interleave(heads, dim=0)
 
 
+# Where the sentence encoder's weights sit in the model's state dict (RoBERTa's names, so XLM-R's load as they are).
+SENTENCE_ENCODER = "encoder.sentence_encoder."
+
+# How a sentence embedding is pooled from one layer's token states: the first token (the paper's "SE"), the max
+# over real tokens ("ME"), or their mean.
+POOLINGS = ("first", "max", "mean")
+
+
 def pool(features: torch.Tensor, padding_mask: torch.Tensor, how: str) -> torch.Tensor:
     """B x T x C features -> B x C sentence embeddings; padding never takes part."""
     if how == "first":
@@ -31,7 +39,7 @@ def pool(features: torch.Tensor, padding_mask: torch.Tensor, how: str) -> torch.
     if how == "mean":
         real = real.type_as(features)
         return (features * real).sum(dim=1) / real.sum(dim=1).clamp(min=1)
-    raise ValueError(f"unknown pooling '{how}' (expected first, max or mean)")
+    raise ValueError(f"unknown pooling '{how}' (expected one of {', '.join(POOLINGS)})")
 
 
 def encode_and_pool(

@@ -14,6 +14,7 @@ import sentencepiece as spm
 
 from ..compat import run_fairseq_preprocess
 from ..errors import UserInputError
+from ..tokenization.tokenizers import SPM_SPECIALS
 
 
 def fairseq_preprocess(*argv: str, workers: int = 1):
@@ -47,9 +48,6 @@ def train_sentencepiece(text_path: str, model_path: str, vocab_size: int, seed: 
     with open(model_path, "wb") as out:
         out.write(model.getvalue())
     return model_path
-
-
-SPM_SPECIALS = 3  # SentencePiece's <unk> <s> </s>; fairseq has its own four (<s> <pad> </s> <unk>)
 
 
 def build_dictionary(spm_model: str, encoded_train_files: Iterable[str], out_dir: str) -> str:

@@ -53,6 +53,8 @@ def fetch(
     """Download url to dest (resuming DEST.part), verify it, and return dest. A verified dest is kept."""
     if os.path.exists(dest):
         return dest
+    # Not atomic.atomic_path, which removes its temporary file on failure: an interrupted download's DEST.part
+    # must survive so that the next run resumes it (verify removes it when it is wrong).
     os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
     part = dest + ".part"
     have = os.path.getsize(part) if os.path.exists(part) else 0

@@ -11,7 +11,7 @@ import glob
 import logging
 import os
 import random
-from typing import Dict, List, Tuple
+from typing import List, Tuple
 
 logger = logging.getLogger(__name__)
 
@@ -71,12 +71,6 @@ def _distinct_pairs(locale: str, locale_dir: str) -> Tuple[Pair, ...]:
                 seen.add(pair)
                 pairs.append(pair)
     return tuple(pairs)
-
-
-def available_languages(locale_dir: str = LOCALE_DIR, minimum: int = 1) -> Dict[str, int]:
-    """XNLI languages with at least `minimum` pairs on this machine, and how many each has."""
-    counts = {lang: len(gettext_pairs(lang, locale_dir)) for lang in XNLI_LOCALES}
-    return {lang: n for lang, n in counts.items() if n >= minimum}
 
 
 def shuffled(pairs: List[Pair], seed: int) -> List[Pair]:

@@ -26,11 +26,12 @@ import numpy as np
 from tqdm import tqdm
 
 from .. import __version__
+from ..atomic import refuse_existing, staged_directory
 from ..errors import UserInputError
 from ..languages import is_known
-from . import binarize, tokenizers
+from ..tokenization import tokenizers
+from . import binarize
 from .cleaning import DropCounts, clean_mono, clean_pairs, ratio_ok
-from .output import refuse_existing, staged_directory
 
 logger = logging.getLogger("cxlm-prepare")
 
@@ -391,7 +392,7 @@ def prepare(corpora: List[Corpus], out: str, options: PrepareOptions = None, for
     Returns the corpora with what was read, dropped and kept."""
     options = options or PrepareOptions()
     check_corpora(corpora, options, out, force)
-    with staged_directory(out) as staging:
+    with staged_directory(out, force) as staging:
         work = os.path.join(staging, "work")
         os.makedirs(work)
         prefixes = {}

@@ -24,7 +24,7 @@ from ..data.multi_objective import MultiObjectiveDataset, sampling_probs
 from ..data.parallel import PairedViews, ParallelCorpus, TLMPairs
 from ..errors import UserInputError
 from ..languages import XNLI_LANGUAGES, parse_langs, parse_pairs
-from ..models.contrastive_xlm import unwrap
+from ..model_wrappers import unwrap
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..evaluation.checkpoints import language_ids, load
+from ..checkpoints import load
+from ..models.contrastive_xlm import language_ids
 from .formats import LABELS
 
 logger = logging.getLogger(__name__)

@@ -11,49 +11,8 @@ import math
 import os
 from typing import Dict, List
 
-import torch
-
+from ..checkpoints import SHAPE, USER_DIR, model_argv, recorded_options
 from ..errors import UserInputError
-from ..models.contrastive_xlm import ContrastiveXLMConfig
-
-USER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-# Options of the pretraining run that have no meaning for the fine-tuned model's shape.
-_NOT_SHAPE = {"_name", "load_checkpoint_heads", "checkpoint_activations", "offload_activations", "min_params_to_wrap"}
-
-
-# What a model built from a config must repeat of the pretrained one for its weights to load and mean the same.
-SHAPE = (
-    "encoder_layers",
-    "encoder_embed_dim",
-    "encoder_ffn_embed_dim",
-    "encoder_attention_heads",
-    "max_positions",
-    "activation_fn",
-    "encoder_normalize_before",
-    "layernorm_embedding",
-    "layernorm_eps",
-    "lm_head",
-    "untie_weights_roberta",
-    "use_lang_embeddings",
-    "langs",
-)
-
-
-def recorded_options(checkpoint: str) -> Dict[str, object]:
-    """Every option of ours the checkpoint records for its model (enum choices as strings)."""
-    if not os.path.isfile(checkpoint):
-        raise UserInputError(f"checkpoint {checkpoint} does not exist")
-    state = torch.load(checkpoint, map_location="cpu")
-    model_cfg = (state.get("cfg") or {}).get("model")
-    if model_cfg is None or getattr(model_cfg, "get", None) is None:
-        raise UserInputError(f"{checkpoint} records no model configuration (not a fairseq >= 0.10 checkpoint)")
-    recorded = {}
-    for name in ContrastiveXLMConfig.__dataclass_fields__:
-        if name in model_cfg:
-            value = model_cfg[name]
-            recorded[name] = value.value if hasattr(value, "value") else value
-    return recorded
 
 
 def check_positions(data: str, prepared: dict, model_positions, checkpoint: str):
@@ -68,17 +27,9 @@ def check_positions(data: str, prepared: dict, model_positions, checkpoint: str)
 
 
 def model_options(checkpoint: str) -> List[str]:
-    """--arch contrastive_xlm plus every model option whose value differs from the default, as recorded in
-    the checkpoint; with language embeddings, --input-lang en (the fine-tuning data is English)."""
-    defaults = ContrastiveXLMConfig()
-    argv = ["--arch", "contrastive_xlm"]
-    for name, value in recorded_options(checkpoint).items():
-        default = getattr(defaults, name)
-        default = default.value if hasattr(default, "value") else default
-        if name in _NOT_SHAPE or value == default or value is None:
-            continue
-        option = "--" + name.replace("_", "-")
-        argv += [option] if value is True else [] if value is False else [option, str(value)]
+    """The command line that builds the checkpoint's model again (checkpoints.model_argv); with language
+    embeddings, --input-lang en (the fine-tuning data is English)."""
+    argv = model_argv(checkpoint)
     if "--use-lang-embeddings" in argv and "--input-lang" not in argv:
         argv += ["--input-lang", "en"]
     return argv

@@ -10,8 +10,9 @@ import sentencepiece as spm
 from ..errors import UserInputError
 from .xlm_tokenizer import XLMTokenizer
 
-SPM_FILE = "spm.model"
+SPM_FILE = "spm.model"  # a data directory's SentencePiece model (a Hugging Face folder's: huggingface.HF_SPM_FILE)
 CODES_FILE = "codes"
+SPM_SPECIALS = 3  # SentencePiece's <unk> <s> </s>; fairseq has its own four (<s> <pad> </s> <unk>)
 
 
 class SentencePieceTokenizer:

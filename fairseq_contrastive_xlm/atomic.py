@@ -1,0 +1,53 @@
+"""Outputs that appear under their final name whole or not at all.
+
+Why: a crash or a bad input never leaves a half-written output under the final name. A file is written under a
+temporary name beside it and renamed onto it (a rename within one directory is atomic); a directory is built
+beside its target and moved into place only when complete. On any failure the temporary one is removed.
+"""
+
+import contextlib
+import os
+import shutil
+
+from .errors import UserInputError
+
+
+@contextlib.contextmanager
+def atomic_path(path: str, suffix: str = ".partial"):
+    """Yield PATH+suffix, a temporary path beside `path`, for any writer (open, numpy, matplotlib, shutil).
+
+    On success it is renamed onto `path`; on any failure it is removed and `path` is left as it was. The suffix
+    is the temporary name's ending: a writer that picks its format by extension wants it kept (".partial.png").
+    """
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    temporary = f"{path}{suffix}"
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def refuse_existing(out: str, force: bool):
+    """Raise UserInputError when `out` exists and `force` is not given; callers check before hours of work."""
+    if os.path.exists(out) and not force:
+        raise UserInputError(f"{out} exists; pass --force to replace it")
+
+
+@contextlib.contextmanager
+def staged_directory(out: str, force: bool = False):
+    """Yield OUT.partial-<pid>, a staging directory beside `out`; on success it replaces `out` (which must not
+    exist unless `force`), on any failure it is removed."""
+    refuse_existing(out, force)
+    out = os.path.abspath(out)
+    staging = f"{out}.partial-{os.getpid()}"
+    os.makedirs(staging)
+    try:
+        yield staging
+        if os.path.exists(out):
+            shutil.rmtree(out)
+        os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
