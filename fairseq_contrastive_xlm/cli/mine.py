@@ -22,15 +22,10 @@ threshold tuned on the hidden pairs, precision, recall and F1 reported (make dem
 """
 
 import argparse
-import os
-from typing import Dict, List, Optional, Set, Tuple
-
-import numpy as np
 
 from ..atomic import atomic_path
-from ..errors import UserInputError
-from ..evaluation import bucc, mining, tatoeba
-from ..evaluation.embedding import text_lines
+from ..evaluation import mining
+from ..evaluation import mining_runs as runs
 from . import command, write_json
 from .inputs import embedder_from, embedder_options
 
@@ -78,77 +73,6 @@ def parse_args(argv):
     return args
 
 
-def read_lines(path: str) -> List[str]:
-    lines = list(text_lines(path))
-    if not lines:
-        raise UserInputError(f"{path} is empty: nothing to mine")
-    return lines
-
-
-def load_embeddings(path: str, lines: int, text: str) -> np.ndarray:
-    if not os.path.isfile(path):
-        raise UserInputError(f"{path} does not exist")
-    try:
-        vectors = np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError as err:
-        raise UserInputError(f"{path} is not a NumPy .npy file ({err})") from None
-    if vectors.ndim != 2 or vectors.dtype not in (np.float16, np.float32):
-        raise UserInputError(
-            f"{path} holds a {vectors.dtype} array of shape {vectors.shape}: expected lines x dimensions, "
-            "float16 or float32 (cxlm-embed writes them)"
-        )
-    if len(vectors) != lines:
-        raise UserInputError(f"{path} has {len(vectors)} rows but {text} has {lines} lines: one row a line")
-    return vectors
-
-
-def first_rows(line_rows: np.ndarray) -> np.ndarray:
-    """For each distinct sentence (numbered in first-seen order), the first line holding it."""
-    _, first = np.unique(line_rows, return_index=True)
-    return first
-
-
-def read_gold(path: str, source: List[str], target: List[str]) -> Set[Tuple[str, str]]:
-    gold = set()
-    for number, line in enumerate(text_lines(path), 1):
-        fields = line.split("\t")
-        if len(fields) != 2 or not all(f.strip().isdigit() for f in fields):
-            raise UserInputError(f"{path}: line {number} is not 'source line<TAB>target line' (1-based numbers)")
-        i, j = int(fields[0]), int(fields[1])
-        if not (1 <= i <= len(source) and 1 <= j <= len(target)):
-            raise UserInputError(
-                f"{path}: line {number} names lines {i} and {j}, beyond the {len(source)} source and "
-                f"{len(target)} target lines"
-            )
-        gold.add((source[i - 1], target[j - 1]))
-    if not gold:
-        raise UserInputError(f"{path} is empty: no gold pairs")
-    return gold
-
-
-def mine_sentences(
-    source: List[str], target: List[str], source_vectors, target_vectors, args
-) -> Tuple[np.ndarray, List[Tuple[str, str]]]:
-    """(margin scores best first, the (source, target) sentence pairs they score) of distinct sentences."""
-    if source_vectors.shape[1] != target_vectors.shape[1]:
-        raise UserInputError(
-            f"the source embeddings are {source_vectors.shape[1]} wide and the target's "
-            f"{target_vectors.shape[1]}: they must come from one model"
-        )
-    found = mining.margin_candidates(source_vectors, target_vectors, args.k, args.strategy, args.index)
-    return found.scores, [(source[i], target[j]) for i, j in zip(found.source, found.target)]
-
-
-def threshold_and_scores(args, scores, pairs, gold) -> Tuple[Optional[float], Optional[Dict]]:
-    if args.tune:
-        return mining.tune_threshold(scores, pairs, gold)
-    threshold = args.threshold
-    if gold is None:
-        return threshold, None
-    kept = {p for s, p in zip(scores, pairs) if threshold is None or s >= threshold}
-    return threshold, mining.precision_recall_f1(kept, gold)
-
-
 def write_lines(path: str, lines):
     """All or nothing: under PATH.partial, then renamed."""
     with atomic_path(path) as partial, open(partial, "w", encoding="utf-8") as f:
@@ -164,21 +88,21 @@ def print_scores(name, threshold, scores):
     )
 
 
-def mine_files(args):
-    source, target = read_lines(args.src), read_lines(args.tgt)
-    gold = read_gold(args.gold, source, target) if args.gold else None
+def mine_files(args, settings):
+    source, target = runs.read_lines(args.src), runs.read_lines(args.tgt)
+    gold = runs.read_gold(args.gold, source, target) if args.gold else None
     distinct_source, source_rows = mining.unique_sentences(source)
     distinct_target, target_rows = mining.unique_sentences(target)
     if args.src_emb:
-        x = load_embeddings(args.src_emb, len(source), args.src)[first_rows(source_rows)]
-        y = load_embeddings(args.tgt_emb, len(target), args.tgt)[first_rows(target_rows)]
+        x = runs.load_embeddings(args.src_emb, len(source), args.src)[runs.first_rows(source_rows)]
+        y = runs.load_embeddings(args.tgt_emb, len(target), args.tgt)[runs.first_rows(target_rows)]
     else:
         embedder = embedder_from(args)
         x = embedder.embed(distinct_source, args.src_lang, args.batch_size, progress=len(source) > 2000)
         y = embedder.embed(distinct_target, args.tgt_lang, args.batch_size, progress=len(target) > 2000)
         embedder.report_truncated("cxlm-mine")
-    scores, pairs = mine_sentences(distinct_source, distinct_target, x, y, args)
-    threshold, measured = threshold_and_scores(args, scores, pairs, gold)
+    scores, pairs = runs.mine_sentences(distinct_source, distinct_target, x, y, settings)
+    threshold, measured = runs.threshold_and_scores(scores, pairs, gold, args.threshold, args.tune)
     kept = [(s, p) for s, p in zip(scores, pairs) if threshold is None or s >= threshold]
     write_lines(args.out, (f"{s:.6f}\t{a}\t{b}" for s, (a, b) in kept))
     print(
@@ -189,107 +113,45 @@ def mine_files(args):
     if measured is not None:
         print_scores("gold" + (" (threshold tuned on it)" if args.tune else ""), threshold, measured)
         report["scores"] = measured
-    if args.json:
-        write_json(args.json, report)
+    return report
 
 
-def mine_bucc_split(embedder, split: bucc.Split, lang: str, args):
-    foreign, english = sorted(set(split.foreign.values())), sorted(set(split.english.values()))
-    x = embedder.embed(foreign, lang, args.batch_size, progress=True)
-    y = embedder.embed(english, "en", args.batch_size, progress=True)
-    scores, pairs = mine_sentences(foreign, english, x, y, args)
-    gold = None
-    if split.gold is not None:
-        gold = {(split.foreign[f], split.english[e]) for f, e in split.gold}
-    return scores, pairs, gold
-
-
-def mine_bucc(args):
-    splits = bucc.available_splits(args.bucc, args.lang)
-    training = bucc.read_split(args.bucc, args.lang, "training")
-    if training.gold is None:
-        raise UserInputError(f"no {args.lang}-en.training.gold below {args.bucc}: the threshold is tuned on it")
+def mine_bucc(args, settings):
     embedder = embedder_from(args)
-    scores, pairs, gold = mine_bucc_split(embedder, training, args.lang, args)
-    threshold, measured = mining.tune_threshold(scores, pairs, gold)
-    print_scores(f"{args.lang} training (threshold tuned on it)", threshold, measured)
-    report = {"lang": args.lang, "strategy": args.strategy, "k": args.k, "threshold": threshold}
-    report["training"] = measured
-    if "sample" in splits:
-        scores, pairs, gold = mine_bucc_split(
-            embedder, bucc.read_split(args.bucc, args.lang, "sample"), args.lang, args
-        )
-        if gold is not None:
-            report["sample"] = mining.precision_recall_f1({p for s, p in zip(scores, pairs) if s >= threshold}, gold)
-            print_scores(f"{args.lang} sample", threshold, report["sample"])
-    if "test" in splits and args.out:
-        test = bucc.read_split(args.bucc, args.lang, "test")
-        scores, pairs, _ = mine_bucc_split(embedder, test, args.lang, args)
-        ids_of = {}
-        for side, sentences in (("f", test.foreign), ("e", test.english)):
-            for sentence_id, sentence in sentences.items():
-                ids_of.setdefault((side, sentence), []).append(sentence_id)
-        lines = [
-            f"{f}\t{e}"
-            for s, (a, b) in zip(scores, pairs)
-            if s >= threshold
-            for f in ids_of[("f", a)]
-            for e in ids_of[("e", b)]
-        ]
+    report, lines = runs.mine_bucc(embedder, args.bucc, args.lang, settings, test=bool(args.out))
+    print_scores(f"{args.lang} training (threshold tuned on it)", report["threshold"], report["training"])
+    if "sample" in report:
+        print_scores(f"{args.lang} sample", report["threshold"], report["sample"])
+    if "test_pairs" in report:
         write_lines(args.out, lines)
-        report["test_pairs"] = len(lines)
         print(f"{args.lang} test: {len(lines)} id pairs written to {args.out}")
     embedder.report_truncated("cxlm-mine")
-    if args.json:
-        write_json(args.json, report)
-        print(f"wrote {args.json}")
+    return report
 
 
-def mine_hidden(args):
+def mine_hidden(args, settings):
     embedder = embedder_from(args)
-    report = {}
-    for lang, (foreign, english) in tatoeba.en_x_directory(args.pairs).items():
-        if len(foreign) < 2 * args.hidden:
-            raise UserInputError(
-                f"{args.pairs}: en-{lang} has {len(foreign)} pairs, fewer than 2 x --hidden {args.hidden}"
-            )
-        found = mining.hide_translations(foreign, english, args.hidden)
-        x = embedder.embed(found.foreign, lang, args.batch_size)
-        y = embedder.embed(found.english, "en", args.batch_size)
-        scores, pairs = mine_sentences(found.foreign, found.english, x, y, args)
-        gold = {(found.foreign[i], found.english[j]) for i, j in found.gold}
-        threshold, measured = mining.tune_threshold(scores, pairs, gold)
-        report[lang] = {
-            **measured,
-            "threshold": threshold,
-            "foreign": len(found.foreign),
-            "english": len(found.english),
-        }
-        print_scores(
-            f"{lang}: {args.hidden} translations among {len(found.foreign)} x {len(found.english)}", threshold, measured
-        )
-    report["average"] = {
-        key: float(np.mean([r[key] for r in report.values()])) for key in ("precision", "recall", "f1")
-    }
-    print(
-        f"average: precision {report['average']['precision']:.1f}, recall {report['average']['recall']:.1f}, "
-        f"F1 {report['average']['f1']:.1f}"
-    )
+    results = runs.mine_hidden(embedder, args.pairs, args.hidden, settings)
+    for lang, measured in results.items():
+        if lang != "average":
+            where = f"{args.hidden} translations among {measured['foreign']} x {measured['english']}"
+            print_scores(f"{lang}: {where}", measured["threshold"], measured)
+    average = results["average"]
+    print(f"average: precision {average['precision']:.1f}, recall {average['recall']:.1f}, F1 {average['f1']:.1f}")
     embedder.report_truncated("cxlm-mine")
-    if args.json:
-        write_json(args.json, {"hidden": args.hidden, "strategy": args.strategy, "results": report})
-        print(f"wrote {args.json}")
+    return {"hidden": args.hidden, "strategy": args.strategy, "results": results}
 
 
 @command("cxlm-mine")
 def main(argv=None):
     args = parse_args(argv)
-    if args.bucc:
-        mine_bucc(args)
-    elif args.pairs:
-        mine_hidden(args)
-    else:
-        mine_files(args)
+    settings = runs.MiningSettings(args.k, args.strategy, args.index, args.batch_size)
+    mode = mine_bucc if args.bucc else mine_hidden if args.pairs else mine_files
+    report = mode(args, settings)
+    if args.json:
+        write_json(args.json, report)
+        if mode is not mine_files:
+            print(f"wrote {args.json}")
 
 
 if __name__ == "__main__":

@@ -11,25 +11,18 @@ neutral=1, contradiction=2. OUT/xnli.json records the counts; OUT/spm.model (or 
 """
 
 import argparse
-import json
 import logging
 import os
-import shutil
 
-from ..atomic import refuse_existing, staged_directory
+from ..atomic import refuse_existing
 from ..errors import UserInputError
 from ..languages import XNLI_LANGUAGES, select_langs
-from ..prepare.binarize import binarize_named_splits
 from ..tokenization import tokenizers
-from ..tokenization.tokenizers import encode_line
 from ..xnli.formats import LABELS, by_language, read
+from ..xnli.prepare import Encoder, splits_of, write_directory
 from . import command
 
 logger = logging.getLogger("cxlm-xnli-prepare")
-
-# <s> premise </s> </s> hypothesis </s>: sentence_prediction adds the first and third (--init-token 0
-# --separator-token 2), fairseq-preprocess the two </s>.
-SPECIAL_TOKENS = 4
 
 
 def parse_args(argv):
@@ -61,45 +54,6 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def fit(premise, hypothesis, limit):
-    """Cut pieces from the end of the longer side until the pair fits in `limit` pieces."""
-    premise, hypothesis = premise.split(), hypothesis.split()
-    while len(premise) + len(hypothesis) > limit:
-        longer = premise if len(premise) >= len(hypothesis) else hypothesis
-        longer.pop()
-    return " ".join(premise), " ".join(hypothesis)
-
-
-class Encoder:
-    def __init__(self, tokenizer, max_positions, truncate):
-        self.tokenizer = tokenizer
-        self.limit = max_positions - SPECIAL_TOKENS
-        self.truncate = truncate
-        self.truncated = 0
-
-    def write(self, examples, where, directory, split, lang):
-        with (
-            open(os.path.join(directory, f"{split}.input0"), "w", encoding="utf-8") as p,
-            open(os.path.join(directory, f"{split}.input1"), "w", encoding="utf-8") as h,
-            open(os.path.join(directory, f"{split}.label"), "w", encoding="utf-8") as y,
-        ):
-            for number, example in enumerate(examples, start=1):
-                premise = encode_line(self.tokenizer, example.premise, lang)
-                hypothesis = encode_line(self.tokenizer, example.hypothesis, lang)
-                length = len(premise.split()) + len(hypothesis.split())
-                if length > self.limit:
-                    if not self.truncate:
-                        raise UserInputError(
-                            f"{where}: example {number} has {length + SPECIAL_TOKENS} tokens, more than "
-                            f"--max-positions {self.limit + SPECIAL_TOKENS}; pass --truncate to cut such examples"
-                        )
-                    premise, hypothesis = fit(premise, hypothesis, self.limit)
-                    self.truncated += 1
-                p.write(premise + "\n")
-                h.write(hypothesis + "\n")
-                y.write(LABELS[example.label] + "\n")
-
-
 @command("cxlm-xnli-prepare")
 def main(argv=None):
     args = parse_args(argv)
@@ -118,44 +72,19 @@ def main(argv=None):
     dev, test = (by_language(read(path), path, tuple(langs)) for path in (dev_path, test_path))
 
     encoder = Encoder(tokenizer, args.max_positions, args.truncate)
-    with staged_directory(args.out, args.force) as staging:
-        text = os.path.join(staging, "text")
-        os.makedirs(text)
-        splits = {"train": (train.examples, args.train, "en")}  # (Multi)NLI's English training set
-        if "en" in dev:
-            splits["valid"] = (dev["en"], f"{dev_path} (en)", "en")
-        for lang in langs:
-            splits[f"dev_{lang}"] = (dev[lang], f"{dev_path} ({lang})", lang)
-            splits[f"test_{lang}"] = (test[lang], f"{test_path} ({lang})", lang)
-        for split, (examples, where, lang) in splits.items():
-            encoder.write(examples, where, text, split, lang)
-
-        labels = os.path.join(staging, "label.dict.txt")
-        with open(labels, "w", encoding="utf-8") as f:
-            f.writelines(f"{label} 1\n" for label in LABELS)  # a fixed order, not by frequency
-        for key, vocabulary in (("input0", dictionary), ("input1", dictionary), ("label", labels)):
-            directory = os.path.join(staging, key)
-            os.makedirs(directory)
-            files = {split: os.path.join(text, f"{split}.{key}") for split in splits}
-            binarize_named_splits(files, vocabulary, directory, args.workers)
-        os.remove(labels)
-        shutil.rmtree(text)
-        shutil.copy(tokenizer.path, os.path.join(staging, tokenizer.file_name))
-        summary = {
-            "languages": langs,
-            "labels": list(LABELS),
-            "train": {
-                "file": os.path.abspath(args.train),
-                "format": train.format,
-                "dropped_no_gold_label": train.dropped_no_gold_label,
-            },
-            "pretraining_data": os.path.abspath(args.data),
-            "examples": {split: len(examples) for split, (examples, _, _) in splits.items()},
-            "truncated": encoder.truncated,
-            "max_positions": args.max_positions,
-        }
-        with open(os.path.join(staging, "xnli.json"), "w", encoding="utf-8") as f:
-            json.dump(summary, f, indent=2)
+    splits = splits_of(train.examples, args.train, dev, dev_path, test, test_path, langs)
+    recorded = {
+        "languages": langs,
+        "labels": list(LABELS),
+        "train": {
+            "file": os.path.abspath(args.train),
+            "format": train.format,
+            "dropped_no_gold_label": train.dropped_no_gold_label,
+        },
+        "pretraining_data": os.path.abspath(args.data),
+        "max_positions": args.max_positions,
+    }
+    write_directory(args.out, splits, tokenizer, dictionary, encoder, args.workers, recorded, args.force)
     if train.dropped_no_gold_label:
         logger.info("%s: dropped %d examples without a gold label ('-')", args.train, train.dropped_no_gold_label)
     if encoder.truncated:

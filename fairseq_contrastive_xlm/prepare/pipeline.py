@@ -19,154 +19,23 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 import numpy as np
 from tqdm import tqdm
 
 from .. import __version__
-from ..atomic import refuse_existing, staged_directory
+from ..atomic import staged_directory
 from ..errors import UserInputError
-from ..languages import is_known
 from ..tokenization import tokenizers
 from . import binarize
-from .cleaning import DropCounts, clean_mono, clean_pairs, ratio_ok
+from .cleaning import clean_mono, clean_pairs, ratio_ok
+from .corpora import Corpus, PrepareOptions, check_corpora, count_lines  # noqa: F401  (callers import them here too)
 
 logger = logging.getLogger("cxlm-prepare")
 
 SPLITS = ("train", "valid", "test")
 HELD_OUT_SHARE_MAX = 0.1  # valid + test never take more than this share of a corpus
-
-
-@dataclass
-class Corpus:
-    """One --mono (one language) or --para (two) input."""
-
-    langs: Tuple[str, ...]
-    paths: Tuple[str, ...]
-    drops: DropCounts = field(default_factory=DropCounts)
-    lines_read: int = 0
-    kept: int = 0
-    split_sizes: Dict[str, int] = field(default_factory=dict)
-    tokens: Dict[str, int] = field(default_factory=dict)
-
-    @property
-    def name(self):
-        return "-".join(self.langs)
-
-    @property
-    def parallel(self):
-        return len(self.langs) == 2
-
-
-def _default_workers() -> int:
-    return max(1, min(8, os.cpu_count() or 1))
-
-
-@dataclass
-class PrepareOptions:
-    """Every option of the pipeline (cxlm-prepare's flags are made from these fields)."""
-
-    vocab_size: Optional[int] = field(
-        default=None, metadata={"help": "train a SentencePiece unigram model of this size"}
-    )
-    spm_model: Optional[str] = field(
-        default=None, metadata={"help": "reuse this SentencePiece model (with --dict), e.g. XLM-R's"}
-    )
-    dict: Optional[str] = field(
-        default=None, metadata={"help": "reuse this fairseq dictionary (with --spm-model, or --tokenizer xlm)"}
-    )
-    tokenizer: str = field(
-        default="sentencepiece",
-        metadata={
-            "help": "'sentencepiece' (trained here or --spm-model), or 'xlm': XLM-15's pipeline (Moses, lowercasing "
-            "and accent stripping, BPE with --bpe-codes) for a model imported from XLM, with its --dict",
-            "choices": ["sentencepiece", "xlm"],
-        },
-    )
-    bpe_codes: Optional[str] = field(default=None, metadata={"help": "XLM's BPE codes (with --tokenizer xlm)"})
-    sampling_alpha: float = field(
-        default=0.5,
-        metadata={
-            "help": "language balance of the SentencePiece training sample: a language's share is "
-            "proportional to its share of the text ** alpha"
-        },
-    )
-    spm_sentences: int = field(default=1_000_000, metadata={"help": "sentences in the SentencePiece training sample"})
-    valid_size: int = field(default=5000, metadata={"help": "validation sentences per corpus"})
-    test_size: int = field(default=5000, metadata={"help": "test sentences per corpus"})
-    max_chars: int = field(default=2000, metadata={"help": "drop lines longer than this"})
-    max_length_ratio: float = field(
-        default=3.0,
-        metadata={"help": "drop pairs whose lengths in SentencePiece pieces differ by more than this factor"},
-    )
-    seed: int = field(default=1, metadata={"help": "seed of the splits and samples"})
-    workers: int = field(
-        default_factory=_default_workers,
-        metadata={"help": "parallel encoding and binarizing workers (default: the cores, at most 8)"},
-    )
-
-
-def check_corpora(corpora: List[Corpus], options: PrepareOptions, out: str, force: bool = False):
-    """Every problem with the inputs and options, before any work is done."""
-    if not corpora:
-        raise UserInputError("no input: give --mono LANG:PATH and/or --para SRC-TGT:SRC_PATH,TGT_PATH")
-    seen = {}
-    for corpus in corpora:
-        for lang in corpus.langs:
-            if not is_known(lang):
-                raise UserInputError(
-                    f"unknown language code '{lang}' (in {corpus.name}): expected ISO 639-1, e.g. en, de, zh"
-                )
-        key = (corpus.parallel, tuple(sorted(corpus.langs)))
-        if key in seen:
-            kind = "--para" if corpus.parallel else "--mono"
-            raise UserInputError(
-                f"{kind} {corpus.name} is given twice (also as {seen[key]}); concatenate the files first"
-            )
-        seen[key] = corpus.name
-        for path in corpus.paths:
-            if not os.path.isfile(path):
-                raise UserInputError(f"input file {path} ({corpus.name}) does not exist")
-        if corpus.parallel:
-            counts = [_count_lines(p) for p in corpus.paths]
-            if counts[0] != counts[1]:
-                raise UserInputError(
-                    f"--para {corpus.name}: the files are not line-aligned: {corpus.paths[0]} has {counts[0]} "
-                    f"lines and {corpus.paths[1]} has {counts[1]}"
-                )
-
-    if options.tokenizer == "xlm":
-        if options.vocab_size is not None or options.spm_model is not None:
-            raise UserInputError("--tokenizer xlm takes --bpe-codes and --dict, not --vocab-size or --spm-model")
-        if not (options.bpe_codes and options.dict):
-            raise UserInputError(
-                "--tokenizer xlm needs --bpe-codes CODES and --dict DICT (cxlm-import xlm writes both)"
-            )
-        for path in (options.bpe_codes, options.dict):
-            if not os.path.isfile(path):
-                raise UserInputError(f"{path} does not exist")
-    elif options.bpe_codes is not None:
-        raise UserInputError("--bpe-codes goes with --tokenizer xlm")
-    elif (options.vocab_size is None) == (options.spm_model is None and options.dict is None):
-        raise UserInputError("give either --vocab-size N, or --spm-model MODEL with --dict DICT")
-    elif options.vocab_size is None:
-        if not (options.spm_model and options.dict):
-            raise UserInputError("--spm-model and --dict go together")
-        for path in (options.spm_model, options.dict):
-            if not os.path.isfile(path):
-                raise UserInputError(f"{path} does not exist")
-    elif options.vocab_size < 100:
-        raise UserInputError(f"--vocab-size {options.vocab_size} is too small (at least 100)")
-    if options.valid_size < 0 or options.test_size < 0:
-        raise UserInputError("--valid-size and --test-size must be >= 0")
-    refuse_existing(out, force)
-
-
-def _count_lines(path):
-    with open(path, "rb") as f:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
 
 
 def _lines(path):
@@ -252,7 +121,7 @@ def sentencepiece_sample(corpora: List[Corpus], prefixes, options: PrepareOption
     for corpus in corpora:
         for lang in corpus.langs:
             files.setdefault(lang, []).append(f"{prefixes[corpus.name].format('train')}.{lang}")
-    counts = {lang: sum(_count_lines(f) for f in fs) for lang, fs in files.items()}
+    counts = {lang: sum(count_lines(f) for f in fs) for lang, fs in files.items()}
     total = sum(counts.values())
     weights = {lang: (n / total) ** options.sampling_alpha for lang, n in counts.items() if n}
     norm = sum(weights.values())
@@ -287,7 +156,7 @@ def _encode_chunk(job):
 
 def encode(tokenizer, files: List[Tuple[str, str]], workers: int, chunk: int = 2000):
     """Every (file F, its language) -> F.tok, in parallel workers, in order."""
-    total = sum(_count_lines(f) for f, _ in files)
+    total = sum(count_lines(f) for f, _ in files)
     context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     with (
         context.Pool(workers, initializer=_load_tokenizer, initargs=(tokenizer.kind, tokenizer.path)) as pool,

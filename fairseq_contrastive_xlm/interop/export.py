@@ -1,0 +1,111 @@
+"""Exporting a contrastive_xlm checkpoint as a Hugging Face folder (cxlm-export-hf): which transformers class it
+becomes, the conversion, the tokenizer and the model card. The weight mappings are in interop/huggingface.py."""
+
+import glob
+import json
+import os
+
+import yaml
+
+from ..atomic import staged_directory
+from ..checkpoints import is_contrastive_xlm, load
+from ..errors import UserInputError
+from ..tokenization import tokenizers
+from . import huggingface
+
+
+def export(checkpoint: str, data: str, out: str, force: bool = False):
+    """Write the folder (whole or not at all); returns its transformers config."""
+    model, task, cfg = load(checkpoint, data=data, cpu=True)
+    if not is_contrastive_xlm(model):
+        raise UserInputError(f"{checkpoint} is not a contrastive_xlm checkpoint")
+    spm_model = os.path.join(data, tokenizers.SPM_FILE)
+    spm_model = spm_model if os.path.isfile(spm_model) else None
+    if model.args.lm_head == "xlm":
+        if model.classification_heads:
+            raise UserInputError("a classifier with XLM's output layer has no exportable Hugging Face equivalent")
+        config, state = huggingface.ours_to_xlm(model, huggingface.hf_vocabulary(task.source_dictionary, None))
+        spm_model = None  # XLM's vocabulary is not XLM-R's SentencePiece layout
+    else:
+        rows = huggingface.hf_vocabulary(task.source_dictionary, spm_model)
+        if model.classification_heads and model.args.pooler_activation_fn != "tanh":
+            raise UserInputError("XLMRobertaForSequenceClassification's head uses tanh (--pooler-activation-fn tanh)")
+        config, state = huggingface.ours_to_roberta(model, rows, label_names(task))
+    hf_model = huggingface.build_hf_model(config, state)
+    with staged_directory(out, force) as staging:
+        hf_model.save_pretrained(staging)
+        if spm_model:
+            huggingface.write_tokenizer(spm_model, staging)
+        with open(os.path.join(staging, "README.md"), "w", encoding="utf-8") as f:
+            f.write(model_card(out, checkpoint, cfg, config, spm_model))
+    return config
+
+
+def label_names(task):
+    labels = getattr(task, "label_dictionary", None)
+    if labels is None:
+        return None
+    return labels.symbols[labels.nspecial :]
+
+
+def model_card(out: str, checkpoint: str, cfg, config, spm_model) -> str:
+    """README.md: what the model is, how to load it, which input selects the language, how it was trained."""
+    kind = config.architectures[0]
+    langs = getattr(config, "cxlm_langs", [])
+    auto = "AutoModelForSequenceClassification" if "Classification" in kind else "AutoModelForMaskedLM"
+    lines = [
+        "---",
+        "library_name: transformers",
+        f"language: [{', '.join(langs)}]" if langs else "language: multilingual",
+        "---",
+        f"# {os.path.basename(os.path.abspath(out))}",
+        "",
+        f"A `{kind}` exported by fairseq-contrastive-xlm (`cxlm-export-hf`) from `{checkpoint}`: "
+        "cross-lingual LM pretraining continued with an NT-Xent loss over translation pairs.",
+        "",
+        "```python",
+        f"from transformers import {auto}{', AutoTokenizer' if spm_model else ''}",
+        f'model = {auto}.from_pretrained("PATH")',
+    ]
+    if spm_model:
+        lines.append('tokenizer = AutoTokenizer.from_pretrained("PATH")')
+    lines.append("```")
+    if langs and kind.startswith("XLMRoberta"):
+        lines += [
+            "",
+            "Language embeddings are the token types: pass `token_type_ids` filled with the language's id "
+            f"({', '.join(f'{lang}={i}' for i, lang in enumerate(langs))}); without them every token is "
+            f"read as {langs[0]}.",
+        ]
+    elif langs:
+        lines += [
+            "",
+            "Pass `langs` filled with the language's id "
+            f"({', '.join(f'{lang}={i}' for i, lang in enumerate(langs))}), as for XLM.",
+        ]
+    if not spm_model:
+        lines += ["", "No tokenizer is included: the data directory had no SentencePiece model."]
+    lines += [
+        "",
+        f"Sentence embeddings as trained: `{config.cxlm_pooling}` pooling of layer {config.cxlm_layer} "
+        "(`-1`: the last) of the hidden states."
+        if hasattr(config, "cxlm_pooling")
+        else "",
+    ]
+    training = {section: cfg.get(section) for section in ("task", "model", "criterion", "optimization", "optimizer")}
+    lines += [
+        "",
+        "## Training configuration",
+        "",
+        "```yaml",
+        yaml.safe_dump(json.loads(json.dumps(training, default=str)), sort_keys=False).rstrip(),
+        "```",
+    ]
+    results = sorted(glob.glob(os.path.join(os.path.dirname(os.path.abspath(checkpoint)), "*.json")))
+    if results:
+        lines += ["", "## Results found beside the checkpoint"]
+        for path in results:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+            lines += ["", f"`{os.path.basename(path)}`:", "", "```json", text[:20000].rstrip(), "```"]
+    return "\n".join(lines) + "\n"
