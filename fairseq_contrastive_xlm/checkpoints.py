@@ -11,7 +11,7 @@ from fairseq import checkpoint_utils, options
 from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 from omegaconf import OmegaConf
 
-from .errors import UserInputError
+from .errors import UserInputError, check_input_file
 from .models.contrastive_xlm import ContrastiveXLMConfig, ContrastiveXLMModel
 
 # The plugin's folder: what --user-dir names in every command line we build.
@@ -41,11 +41,11 @@ _EPOCH = re.compile(r"^checkpoint(\d+)\.pt$")
 _UPDATES = re.compile(r"^checkpoint_(\d+)_(\d+)\.pt$")
 
 
-def read(path: str) -> dict:
-    """The checkpoint's state as fairseq reads it (weights-only; a refused global is named in one line)."""
-    if not os.path.isfile(path):
-        raise UserInputError(f"checkpoint {path} does not exist")
-    return checkpoint_utils.load_checkpoint_to_cpu(path)
+def read(path: str, overrides: Optional[Dict[str, object]] = None) -> dict:
+    """The checkpoint's state as fairseq reads it, its recorded options overridden by `overrides` (weights-only; a
+    refused global, a truncated file or a file fairseq did not write is said in one line)."""
+    check_input_file(path, "checkpoint")
+    return checkpoint_utils.load_checkpoint_to_cpu(path, overrides)
 
 
 def recorded_options(path: str) -> Dict[str, object]:
@@ -88,12 +88,26 @@ def model_argv(path: str) -> List[str]:
 
 def load(path: str, data: Optional[str] = None, cpu: bool = False, **overrides):
     """(model in eval mode, task, cfg). `data` replaces the data directory recorded in the checkpoint; the
-    model goes to the GPU when there is one, unless cpu."""
-    if not os.path.isfile(path):
-        raise UserInputError(f"checkpoint {path} does not exist")
+    model goes to the GPU when there is one, unless cpu. A data directory the checkpoint's task cannot use (another
+    run's, the pretraining one for a fine-tune) is said to be that, in one line."""
     if data is not None:
         overrides["data"] = data
-    models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([path], arg_overrides=overrides)
+    state = read(path, overrides)  # fairseq applies the overrides while reading: with state given, it would not
+    try:
+        models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([path], arg_overrides=overrides, state=state)
+    except FileNotFoundError as err:
+        missing = err.filename or str(err)
+        raise UserInputError(
+            f"--data {data} does not belong to checkpoint {path}: {missing} is missing (an XNLI fine-tune needs the "
+            "XNLI data directory that cxlm-xnli-prepare wrote; a pretrained model, the data directory it was "
+            "trained on)"
+        ) from None
+    except UserInputError as err:
+        if data is None:
+            raise
+        raise UserInputError(
+            f"--data {data} does not belong to checkpoint {path} (pass the data directory it was trained on): {err}"
+        ) from None
     model = models[0].eval()
     if torch.cuda.is_available() and not cpu:
         model.cuda()

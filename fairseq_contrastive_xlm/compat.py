@@ -8,6 +8,7 @@ import argparse
 import functools
 import pickle
 import re
+import traceback
 
 import numpy as np
 import torch
@@ -37,11 +38,25 @@ class CheckpointRefusedError(UserInputError):
         )
 
 
+class CheckpointUnreadableError(UserInputError):
+    def __init__(self, path, reason):
+        super().__init__(
+            f"checkpoint {path} cannot be read ({reason}): it is truncated or not a PyTorch checkpoint (a copy cut "
+            "short, a full disk, another file); copy or download it again"
+        )
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
+
+
 def explain_refused_checkpoints():
-    """Name the file and the offending global when torch refuses a checkpoint.
+    """Name the file and the offending global when torch refuses a checkpoint, and the file when it cannot be read.
 
     Without it, a checkpoint carrying any other global fails deep inside torch.load with advice to
-    set weights_only=False, which would run arbitrary code from the file.
+    set weights_only=False, which would run arbitrary code from the file; and a truncated one (a copy cut short,
+    a full disk) ends every command, fairseq-train --restore-file too, in a traceback from torch's zip reader.
     """
     from fairseq import checkpoint_utils
 
@@ -53,8 +68,24 @@ def explain_refused_checkpoints():
     def load_checkpoint_to_cpu(path, *args, **kwargs):
         try:
             return original(path, *args, **kwargs)
+        except (UserInputError, FileNotFoundError, PermissionError):
+            raise
         except pickle.UnpicklingError as err:
-            raise CheckpointRefusedError(path, str(err)) from None
+            if "Weights only load failed" in str(err) or "GLOBAL" in str(err):
+                raise CheckpointRefusedError(path, str(err)) from None
+            raise CheckpointUnreadableError(path, _first_line(err)) from None
+        except Exception as err:
+            # torch's readers fail on a cut file in many ways (zip, seek, index, key errors); past them, fairseq's
+            # own upgrade fails on a file that torch read but fairseq did not write.
+            in_torch = any(
+                "torch/serialization.py" in frame.filename for frame in traceback.extract_tb(err.__traceback__)
+            )
+            if in_torch:
+                raise CheckpointUnreadableError(path, _first_line(err)) from None
+            raise UserInputError(
+                f"{path} is not a fairseq checkpoint ({_first_line(err)}); convert XLM's .pth or a Hugging Face "
+                "folder with cxlm-import"
+            ) from None
 
     load_checkpoint_to_cpu.refusal_explained = True
     # fairseq's trainer and its own helpers look the function up on the module at call time.

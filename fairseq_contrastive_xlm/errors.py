@@ -5,11 +5,25 @@ and, through an exception hook, fairseq's own (fairseq-train, fairseq-hydra-trai
 alone instead of a stack trace.
 """
 
+import os
 import sys
 
 
 class UserInputError(Exception):
     """Bad input from the user: the message names the file or option and the problem."""
+
+
+def check_input_file(path: str, what: str = "", where: str = "") -> str:
+    """path, if it is a regular file; else one line naming it (what it is for, where it was given) and saying
+    what it is instead."""
+    name = (f"{what} {path}" if what else path) + (f" ({where})" if where else "")
+    if not os.path.exists(path):
+        raise UserInputError(f"{name} does not exist")
+    if os.path.isdir(path):
+        raise UserInputError(f"{name} is a directory, not a file")
+    if not os.path.isfile(path):
+        raise UserInputError(f"{name} is not a regular file (a device or a pipe); give a file")
+    return path
 
 
 def find_user_error(exc):
@@ -28,7 +42,9 @@ def _print_user_errors(exc_type, exc, tb, fallback=sys.excepthook):
     user_error = find_user_error(exc)
     if user_error is not None:
         print(f"error: {user_error}", file=sys.stderr)
-        return
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(2)  # bad input exits 2, as our own commands do (an excepthook cannot set the status otherwise)
     fallback(exc_type, exc, tb)
 
 

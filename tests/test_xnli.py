@@ -219,6 +219,19 @@ def test_grid(xnli_bin, pretrained, tmp_path):
     assert len(logs) == 2 and all(os.path.getmtime(log) == when for log, when in logs.items())
 
 
+def test_exporting_a_fine_tune_with_the_pretraining_data_is_one_line(finetuned, data_dir, tmp_path, capsys):
+    """The fine-tune's data directory is the XNLI one (input0/dict.txt); the pretraining one is named as the cause."""
+    from fairseq_contrastive_xlm.cli import export_hf
+
+    checkpoint = os.path.join(finetuned, "checkpoint1.pt")
+    with pytest.raises(SystemExit) as exit_:
+        export_hf.main(["--checkpoint", checkpoint, "--data", data_dir, "--out", str(tmp_path / "hf")])
+    error = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and "\n" not in error and "Traceback" not in error
+    assert "does not belong to checkpoint" in error and "cxlm-xnli-prepare" in error and "input0" in error
+    assert not (tmp_path / "hf").exists()
+
+
 def test_attention_heads_match_fairseq_and_the_heatmap_is_written(finetuned, xnli_bin, tmp_path):
     from fairseq_contrastive_xlm.checkpoints import load
     from fairseq_contrastive_xlm.evaluation.attention import head_weights

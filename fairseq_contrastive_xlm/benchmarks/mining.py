@@ -83,7 +83,8 @@ def measure(method, n, sample, k):
 def embedding_throughput(checkpoint, data, text, sentences):
     """Sentences per second of cxlm-embed's path on CPU: the first `sentences` lines of `text`, embedded by the
     checkpoint (with its data directory) after a warm-up."""
-    from ..evaluation.embedding import SentenceEmbedder, text_lines
+    from ..evaluation.embedding import SentenceEmbedder
+    from ..text_files import text_lines
 
     lines = [line for line, _ in zip(text_lines(text), range(sentences))]
     embedder = SentenceEmbedder(checkpoint, data, cpu=True)

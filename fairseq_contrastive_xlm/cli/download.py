@@ -16,6 +16,7 @@ import os
 import zipfile
 
 from ..atomic import atomic_path
+from ..errors import UserInputError
 from ..languages import ISO_639_1, XNLI_LANGUAGES, select_langs
 from ..prepare import sources, wikipedia
 from ..prepare.download import DownloadError, fetch, untar, unzip
@@ -187,6 +188,8 @@ def parse_args(argv):
 @command("cxlm-download")
 def main(argv=None):
     args = parse_args(argv)
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UserInputError(f"--out {args.out} is not a directory")
     os.makedirs(args.out, exist_ok=True)
     args.base_url = args.base_url.rstrip("/")
     args.run(args)

@@ -9,16 +9,15 @@ and, for a directory with end-of-epoch checkpoints, OUT/accuracy_per_epoch.png (
 """
 
 import argparse
-import json
 import os
 
 from ..checkpoints import candidates, epoch_checkpoints, load, recorded_options
-from ..errors import UserInputError
 from ..evaluation import plots
 from ..languages import select_langs
 from ..xnli.evaluate import accuracies, dev_scores, evaluate, select_best
 from ..xnli.finetune import check_positions
 from ..xnli.formats import LABELS
+from ..xnli.prepare import read_summary
 from . import command, write_json
 
 
@@ -45,11 +44,7 @@ def table(langs, rows):
 @command("cxlm-xnli-eval")
 def main(argv=None):
     args = parse_args(argv)
-    summary_path = os.path.join(args.data, "xnli.json")
-    if not os.path.isfile(summary_path):
-        raise UserInputError(f"{summary_path} is missing: --data must be a directory written by cxlm-xnli-prepare")
-    with open(summary_path, encoding="utf-8") as f:
-        prepared = json.load(f)
+    prepared = read_summary(args.data)
     langs = select_langs(args.langs, "--langs", prepared["languages"])
 
     paths = candidates(args.checkpoint) if os.path.isdir(args.checkpoint) else [args.checkpoint]

@@ -23,6 +23,7 @@ from ..errors import UserInputError
 from ..languages import parse_numbers, select_langs
 from ..xnli import finetune
 from ..xnli.evaluate import dev_scores, select_best
+from ..xnli.prepare import read_summary
 from . import command, write_json
 
 logger = logging.getLogger("cxlm-xnli-grid")
@@ -71,8 +72,7 @@ def write_table(out, rows):
 @command("cxlm-xnli-grid")
 def main(argv=None):
     args = parse_args(argv)
-    with open(os.path.join(args.data, "xnli.json"), encoding="utf-8") as f:
-        langs = select_langs(args.langs, "--langs", json.load(f)["languages"])
+    langs = select_langs(args.langs, "--langs", read_summary(args.data)["languages"])
     os.makedirs(args.out, exist_ok=True)
     table_path = os.path.join(args.out, "grid.json")
     rows = {"runs": {}}

@@ -12,7 +12,7 @@ import os
 from typing import Dict, List, NamedTuple, Optional, Set, Tuple
 
 from ..errors import UserInputError
-from .embedding import text_lines
+from ..text_files import text_lines
 
 
 class Split(NamedTuple):

@@ -4,7 +4,7 @@ another layer / pooling), batched and sorted by length to limit padding."""
 import itertools
 import logging
 import os
-from typing import Iterator, List, Optional
+from typing import List, Optional
 
 import numpy as np
 import torch
@@ -14,6 +14,7 @@ from ..atomic import atomic_path
 from ..checkpoints import is_contrastive_xlm, load
 from ..errors import UserInputError
 from ..models.contrastive_xlm import language_ids
+from ..text_files import text_lines
 from ..tokenization import tokenizers
 
 logger = logging.getLogger(__name__)
@@ -95,18 +96,6 @@ class SentenceEmbedder:
                 out = np.zeros((len(sentences), vectors.shape[1]), dtype=np.float32)
             out[rows] = vectors
         return out
-
-
-def text_lines(path: str) -> Iterator[str]:
-    """The lines of a UTF-8 text file, one at a time; a file that is not UTF-8 is an error naming it and the line."""
-    if not os.path.isfile(path):
-        raise UserInputError(f"{path} does not exist")
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, 1):
-            try:
-                yield raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError:
-                raise UserInputError(f"{path}: line {number} is not UTF-8 text") from None
 
 
 def count_lines(path: str) -> int:

@@ -2,15 +2,14 @@
 model or read from cxlm-embed's .npy files), the BUCC 2018 task, and translations hidden among held-out pairs.
 The algorithm itself (kNN, margin, strategies, thresholds) is evaluation/mining.py."""
 
-import os
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Set, Tuple
 
 import numpy as np
 
-from ..errors import UserInputError
+from ..errors import UserInputError, check_input_file
+from ..text_files import text_lines
 from . import bucc, mining, tatoeba
-from .embedding import text_lines
 
 
 @dataclass
@@ -30,8 +29,7 @@ def read_lines(path: str) -> List[str]:
 
 def load_embeddings(path: str, lines: int, text: str) -> np.ndarray:
     """cxlm-embed's .npy of `text` (one row a line), memory-mapped, checked against the text's line count."""
-    if not os.path.isfile(path):
-        raise UserInputError(f"{path} does not exist")
+    check_input_file(path)
     try:
         vectors = np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as err:

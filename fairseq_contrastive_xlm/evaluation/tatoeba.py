@@ -5,8 +5,9 @@ directories of en-<lang>.en / en-<lang>.<lang> files (cxlm-gettext-corpus --held
 import os
 from typing import List, Tuple
 
-from ..errors import UserInputError
+from ..errors import UserInputError, check_input_file
 from ..prepare.sources import TATOEBA_CODES
+from ..text_files import read_lines
 
 
 def files(directory: str, lang: str) -> Tuple[str, str]:
@@ -21,16 +22,10 @@ def available(directory: str) -> List[str]:
     return [lang for lang in TATOEBA_CODES if all(os.path.isfile(f) for f in files(directory, lang))]
 
 
-def read_lines(path: str) -> List[str]:
-    with open(path, encoding="utf-8") as f:
-        return [line.rstrip("\n") for line in f]
-
-
 def read_aligned(source: str, target: str) -> Tuple[List[str], List[str]]:
     """Two line-aligned files; a different number of lines is an error naming both."""
     for path in (source, target):
-        if not os.path.isfile(path):
-            raise UserInputError(f"{path} does not exist")
+        check_input_file(path)
     src, tgt = read_lines(source), read_lines(target)
     if len(src) != len(tgt):
         raise UserInputError(f"{source} has {len(src)} lines and {target} has {len(tgt)}: they must be line-aligned")

@@ -18,12 +18,11 @@ import os
 import shutil
 from typing import Dict, List, Optional, Tuple
 
-import sentencepiece as spm
 import torch
 
 from ..errors import UserInputError
 from ..modules import SENTENCE_ENCODER
-from ..tokenization.tokenizers import SPM_SPECIALS
+from ..tokenization.tokenizers import SPM_SPECIALS, load_sentencepiece
 from .xlm import FAIRSEQ_PAD
 
 ACTIVATIONS = {"gelu": "gelu", "relu": "relu", "gelu_accurate": "gelu_new", "tanh": "tanh"}  # fairseq -> HF
@@ -78,9 +77,20 @@ def read_folder(hf_dir: str) -> Tuple[dict, Dict[str, torch.Tensor]]:
     config_path = os.path.join(hf_dir, "config.json")
     if not os.path.isfile(config_path):
         raise UserInputError(f"{config_path} is missing: {hf_dir} is not a Hugging Face model folder")
-    with open(config_path, encoding="utf-8") as f:
-        config = json.load(f)
-    from safetensors.torch import load_file
+    try:
+        with open(config_path, encoding="utf-8") as f:
+            config = json.load(f)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise UserInputError(f"{config_path} is not a JSON configuration ({err})") from None
+    from safetensors.torch import load_file as load_safetensors
+
+    def load_file(path):
+        try:
+            return load_safetensors(path)
+        except Exception as err:  # safetensors' own SafetensorError, or an OS error of a cut file
+            raise UserInputError(
+                f"{path} cannot be read ({type(err).__name__}: {err}): a partial download? download it again"
+            ) from None
 
     index = os.path.join(hf_dir, "model.safetensors.index.json")
     if os.path.isfile(os.path.join(hf_dir, "model.safetensors")):
@@ -92,7 +102,11 @@ def read_folder(hf_dir: str) -> Tuple[dict, Dict[str, torch.Tensor]]:
         for shard in shards:
             weights.update(load_file(os.path.join(hf_dir, shard)))
     elif os.path.isfile(os.path.join(hf_dir, "pytorch_model.bin")):
-        weights = torch.load(os.path.join(hf_dir, "pytorch_model.bin"), map_location="cpu", weights_only=True)
+        path = os.path.join(hf_dir, "pytorch_model.bin")
+        try:
+            weights = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # a cut file, or one carrying globals a weights-only load refuses
+            raise UserInputError(f"{path} cannot be read as weights ({type(err).__name__}: {str(err)[:200]})") from None
     else:
         raise UserInputError(f"{hf_dir} has no model.safetensors, model.safetensors.index.json or pytorch_model.bin")
     return config, weights
@@ -154,7 +168,7 @@ def hf_to_ours(config: dict, weights: Dict[str, torch.Tensor], hf_dir: str) -> T
 
 def sentencepiece_words(spm_model: str, vocab_size: int, where: str) -> List[Tuple[str, int]]:
     """dict.txt's lines for a vocabulary in XLM-R's order: SentencePiece's pieces after its three specials."""
-    processor = spm.SentencePieceProcessor(model_file=spm_model)
+    processor = load_sentencepiece(spm_model)
     pieces = processor.get_piece_size()
     if vocab_size != pieces + 2:  # fairseq's four specials, the pieces after SentencePiece's three, <mask>
         raise UserInputError(
@@ -172,7 +186,7 @@ def hf_vocabulary(dictionary, spm_model: Optional[str]) -> List[int]:
     (<s> <pad> </s> <unk>, the pieces, <mask>); without one, our own order (ids unchanged)."""
     if spm_model is None:
         return list(range(len(dictionary)))
-    processor = spm.SentencePieceProcessor(model_file=spm_model)
+    processor = load_sentencepiece(spm_model)
     pieces = [processor.id_to_piece(i) for i in range(SPM_SPECIALS, processor.get_piece_size())]
     specials = [dictionary.bos(), dictionary.pad(), dictionary.eos(), dictionary.unk()]
     return specials + [dictionary.index(piece) for piece in pieces] + [dictionary.index("<mask>")]

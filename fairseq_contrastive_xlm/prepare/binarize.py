@@ -14,7 +14,7 @@ import sentencepiece as spm
 
 from ..compat import run_fairseq_preprocess
 from ..errors import UserInputError
-from ..tokenization.tokenizers import SPM_SPECIALS
+from ..tokenization.tokenizers import SPM_SPECIALS, load_sentencepiece
 
 
 def fairseq_preprocess(*argv: str, workers: int = 1):
@@ -56,7 +56,7 @@ def build_dictionary(spm_model: str, encoded_train_files: Iterable[str], out_dir
     As XLM-R's dictionary: fairseq index = SentencePiece id + 1 (fairseq's four specials in front, the model's
     three left out) and <mask> last, so Hugging Face's XLMRobertaTokenizer, which assumes exactly that,
     encodes to our ids (cxlm-export-hf), and no piece the model can produce is missing from the dictionary."""
-    processor = spm.SentencePieceProcessor(model_file=spm_model)
+    processor = load_sentencepiece(spm_model)
     counts = collections.Counter()
     for path in encoded_train_files:
         with open(path, encoding="utf-8") as f:

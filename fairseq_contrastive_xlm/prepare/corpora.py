@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from ..atomic import refuse_existing
-from ..errors import UserInputError
+from ..errors import UserInputError, check_input_file
 from ..languages import is_known
+from ..tokenization.tokenizers import load_sentencepiece
 from .cleaning import DropCounts
 
 
@@ -99,8 +100,7 @@ def check_corpora(corpora: List[Corpus], options: PrepareOptions, out: str, forc
             )
         seen[key] = corpus.name
         for path in corpus.paths:
-            if not os.path.isfile(path):
-                raise UserInputError(f"input file {path} ({corpus.name}) does not exist")
+            check_input_file(path, "input file", corpus.name)
         if corpus.parallel:
             counts = [count_lines(p) for p in corpus.paths]
             if counts[0] != counts[1]:
@@ -117,8 +117,7 @@ def check_corpora(corpora: List[Corpus], options: PrepareOptions, out: str, forc
                 "--tokenizer xlm needs --bpe-codes CODES and --dict DICT (cxlm-import xlm writes both)"
             )
         for path in (options.bpe_codes, options.dict):
-            if not os.path.isfile(path):
-                raise UserInputError(f"{path} does not exist")
+            check_input_file(path)
     elif options.bpe_codes is not None:
         raise UserInputError("--bpe-codes goes with --tokenizer xlm")
     elif (options.vocab_size is None) == (options.spm_model is None and options.dict is None):
@@ -127,8 +126,8 @@ def check_corpora(corpora: List[Corpus], options: PrepareOptions, out: str, forc
         if not (options.spm_model and options.dict):
             raise UserInputError("--spm-model and --dict go together")
         for path in (options.spm_model, options.dict):
-            if not os.path.isfile(path):
-                raise UserInputError(f"{path} does not exist")
+            check_input_file(path)
+        load_sentencepiece(options.spm_model)  # a file that is not one: said now, not after cleaning the corpus
     elif options.vocab_size < 100:
         raise UserInputError(f"--vocab-size {options.vocab_size} is too small (at least 100)")
     if options.valid_size < 0 or options.test_size < 0:

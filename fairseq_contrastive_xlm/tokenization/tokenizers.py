@@ -7,12 +7,22 @@ from typing import List, Optional
 
 import sentencepiece as spm
 
-from ..errors import UserInputError
+from ..errors import UserInputError, check_input_file
 from .xlm_tokenizer import XLMTokenizer
 
 SPM_FILE = "spm.model"  # a data directory's SentencePiece model (a Hugging Face folder's: huggingface.HF_SPM_FILE)
 CODES_FILE = "codes"
 SPM_SPECIALS = 3  # SentencePiece's <unk> <s> </s>; fairseq has its own four (<s> <pad> </s> <unk>)
+
+
+def load_sentencepiece(path: str) -> spm.SentencePieceProcessor:
+    """A SentencePiece model; a file that is not one is one line naming it (sentencepiece's own error is a C++
+    status message with no file name)."""
+    check_input_file(path, "SentencePiece model")
+    try:
+        return spm.SentencePieceProcessor(model_file=path)
+    except (RuntimeError, OSError) as err:
+        raise UserInputError(f"{path} is not a SentencePiece model ({str(err).strip()})") from None
 
 
 class SentencePieceTokenizer:
@@ -21,7 +31,7 @@ class SentencePieceTokenizer:
 
     def __init__(self, path: str):
         self.path = path
-        self.processor = spm.SentencePieceProcessor(model_file=path)
+        self.processor = load_sentencepiece(path)
 
     def pieces(self, text: str, lang: Optional[str] = None) -> List[str]:
         """Characters the model does not cover come out as <unk>, fairseq's own unknown symbol: spelled out,

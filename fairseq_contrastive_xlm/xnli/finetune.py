@@ -6,13 +6,12 @@ the shape (layers, sizes, language table, ...) must be repeated; model_options()
 checkpoint.
 """
 
-import json
 import math
-import os
 from typing import Dict, List
 
 from ..checkpoints import SHAPE, USER_DIR, model_argv, recorded_options
 from ..errors import UserInputError
+from .prepare import read_summary
 
 
 def check_positions(data: str, prepared: dict, model_positions, checkpoint: str):
@@ -60,11 +59,7 @@ def command(
     """fairseq-train arguments for one XNLI fine-tune (English train, English dev for fairseq's own
     validation; the zero-shot languages are scored afterwards by cxlm-xnli-eval). The learning rate warms
     up over the first 6% of the updates and decays linearly to zero at the last, as RoBERTa's GLUE recipe."""
-    summary = os.path.join(data, "xnli.json")
-    if not os.path.isfile(summary):
-        raise UserInputError(f"{summary} is missing: {data} must be a directory written by cxlm-xnli-prepare")
-    with open(summary, encoding="utf-8") as f:
-        prepared = json.load(f)
+    prepared = read_summary(data)
     check_positions(data, prepared, recorded_options(pretrained).get("max_positions"), pretrained)
     train_examples = prepared["examples"]["train"]
     updates = math.ceil(train_examples / batch_size) * max_epoch

@@ -10,11 +10,10 @@
 
 import csv
 import json
-import os
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
-from ..errors import UserInputError
+from ..errors import UserInputError, check_input_file
 
 LABELS = ("entailment", "neutral", "contradiction")  # the one order used everywhere: ids 0, 1, 2
 _SPELLINGS = {"entailment": 0, "neutral": 1, "contradiction": 2, "contradictory": 2}
@@ -47,8 +46,7 @@ def label_id(text: str, path: str, line: int) -> int:
 
 
 def detect_format(path: str) -> str:
-    if not os.path.isfile(path):
-        raise UserInputError(f"{path} does not exist")
+    check_input_file(path)
     with open(path, encoding="utf-8", errors="replace") as f:
         first = f.readline().rstrip("\n")
     if path.endswith(".jsonl") or first.startswith("{"):

@@ -96,6 +96,18 @@ def write_directory(
     return summary
 
 
+def read_summary(data: str) -> Dict:
+    """DATA/xnli.json, which cxlm-xnli-prepare writes: the languages, labels and examples of an XNLI directory."""
+    path = os.path.join(data, "xnli.json")
+    if not os.path.isfile(path):
+        raise UserInputError(f"{path} is missing: {data} must be a directory written by cxlm-xnli-prepare")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise UserInputError(f"{path} is not the JSON cxlm-xnli-prepare writes ({err})") from None
+
+
 def splits_of(train: List, train_path: str, dev: Dict, dev_path: str, test: Dict, test_path: str, langs) -> Dict:
     """The splits to write: train ((Multi)NLI's English), valid (English dev), dev_<lang> and test_<lang>."""
     splits = {"train": (train, train_path, "en")}
