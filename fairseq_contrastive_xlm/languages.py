@@ -1,6 +1,7 @@
 """Language codes: the one table of the XNLI languages, the codes the data tools accept, and the parsing of
 the comma-separated language and pair lists every option and command takes."""
 
+import re
 from typing import List, Tuple
 
 from .errors import UserInputError
@@ -21,16 +22,29 @@ XNLI_LANGUAGES = ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "t
 Pair = Tuple[str, str]
 
 
-def is_known(code: str) -> bool:
-    return code in ISO_639_1
+# A language code: letters, digits and underscores, so that every corpus's own names work: ISO 639-1 (de), 639-3
+# (war, scn, nds), CC-100's and XLM-100's (zh_Hans, ta_rom, my_zaw, zh_min_nan, simple). '-' separates the two
+# languages of a pair, so a BCP 47 tag such as zh-Hans is written zh_Hans.
+LANGUAGE_CODE = re.compile(r"[A-Za-z0-9_]+")
+
+
+def check_code(code: str, where: str) -> str:
+    """code, if it is a language code; else one line saying why, naming where it was given."""
+    if LANGUAGE_CODE.fullmatch(code):
+        return code
+    if "-" in code and all(LANGUAGE_CODE.fullmatch(part) for part in code.split("-")):
+        raise UserInputError(
+            f"{where}: '{code}' is not a language code: '-' separates the languages of a pair; write "
+            f"{code.replace('-', '_')}"
+        )
+    raise UserInputError(f"{where}: '{code}' is not a language code (letters, digits and '_', e.g. en, zh_Hans)")
 
 
 def parse_langs(text: str, option: str) -> List[str]:
     """'en,de' -> ['en', 'de'] ('' or None -> []); duplicates are an error."""
     langs = [part.strip() for part in (text or "").split(",") if part.strip()]
     for lang in langs:
-        if "-" in lang or "/" in lang or lang in (".", ".."):
-            raise UserInputError(f"{option}: '{lang}' is not a language code (expected e.g. en,de)")
+        check_code(lang, option)
     _refuse_duplicates(langs, option)
     return langs
 
@@ -42,8 +56,11 @@ def parse_pairs(text: str, option: str) -> List[Pair]:
         if not part:
             continue
         sides = part.split("-")
-        if len(sides) != 2 or not all(sides) or sides[0] == sides[1] or "/" in part:
-            raise UserInputError(f"{option}: '{part}' is not a language pair (expected e.g. en-de,en-fr)")
+        if len(sides) != 2 or not all(sides) or sides[0] == sides[1]:
+            hint = " (a tag such as zh-Hans is written zh_Hans)" if len(sides) > 2 else ""
+            raise UserInputError(f"{option}: '{part}' is not a language pair (expected e.g. en-de,en-fr){hint}")
+        for side in sides:
+            check_code(side, option)
         pairs.append((sides[0], sides[1]))
     _refuse_duplicates([tuple(sorted(p)) for p in pairs], option)
     return pairs

@@ -193,7 +193,8 @@ def test_bad_input(raw, tmp_path, capsys):
         ["--para", f"en-de:{en},{short}", *vocab], capsys
     )
     assert "input file missing.txt (en) does not exist" in failure(["--mono", "en:missing.txt", *vocab], capsys)
-    assert "unknown language code 'xx'" in failure(["--para", f"en-xx:{en},{de}", *vocab], capsys)
+    assert "'x.x' is not a language code" in failure(["--para", f"en-x.x:{en},{de}", *vocab], capsys)
+    assert "write zh_Hans" in failure(["--mono", f"zh-Hans:{de}", *vocab], capsys)
     assert "--para de-en is given twice (also as en-de)" in failure(
         ["--para", f"en-de:{en},{de}", "--para", f"de-en:{de},{en}", *vocab], capsys
     )

@@ -65,7 +65,10 @@ def corpora_from(args):
         pair, sep, paths = spec.partition(":")
         langs, files = pair.split("-"), paths.split(",")
         if not sep or len(langs) != 2 or not all(langs) or len(files) != 2 or not all(files):
-            raise UserInputError(f"--para {spec!r}: expected SRC-TGT:SRC_PATH,TGT_PATH, e.g. en-de:opus.en,opus.de")
+            hint = " (a tag such as zh-Hans is written zh_Hans)" if len(langs) > 2 else ""
+            raise UserInputError(
+                f"--para {spec!r}: expected SRC-TGT:SRC_PATH,TGT_PATH, e.g. en-de:opus.en,opus.de{hint}"
+            )
         if langs[0] == langs[1]:
             raise UserInputError(f"--para {spec!r}: a pair needs two different languages")
         corpora.append(Corpus(tuple(langs), tuple(files)))

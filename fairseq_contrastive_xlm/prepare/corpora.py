@@ -7,7 +7,7 @@ from typing import Dict, List, Optional, Tuple
 
 from ..atomic import refuse_existing
 from ..errors import UserInputError, check_input_file
-from ..languages import is_known
+from ..languages import check_code
 from ..tokenization.tokenizers import load_sentencepiece
 from .cleaning import DropCounts
 
@@ -88,10 +88,7 @@ def check_corpora(corpora: List[Corpus], options: PrepareOptions, out: str, forc
     seen = {}
     for corpus in corpora:
         for lang in corpus.langs:
-            if not is_known(lang):
-                raise UserInputError(
-                    f"unknown language code '{lang}' (in {corpus.name}): expected ISO 639-1, e.g. en, de, zh"
-                )
+            check_code(lang, "--para" if corpus.parallel else "--mono")
         key = (corpus.parallel, tuple(sorted(corpus.langs)))
         if key in seen:
             kind = "--para" if corpus.parallel else "--mono"
