@@ -65,3 +65,18 @@ def test_rejects_impossible_probabilities(scheme):
         MaskingScheme(
             scheme.mask_idx, scheme.pad_idx, scheme.replacement_probs, leave_unmasked_prob=0.6, random_token_prob=0.6
         )
+
+
+def test_random_words_are_numpys_draws_without_its_per_call_cost():
+    """XLM-R's 250,002 words: the same words rng.choice(V, p=...) draws for the same generator state."""
+    from fairseq_contrastive_xlm.data.masking import random_words
+
+    dictionary = Dictionary()
+    for i in range(250_002 - dictionary.nspecial - 1):
+        dictionary.add_symbol(f"w{i}")
+    scheme = MaskingScheme.for_dictionary(dictionary, dictionary.add_symbol("<mask>"))
+    for seed in range(5):
+        expected = np.random.default_rng(seed).choice(len(scheme.replacement_probs), 40, p=scheme.replacement_probs)
+        np.testing.assert_array_equal(random_words(scheme, 40, np.random.default_rng(seed)), expected)
+    drawn = random_words(scheme, 10_000, np.random.default_rng(9))
+    assert drawn.min() >= dictionary.nspecial and scheme.mask_idx not in drawn
