@@ -185,3 +185,47 @@ def update_checkpoints(save_dir, updates):
         meters = {key: meter for _, key, _, meter in state["extra_state"]["metrics"]["train"]}
         steps.append((meters["loss"]["val"], state))
     return steps
+
+
+def write_binarized(prefix, sentences):
+    """prefix.bin/.idx as fairseq-preprocess writes them, from token-id tensors (each ending with </s>)."""
+    import numpy as np
+    from fairseq.data import indexed_dataset
+
+    builder = indexed_dataset.MMapIndexedDatasetBuilder(str(prefix) + ".bin", dtype=np.uint16)
+    for sentence in sentences:
+        builder.add_item(sentence)
+    builder.finalize(str(prefix) + ".idx")
+
+
+def synthetic_data_dir(root, langs, pairs, sentences_per_lang, pairs_per_pair, words=200, seed=0, valid=4):
+    """A data directory of random sentences over one dictionary of `words` words: mono/<lang> for each of langs
+    (sentences_per_lang(k) training sentences for the k-th) and para/en-<lang> for each of pairs."""
+    import numpy as np
+    import torch
+    from fairseq.data import Dictionary
+
+    os.makedirs(root, exist_ok=True)
+    dictionary = Dictionary()
+    for i in range(words):
+        dictionary.add_symbol(f"w{i}")
+    dictionary.save(os.path.join(root, "dict.txt"))
+    rng = np.random.default_rng(seed)
+
+    def sentences(n):
+        return [
+            torch.tensor([*rng.integers(4, len(dictionary), rng.integers(3, 12)), dictionary.eos()]) for _ in range(n)
+        ]
+
+    for k, lang in enumerate(langs):
+        os.makedirs(os.path.join(root, "mono", lang))
+        for split, n in (("train", sentences_per_lang(k)), ("valid", valid)):
+            write_binarized(os.path.join(root, "mono", lang, split), sentences(n))
+    for lang in pairs:
+        pair = f"en-{lang}"
+        os.makedirs(os.path.join(root, "para", pair))
+        for split, n in (("train", pairs_per_pair), ("valid", valid)):
+            both = sentences(n)
+            for side in ("en", lang):
+                write_binarized(os.path.join(root, "para", pair, f"{split}.{pair}.{side}"), both)
+    return str(root)

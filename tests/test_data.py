@@ -226,11 +226,13 @@ def epoch_batches(task, epoch, **batching):
     return iterator.frozen_batches
 
 
-def repeats_in_batches(dataset, batches):
-    """How many (objective, dataset, item) draws stand in a batch that holds them already."""
+def repeats_in_batches(dataset, batches, objectives=("tlm", "ntxent")):
+    """How many translation pairs (TLM or NT-Xent: dataset, item) stand in a batch that holds them already."""
     repeats = 0
     for batch in batches:
         for name, (which, item) in dataset.draws.items():
+            if name not in objectives:
+                continue
             drawn = list(zip(which[batch].tolist(), item[batch].tolist()))
             repeats += len(drawn) - len(set(drawn))
     return repeats

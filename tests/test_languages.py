@@ -1,16 +1,12 @@
 """Language codes as corpora name them: letters, digits and underscores (CC-100's zh_Hans, ta_rom, my_zaw, XLM-100's
 zh_min_nan, simple, ISO 639-3's war), '-' only between the two languages of a pair; and a run over 100 of them."""
 
-import os
-
-import numpy as np
 import pytest
-from fairseq.data import Dictionary, indexed_dataset
 
 from fairseq_contrastive_xlm.errors import UserInputError
 from fairseq_contrastive_xlm.languages import check_code, parse_langs, parse_pairs
 
-from helpers import ONE_LAYER, fairseq_train, logged_train_metrics
+from helpers import ONE_LAYER, fairseq_train, logged_train_metrics, synthetic_data_dir
 
 ODD = ["zh_Hans", "ta_rom", "my_zaw", "war", "scn", "nds", "zh_min_nan", "simple"]
 HUNDRED = ["en", *ODD, *(f"x{i:02d}" for i in range(91))]
@@ -41,43 +37,12 @@ def test_a_hyphenated_tag_in_a_pair_gets_the_hint():
         parse_pairs("en-zh-Hans", "--tlm-pairs")
 
 
-def write_split(prefix, sentences):
-    builder = indexed_dataset.MMapIndexedDatasetBuilder(prefix + ".bin", dtype=np.uint16)
-    for sentence in sentences:
-        builder.add_item(sentence)
-    builder.finalize(prefix + ".idx")
-
-
 @pytest.fixture(scope="module")
 def hundred_languages(tmp_path_factory):
-    """A data directory of 100 languages (each a few random sentences over one dictionary) and 8 pairs with English,
-    binarized as fairseq-preprocess writes them; corpora of different sizes, so that alpha-sampling matters."""
-    import torch
-
-    root = tmp_path_factory.mktemp("hundred")
-    dictionary = Dictionary()
-    for i in range(200):
-        dictionary.add_symbol(f"w{i}")
-    dictionary.save(str(root / "dict.txt"))
-    rng = np.random.default_rng(0)
-
-    def sentences(n):
-        return [
-            torch.tensor([*rng.integers(4, len(dictionary), rng.integers(3, 12)), dictionary.eos()]) for _ in range(n)
-        ]
-
-    for k, lang in enumerate(HUNDRED):
-        os.makedirs(root / "mono" / lang)
-        for split, n in (("train", 5 + 3 * (k % 7)), ("valid", 4)):
-            write_split(str(root / "mono" / lang / split), sentences(n))
-    for lang in ODD:
-        pair = f"en-{lang}"
-        os.makedirs(root / "para" / pair)
-        for split, n in (("train", 40), ("valid", 6)):
-            same_length = sentences(n)
-            for side in ("en", lang):
-                write_split(str(root / "para" / pair / f"{split}.{pair}.{side}"), same_length)
-    return root
+    """100 languages of random sentences over one dictionary, corpora of different sizes (so that alpha-sampling
+    matters), and 8 pairs with English, binarized as fairseq-preprocess writes them."""
+    root = tmp_path_factory.mktemp("hundred") / "data"
+    return synthetic_data_dir(root, HUNDRED, ODD, lambda k: 5 + 3 * (k % 7), 40)
 
 
 def test_training_over_100_languages_with_language_embeddings_and_pairs(hundred_languages, tmp_path):

@@ -64,6 +64,15 @@ class DataDirectory:
             f"(pairs present: {', '.join(self.pairs()) or 'none'})"
         )
 
+    def check_same_dictionary(self, other: "DataDirectory"):
+        """A shard (another directory of one --data list) must have this dictionary, symbol for symbol."""
+        ours, theirs = Dictionary.load(self.dictionary_path).symbols, Dictionary.load(other.dictionary_path).symbols
+        if ours != theirs:
+            raise UserInputError(
+                f"{other.dictionary_path} differs from {self.dictionary_path} ({len(theirs)} vs {len(ours)} entries): "
+                "every shard of --data needs the same dictionary (prepare each with --dict and --spm-model)"
+            )
+
     def check_dictionaries(self, dirs: List[str]):
         """Every dictionary that fairseq-preprocess left beside the binaries must be the shared one:
         token ids mean nothing under another dictionary."""

@@ -13,7 +13,8 @@ each item at most once an epoch; an upsampled one yields each item once per perm
 Validation enumerates every item of every objective once, in order; an objective with fewer items than the
 longest wraps around.
 
-No training batch holds the same item of an objective twice: copies of an upsampled item are ordered apart
+No training batch holds the same translation pair twice (of TLM or of NT-Xent; an MLM block may repeat, which
+costs nothing but the repeat): copies of an upsampled item are ordered apart
 (ties in size are broken by round), and a copy that still lands in a batch beside its twin (a dataset with
 fewer items of that length than a batch holds) is moved out, into batches formed after the others, so that every
 drawn item is still served. A twin in one batch would be the other's negative in NT-Xent while being the very
@@ -37,6 +38,7 @@ from ..errors import UserInputError
 logger = logging.getLogger(__name__)
 
 OBJECTIVES = ("mlm", "tlm", "ntxent")
+PAIR_OBJECTIVES = ("tlm", "ntxent")  # whose items are translation pairs, never repeated within a batch
 
 
 def sampling_probs(counts: np.ndarray, alpha: float) -> np.ndarray:
@@ -206,25 +208,28 @@ class MultiObjectiveDataset(FairseqDataset):
         shuffled = np.random.default_rng([self.seed, self.epoch, len(OBJECTIVES)]).random(self.length)
         return np.lexsort((shuffled, self.rounds, self.order_sizes))
 
-    def item_keys(self, indices):
-        """For each objective, one number per item naming the dataset item it drew (equal keys: the same item)."""
+    def item_keys(self, indices, objectives=OBJECTIVES):
+        """For each of the objectives, one number per item naming the dataset item it drew (equal: the same item)."""
         keys = []
         for name, (which, item) in self.draws.items():
+            if name not in objectives:
+                continue
             starts = np.cumsum(self.counts[name]) - self.counts[name]
             keys.append(starts[which[indices]] + item[indices])
         return keys
 
     def batch_by_size(self, indices, max_tokens=None, max_sentences=None, required_batch_size_multiple=1):
-        """Batches of consecutive ordered items (see _runs). In training, an item that repeats within its batch an
-        item of an objective already there (a copy of an upsampled item beside its twin) is moved out, and the
-        moved items are batched again the same way, until no batch holds one item twice: every item is kept."""
+        """Batches of consecutive ordered items (see _runs). In training, an item that repeats within its batch a
+        translation pair already there (a copy of an upsampled pair beside its twin) is moved out, and the moved items
+        are batched again the same way, until no batch holds one pair twice: every item is kept. An MLM block may
+        repeat: a corpus of a few blocks upsampled to fill the epoch would otherwise shrink every batch."""
         batches = self._runs(indices, max_tokens, max_sentences, required_batch_size_multiple)
         if not self.random_draws:
             return batches
         kept, moved = [], 0
         while batches:
             flat = np.concatenate(batches)
-            repeated = duplicates_in_batches(batches, self.item_keys(flat))
+            repeated = duplicates_in_batches(batches, self.item_keys(flat, PAIR_OBJECTIVES))
             bounds = np.cumsum([len(batch) for batch in batches])[:-1]
             kept += [batch[~flags] for batch, flags in zip(batches, np.split(repeated, bounds))]
             later = flat[repeated]

@@ -33,7 +33,10 @@ logger = logging.getLogger(__name__)
 class CrossLingualLMContrastiveConfig(FairseqDataclass):
     data: str = field(
         default=MISSING,
-        metadata={"help": "data directory: dict.txt, mono/<lang>/ and para/<src>-<tgt>/ (see the README)"},
+        metadata={
+            "help": "data directory: dict.txt, mono/<lang>/ and para/<src>-<tgt>/ (see the README); or shards "
+            "DIR/shard0:DIR/shard1:... (fairseq's way): epoch k trains on shard (k - 1) mod N, validation on the first"
+        },
     )
     mlm_langs: str = field(
         default="", metadata={"help": "comma-separated languages for MLM on monolingual data; empty: no MLM"}
@@ -94,9 +97,10 @@ class CrossLingualLMContrastiveConfig(FairseqDataclass):
 class CrossLingualLMContrastiveTask(FairseqTask):
     cfg: CrossLingualLMContrastiveConfig
 
-    def __init__(self, cfg, data_dir, dictionary, mlm_langs, tlm_pairs, ntxent_pairs, langs):
+    def __init__(self, cfg, shards, dictionary, mlm_langs, tlm_pairs, ntxent_pairs, langs):
         super().__init__(cfg)
-        self.data_dir = data_dir
+        self.shards = shards  # the data directories of --data; one unless sharded
+        self.data_dir = shards[0]  # the dictionary's, and validation's
         self.dictionary = dictionary
         self.mask_idx = dictionary.add_symbol("<mask>")
         self.mlm_langs = mlm_langs
@@ -113,7 +117,8 @@ class CrossLingualLMContrastiveTask(FairseqTask):
 
     @classmethod
     def setup_task(cls, cfg: CrossLingualLMContrastiveConfig, **kwargs):
-        data_dir = DataDirectory(cfg.data)
+        shards = [DataDirectory(path) for path in cfg.data.split(os.pathsep)]
+        data_dir = shards[0]
         mlm_langs = parse_langs(cfg.mlm_langs, "--mlm-langs")
         tlm_pairs = parse_pairs(cfg.tlm_pairs, "--tlm-pairs")
         if cfg.ntxent_pairs is None:
@@ -131,12 +136,20 @@ class CrossLingualLMContrastiveTask(FairseqTask):
             )
         if cfg.tokens_per_sample < 4:
             raise UserInputError(f"--tokens-per-sample must be at least 4, got {cfg.tokens_per_sample}")
-        dirs = [data_dir.mono_dir(lang) for lang in mlm_langs]
-        dirs += [data_dir.pair_dir(pair)[0] for pair in tlm_pairs + ntxent_pairs]
-        data_dir.check_dictionaries(sorted(set(dirs)))
+        for shard in shards:
+            data_dir.check_same_dictionary(shard)
+            dirs = [shard.mono_dir(lang) for lang in mlm_langs]
+            dirs += [shard.pair_dir(pair)[0] for pair in tlm_pairs + ntxent_pairs]
+            shard.check_dictionaries(sorted(set(dirs)))
         dictionary = data_dir.load_dictionary()
         logger.info("dictionary: %d types (%s)", len(dictionary), data_dir.dictionary_path)
-        return cls(cfg, data_dir, dictionary, mlm_langs, tlm_pairs, ntxent_pairs, langs)
+        return cls(cfg, shards, dictionary, mlm_langs, tlm_pairs, ntxent_pairs, langs)
+
+    def directory_of(self, split: str, epoch: int) -> DataDirectory:
+        """Training reads shard (epoch - 1) mod N, as fairseq's own tasks do; every other split the first shard."""
+        if split != self.cfg.train_subset:
+            return self.shards[0]
+        return self.shards[(epoch - 1) % len(self.shards)]
 
     @property
     def has_ntxent(self) -> bool:
@@ -150,14 +163,17 @@ class CrossLingualLMContrastiveTask(FairseqTask):
         # language table to the evaluation commands (an imported checkpoint records one).
         if not (self.mlm_langs or self.tlm_pairs or self.ntxent_pairs):
             raise UserInputError("nothing to train: give --mlm-langs, --tlm-pairs and/or --ntxent-pairs")
+        directory = self.directory_of(split, epoch)
+        if len(self.shards) > 1:
+            logger.info("%s, epoch %d: shard %s", split, epoch, directory.path)
         stream = itertools.count()  # a distinct masking stream for every dataset
         objectives = {}
         if self.mlm_langs:
-            objectives["mlm"] = [self._masked_blocks(lang, split, next(stream)) for lang in self.mlm_langs]
+            objectives["mlm"] = [self._masked_blocks(directory, lang, split, next(stream)) for lang in self.mlm_langs]
         corpora = {}
         for pair in self.tlm_pairs + self.ntxent_pairs:
             if pair not in corpora:
-                corpora[pair] = self._parallel_corpus(pair, split)
+                corpora[pair] = self._parallel_corpus(directory, pair, split)
         if self.tlm_pairs:
             bos, eos = self.dictionary.bos(), self.dictionary.eos()
             objectives["tlm"] = [
@@ -191,9 +207,9 @@ class CrossLingualLMContrastiveTask(FairseqTask):
         self.datasets[split] = dataset
         return dataset
 
-    def _masked_blocks(self, lang, split, stream):
-        prefix = os.path.join(self.data_dir.mono_dir(lang), split)
-        sentences = self.data_dir.load_split(prefix, self.dictionary, f"monolingual {split} data of '{lang}'")
+    def _masked_blocks(self, directory, lang, split, stream):
+        prefix = os.path.join(directory.mono_dir(lang), split)
+        sentences = directory.load_split(prefix, self.dictionary, f"monolingual {split} data of '{lang}'")
         if len(sentences) == 0:
             raise UserInputError(f"monolingual {split} data of '{lang}' ({prefix}.bin) has no sentences")
         blocks = TokenBlockDataset(
@@ -214,13 +230,12 @@ class CrossLingualLMContrastiveTask(FairseqTask):
             stream,
         )
 
-    def _parallel_corpus(self, pair, split):
-        directory, stored = self.data_dir.pair_dir(pair)
-        prefix = os.path.join(directory, f"{split}.{'-'.join(stored)}.")
+    def _parallel_corpus(self, directory, pair, split):
+        pair_dir, stored = directory.pair_dir(pair)
+        prefix = os.path.join(pair_dir, f"{split}.{'-'.join(stored)}.")
         name = "-".join(pair)
         sides = [
-            self.data_dir.load_split(prefix + lang, self.dictionary, f"parallel {split} data of '{name}'")
-            for lang in pair
+            directory.load_split(prefix + lang, self.dictionary, f"parallel {split} data of '{name}'") for lang in pair
         ]
         corpus = ParallelCorpus(
             *sides,
