@@ -8,11 +8,13 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 from fairseq import checkpoint_utils, options
+from fairseq.data import Dictionary
 from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 from omegaconf import OmegaConf
 
 from .errors import UserInputError, check_input_file
 from .models.contrastive_xlm import ContrastiveXLMConfig, ContrastiveXLMModel
+from .modules import SENTENCE_ENCODER
 
 # The plugin's folder: what --user-dir names in every command line we build.
 USER_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -93,25 +95,40 @@ def load(path: str, data: Optional[str] = None, cpu: bool = False, **overrides):
     if data is not None:
         overrides["data"] = data
     state = read(path, overrides)  # fairseq applies the overrides while reading: with state given, it would not
+    if data is not None:
+        check_dictionary_fits(state, data, path)
     try:
         models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([path], arg_overrides=overrides, state=state)
     except FileNotFoundError as err:
-        missing = err.filename or str(err)
-        raise UserInputError(
-            f"--data {data} does not belong to checkpoint {path}: {missing} is missing (an XNLI fine-tune needs the "
-            "XNLI data directory that cxlm-xnli-prepare wrote; a pretrained model, the data directory it was "
-            "trained on)"
-        ) from None
-    except UserInputError as err:
         if data is None:
             raise
         raise UserInputError(
-            f"--data {data} does not belong to checkpoint {path} (pass the data directory it was trained on): {err}"
+            f"--data {data} does not belong to checkpoint {path}: {err.filename or err} is missing (an XNLI "
+            "fine-tune needs the XNLI data directory that cxlm-xnli-prepare wrote; a pretrained model, the data "
+            "directory it was trained on)"
         ) from None
     model = models[0].eval()
     if torch.cuda.is_available() and not cpu:
         model.cuda()
     return model, task, cfg
+
+
+def check_dictionary_fits(state: dict, data: str, path: str):
+    """A data directory whose dictionary has another size than the checkpoint's word embeddings is another run's:
+    said before the task reads it (it would otherwise fail on whatever that run lacks, a language or a pair)."""
+    embeddings = (state.get("model") or {}).get(SENTENCE_ENCODER + "embed_tokens.weight")
+    task = ((state.get("cfg") or {}).get("task") or {}).get("_name")
+    dictionary = os.path.join(data, "input0" if task == "sentence_prediction" else "", "dict.txt")
+    if embeddings is None or not os.path.isfile(dictionary):
+        return  # not our model's weights, or a layout fairseq's loader will name itself
+    loaded = Dictionary.load(dictionary)
+    loaded.add_symbol("<mask>")  # as our task and fairseq's sentence_prediction do
+    words = len(loaded)
+    if words != embeddings.size(0):
+        raise UserInputError(
+            f"--data {data} does not belong to checkpoint {path}: its dictionary ({dictionary}) gives {words} "
+            f"embeddings, the checkpoint's model has {embeddings.size(0)}; pass the data directory it was trained on"
+        )
 
 
 def is_contrastive_xlm(model) -> bool:

@@ -5,6 +5,7 @@ shimmed: requirements.txt pins numpy 1.26.4 because fairseq 0.12 calls np.compat
 """
 
 import argparse
+import errno
 import functools
 import pickle
 import re
@@ -68,24 +69,25 @@ def explain_refused_checkpoints():
     def load_checkpoint_to_cpu(path, *args, **kwargs):
         try:
             return original(path, *args, **kwargs)
-        except (UserInputError, FileNotFoundError, PermissionError):
-            raise
         except pickle.UnpicklingError as err:
             if "Weights only load failed" in str(err) or "GLOBAL" in str(err):
                 raise CheckpointRefusedError(path, str(err)) from None
             raise CheckpointUnreadableError(path, _first_line(err)) from None
-        except Exception as err:
-            # torch's readers fail on a cut file in many ways (zip, seek, index, key errors); past them, fairseq's
-            # own upgrade fails on a file that torch read but fairseq did not write.
-            in_torch = any(
-                "torch/serialization.py" in frame.filename for frame in traceback.extract_tb(err.__traceback__)
-            )
-            if in_torch:
+        except (RuntimeError, EOFError, OSError, KeyError, IndexError, ValueError) as err:
+            # torch's readers fail on a cut file in these ways (zip reader, seek, the legacy format's keys and
+            # indices); past them, fairseq's own upgrade fails with a KeyError on a file torch read but fairseq did
+            # not write. Anything else (memory, an I/O error of the disk, a missing file) keeps its own report.
+            frames = traceback.extract_tb(err.__traceback__)
+            in_torch = any("torch/serialization.py" in frame.filename for frame in frames)
+            io_failure = isinstance(err, OSError) and err.errno not in (None, errno.EINVAL)
+            if in_torch and not io_failure:
                 raise CheckpointUnreadableError(path, _first_line(err)) from None
-            raise UserInputError(
-                f"{path} is not a fairseq checkpoint ({_first_line(err)}); convert XLM's .pth or a Hugging Face "
-                "folder with cxlm-import"
-            ) from None
+            if isinstance(err, KeyError) and not in_torch:
+                raise UserInputError(
+                    f"{path} is not a fairseq checkpoint (it lacks {err}); convert XLM's .pth or a Hugging Face "
+                    "folder with cxlm-import"
+                ) from None
+            raise
 
     load_checkpoint_to_cpu.refusal_explained = True
     # fairseq's trainer and its own helpers look the function up on the module at call time.

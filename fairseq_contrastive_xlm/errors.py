@@ -5,6 +5,7 @@ and, through an exception hook, fairseq's own (fairseq-train, fairseq-hydra-trai
 alone instead of a stack trace.
 """
 
+import atexit
 import os
 import sys
 
@@ -40,12 +41,18 @@ def find_user_error(exc):
 
 def _print_user_errors(exc_type, exc, tb, fallback=sys.excepthook):
     user_error = find_user_error(exc)
-    if user_error is not None:
-        print(f"error: {user_error}", file=sys.stderr)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(2)  # bad input exits 2, as our own commands do (an excepthook cannot set the status otherwise)
-    fallback(exc_type, exc, tb)
+    if user_error is None:
+        fallback(exc_type, exc, tb)
+        return
+    print(f"error: {user_error}", file=sys.stderr)
+    if hasattr(sys, "ps1") or sys.flags.interactive:
+        return  # an interactive session goes on
+    # Bad input exits 2, as our own commands do; an excepthook cannot set the status otherwise, so the exit
+    # handlers (logs, TensorBoard and wandb writers) run first.
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(2)
 
 
 def install_excepthook():

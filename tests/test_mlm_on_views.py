@@ -73,7 +73,8 @@ def test_one_forward_equals_separate_mlm_and_ntxent_forwards(task):
     mlm, mlm_tokens, _ = MaskedLmLoss(MaskedLmConfig(tpu=False), task)(model, views)
     projections = model(**views["net_input"], ntxent_projection=True)[0]
     n = views["pairs"]
-    separate = nt_xent(projections[:n], projections[n:], criterion.temperature)
+    ids = views["sentence_ids"]  # the criterion masks duplicate sentences: so does this
+    separate = nt_xent(projections[:n], projections[n:], model.ntxent_temperature(), sentence_ids=(ids[:n], ids[n:]))
     (mlm + 0.7 * separate.loss).backward()
 
     assert int(lm_tokens) == int(mlm_tokens) > 0

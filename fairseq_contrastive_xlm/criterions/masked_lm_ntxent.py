@@ -109,7 +109,11 @@ class MaskedLmNTXentLoss(FairseqCriterion):
         elif lm_loss is None:
             loss, sample_size = self.weight * ntxent.loss, ntxent.views
         else:
-            tokens_all, views_all = _sum_over_workers([float(lm_tokens), float(ntxent.views)], lm_loss.device)
+            # A dummy batch's tokens are left out as its views are: they would inflate the other workers' lambda.
+            dummy = sample["ntxent"].get("dummy", False)
+            tokens_all, views_all = _sum_over_workers(
+                [0.0 if dummy else float(lm_tokens), float(ntxent.views)], lm_loss.device
+            )
             scale = (tokens_all / views_all).float()
             # Added even when lambda = 0 (adding 0 * finite is exact), so that the projection head takes
             # part in every backward, as DistributedDataParallel requires.
