@@ -123,6 +123,10 @@ def test_export_equals_ours_and_the_tokenizer_encodes_as_cxlm_prepare(scripts_da
         theirs = [tokenizer(s)["input_ids"] for s in sentences]
         disagreements[lang] = sum(a != b for a, b in zip(ours, theirs))
     assert disagreements == {lang: 0 for lang in SCRIPTS}
+    # truncation=True cuts at the model's usable positions (transformers' default would be 1e30: no cut at all)
+    positions = model.encoder.max_positions()
+    assert tokenizer.model_max_length == positions
+    assert len(tokenizer(" ".join(held_out["ru"]), truncation=True)["input_ids"]) == positions
 
     rows = [prepare_encoding(data, s) for lang in SCRIPTS for s in held_out[lang][:4]]
     tokens = batch(rows)
@@ -157,6 +161,38 @@ def test_export_with_language_embeddings_uses_token_types(scripts_data, tmp_path
     import_checkpoint.main(["hf", str(out), "--out", str(tmp_path / "back")])
     back, _, _ = load(str(tmp_path / "back" / "model.pt"), data=str(tmp_path / "back"), cpu=True)
     assert (back.args.ntxent_pooling, back.args.ntxent_layer) == ("max", 1)
+
+
+def test_an_untied_lm_head_exports_untied_and_comes_back(scripts_data, tmp_path):
+    data, held_out = scripts_data
+    checkpoint = trained(data, tmp_path / "untied", "--untie-weights-roberta")
+    out = tmp_path / "hf"
+    export_hf.main(["--checkpoint", checkpoint, "--data", data, "--out", str(out)])
+    hf = AutoModelForMaskedLM.from_pretrained(str(out)).eval()
+    model, _, _ = load(checkpoint, data=data, cpu=True)
+    assert hf.config.tie_word_embeddings is False
+    assert not torch.equal(hf.lm_head.decoder.weight, hf.roberta.embeddings.word_embeddings.weight)
+    hidden, logits, _ = largest_differences(model, hf, batch([prepare_encoding(data, s) for s in held_out["zh"][:4]]))
+    assert hidden < 1e-5 and logits < 1e-5, (hidden, logits)
+    import_checkpoint.main(["hf", str(out), "--out", str(tmp_path / "back")])
+    back, _, _ = load(str(tmp_path / "back" / "model.pt"), data=str(tmp_path / "back"), cpu=True)
+    assert back.args.untie_weights_roberta
+    torch.testing.assert_close(back.encoder.lm_head.weight, model.encoder.lm_head.weight)
+
+
+def test_a_folder_without_an_mlm_head_imports_with_one_warning(scripts_data, tmp_path, caplog):
+    """XLMRobertaModel (no lm_head.*): the head is initialised fresh, and the log says which parts."""
+    from transformers import XLMRobertaModel
+
+    data, _ = scripts_data
+    full = random_xlmr_folder(tmp_path / "full", os.path.join(data, "spm.model"), torch.zeros_like)
+    XLMRobertaModel(full.config).save_pretrained(str(tmp_path / "bare"))
+    shutil.copy(os.path.join(data, "spm.model"), tmp_path / "bare" / HF_SPM_FILE)
+    with caplog.at_level("WARNING"):
+        import_checkpoint.main(["hf", str(tmp_path / "bare"), "--out", str(tmp_path / "ours")])
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "MLM head" in r.getMessage()]
+    assert len(warnings) == 1 and "lm_head.dense" in warnings[0] and "initialised fresh" in warnings[0]
+    assert (tmp_path / "ours" / "model.pt").is_file()
 
 
 def random_xlmr_folder(path, spm_model, token_types):

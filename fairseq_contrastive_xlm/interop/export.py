@@ -35,7 +35,7 @@ def export(checkpoint: str, data: str, out: str, force: bool = False):
     with staged_directory(out, force) as staging:
         hf_model.save_pretrained(staging)
         if spm_model:
-            huggingface.write_tokenizer(spm_model, staging)
+            huggingface.write_tokenizer(spm_model, staging, model.encoder.max_positions())
         with open(os.path.join(staging, "README.md"), "w", encoding="utf-8") as f:
             f.write(model_card(out, checkpoint, cfg, config, spm_model))
     return config

@@ -14,6 +14,7 @@ XLMRoberta reproduces. Three things are not a renaming:
 """
 
 import json
+import logging
 import os
 import shutil
 from typing import Dict, List, Optional, Tuple
@@ -26,6 +27,8 @@ from ..tokenization.tokenizers import SPM_SPECIALS, load_sentencepiece
 from .xlm import FAIRSEQ_PAD
 
 ACTIVATIONS = {"gelu": "gelu", "relu": "relu", "gelu_accurate": "gelu_new", "tanh": "tanh"}  # fairseq -> HF
+logger = logging.getLogger("cxlm-import")
+
 HF_SPM_FILE = "sentencepiece.bpe.model"  # the name XLM-R's folders give the SentencePiece model
 CLASSIFIER = "sentence_classification_head"  # fairseq's sentence_prediction head
 
@@ -130,11 +133,18 @@ def hf_to_ours(config: dict, weights: Dict[str, torch.Tensor], hf_dir: str) -> T
     else:  # every token gets type 0 unless told otherwise, as it gets its position: fold it in
         state[SENTENCE_ENCODER + "embed_positions.weight"] += token_types[0]
         langs = []
-    state["encoder.lm_head.weight"] = state[SENTENCE_ENCODER + "embed_tokens.weight"]
+    untied = config.get("tie_word_embeddings") is False and "lm_head.decoder.weight" in weights
+    tied = state[SENTENCE_ENCODER + "embed_tokens.weight"]
+    state["encoder.lm_head.weight"] = weights["lm_head.decoder.weight"].clone() if untied else tied
     if "lm_head.dense.weight" in weights:
         for theirs, ours in LM_HEAD:
             state[ours] = weights[theirs].clone()
     else:  # XLMRobertaModel: no MLM head; a new one, initialised as fairseq initialises RoBERTa's
+        logger.warning(
+            "%s has no MLM head (lm_head.*): initialised fresh: lm_head.dense, lm_head.layer_norm and lm_head.bias "
+            "(the output projection is the word embeddings); continued MLM/TLM starts from an untrained head",
+            hf_dir,
+        )
         dim = int(config["hidden_size"])
         state["encoder.lm_head.dense.weight"] = torch.randn(dim, dim) * 0.02
         state["encoder.lm_head.dense.bias"] = torch.zeros(dim)
@@ -158,6 +168,8 @@ def hf_to_ours(config: dict, weights: Dict[str, torch.Tensor], hf_dir: str) -> T
         "use_lang_embeddings": bool(langs),
         "langs": ",".join(langs),
     }
+    if untied:  # an output projection of its own (--untie-weights-roberta)
+        options["untie_weights_roberta"] = True
     # Our own export records how its sentence embeddings were pooled; a round trip keeps them.
     if config.get("cxlm_pooling") is not None:
         options["ntxent_pooling"] = str(config["cxlm_pooling"])
@@ -222,7 +234,7 @@ def ours_to_roberta(model, rows: List[int], label_names: Optional[List[str]]):
         pad_token_id=1,
         bos_token_id=0,
         eos_token_id=2,
-        tie_word_embeddings=True,
+        tie_word_embeddings=not args.untie_weights_roberta,
     )
     config.cxlm_langs = list(langs)
     config.cxlm_pooling = str(args.ntxent_pooling)
@@ -248,7 +260,12 @@ def ours_to_roberta(model, rows: List[int], label_names: Optional[List[str]]):
         config.architectures = ["XLMRobertaForMaskedLM"]
         state.update({theirs: ours[mine] for theirs, mine in LM_HEAD})
         state["lm_head.bias"] = ours["encoder.lm_head.bias"][order]
-        state["lm_head.decoder.weight"] = state[prefix + "embeddings.word_embeddings.weight"]
+        # --untie-weights-roberta: the output projection is a weight of its own, exported as such (untied).
+        untied = args.untie_weights_roberta
+        decoder = (
+            ours["encoder.lm_head.weight"][order] if untied else state[prefix + "embeddings.word_embeddings.weight"]
+        )
+        state["lm_head.decoder.weight"] = decoder
         state["lm_head.decoder.bias"] = state["lm_head.bias"]
     return config, state
 
@@ -326,13 +343,14 @@ def build_hf_model(config, state):
     return model.eval()
 
 
-def write_tokenizer(spm_model: str, out_dir: str):
-    """XLM-R's tokenizer over our SentencePiece model: AutoTokenizer then encodes to our ids."""
+def write_tokenizer(spm_model: str, out_dir: str, max_length: int):
+    """XLM-R's tokenizer over our SentencePiece model: AutoTokenizer then encodes to our ids, and truncation=True
+    cuts at max_length, the model's usable positions."""
     from transformers import XLMRobertaTokenizer
 
     staging = os.path.join(out_dir, ".spm")
     os.makedirs(staging)
     shutil.copy(spm_model, os.path.join(staging, HF_SPM_FILE))
-    XLMRobertaTokenizer.from_pretrained(staging).save_pretrained(out_dir)
+    XLMRobertaTokenizer.from_pretrained(staging, model_max_length=max_length).save_pretrained(out_dir)
     os.replace(os.path.join(staging, HF_SPM_FILE), os.path.join(out_dir, HF_SPM_FILE))
     os.rmdir(staging)
