@@ -22,6 +22,9 @@ TATOEBA=${TATOEBA:-../shared/data/tatoeba}
 ONLY=${ONLY:-}
 SPLIT=${SPLIT:-test}  # where perplexity is measured
 MODEL=${MODEL:---encoder-layers 4 --encoder-embed-dim 128 --encoder-ffn-embed-dim 512 --encoder-attention-heads 4}
+# The study's baseline, which every variant changes: the defaults it began from (first-token pooling; the default is
+# mean pooling since this study). BASELINE= runs the variants against today's defaults.
+BASELINE=${BASELINE---ntxent-pooling first}
 for needed in "$DEMO/data/dict.txt" "$DEMO/raw/heldout"; do
   [ -e "$needed" ] || { echo "error: $needed is missing: run 'make demo' first (or set DEMO)" >&2; exit 2; }
 done
@@ -50,7 +53,7 @@ while IFS=$'\t' read -r name options <&3; do
     # shellcheck disable=SC2086  # MODEL and options hold several options
     fairseq-train "$DEMO/data" --user-dir fairseq_contrastive_xlm \
       --task cross_lingual_lm_contrastive --mlm-langs "$MLM_LANGS" --tlm-pairs "$TLM_PAIRS" \
-      --arch contrastive_xlm $MODEL --max-positions 128 --tokens-per-sample 128 \
+      --arch contrastive_xlm $MODEL $BASELINE --max-positions 128 --tokens-per-sample 128 \
       --criterion masked_lm_ntxent --ntxent-weight 1.0 --ntxent-temperature 0.1 \
       --optimizer adam --adam-betas '(0.9,0.98)' --lr 5e-4 --lr-scheduler inverse_sqrt --warmup-updates 100 \
       --batch-size 32 --max-update "$UPDATES" --cpu --num-workers 0 --log-format simple --log-interval 100 \
