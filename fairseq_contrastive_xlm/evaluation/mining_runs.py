@@ -7,6 +7,7 @@ from typing import Dict, List, Optional, Set, Tuple
 
 import numpy as np
 
+from .. import text_files
 from ..errors import UserInputError, check_input_file
 from ..text_files import text_lines
 from . import bucc, mining, tatoeba
@@ -21,7 +22,8 @@ class MiningSettings:
 
 
 def read_lines(path: str) -> List[str]:
-    lines = list(text_lines(path))
+    """text_files.read_lines, for a text to mine: an empty one is an error."""
+    lines = text_files.read_lines(path)
     if not lines:
         raise UserInputError(f"{path} is empty: nothing to mine")
     return lines

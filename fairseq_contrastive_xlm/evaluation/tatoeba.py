@@ -5,7 +5,7 @@ directories of en-<lang>.en / en-<lang>.<lang> files (cxlm-gettext-corpus --held
 import os
 from typing import List, Tuple
 
-from ..errors import UserInputError, check_input_file
+from ..errors import UserInputError
 from ..prepare.sources import TATOEBA_CODES
 from ..text_files import read_lines
 
@@ -24,8 +24,6 @@ def available(directory: str) -> List[str]:
 
 def read_aligned(source: str, target: str) -> Tuple[List[str], List[str]]:
     """Two line-aligned files; a different number of lines is an error naming both."""
-    for path in (source, target):
-        check_input_file(path)
     src, tgt = read_lines(source), read_lines(target)
     if len(src) != len(tgt):
         raise UserInputError(f"{source} has {len(src)} lines and {target} has {len(tgt)}: they must be line-aligned")
