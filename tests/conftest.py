@@ -16,3 +16,11 @@ def data_dir(tmp_path_factory):
     from corpus import build_data_dir
 
     return build_data_dir(str(tmp_path_factory.mktemp("corpus")))
+
+
+@pytest.fixture(scope="session")
+def scripts_data(tmp_path_factory):
+    """(data directory, held-out sentences per language): gettext en-X pairs in six scripts (corpus.SCRIPTS)."""
+    from corpus import build_scripts_data
+
+    return build_scripts_data(str(tmp_path_factory.mktemp("scripts")))

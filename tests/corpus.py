@@ -31,3 +31,45 @@ def build_data_dir(out, langs=("de", "fr"), pairs_per_lang=2500, valid=250, voca
     data = os.path.join(out, "data")
     prepare(corpora, data, PrepareOptions(vocab_size=vocab_size, valid_size=valid, test_size=0, workers=2))
     return data
+
+
+SCRIPTS = ("ru", "zh", "el", "ar", "hi", "de")  # Cyrillic, Han, Greek, Arabic, Devanagari, Latin
+LANGS = "en," + ",".join(SCRIPTS)
+
+
+def build_scripts_data(root):
+    """A data directory prepared by the pipeline from gettext pairs en-X in six scripts, and held-out sentences."""
+    corpora, held_out = [], {}
+    for lang in SCRIPTS:
+        pairs = usable_pairs(lang, 640)
+        held_out[lang] = [target for _, target in pairs[600:]]
+        for side, name in ((0, "en"), (1, lang)):
+            with open(os.path.join(root, f"en-{lang}.{name}"), "w", encoding="utf-8") as f:
+                f.writelines(pair[side] + "\n" for pair in pairs[:600])
+        paths = (os.path.join(root, f"en-{lang}.en"), os.path.join(root, f"en-{lang}.{lang}"))
+        corpora.append(Corpus(("en", lang), paths))
+    data = os.path.join(root, "data")
+    prepare(corpora, data, PrepareOptions(vocab_size=1500, valid_size=0, test_size=0, workers=2))
+    return data, held_out
+
+
+def train_on_scripts(data, save, *options):
+    """Three updates of a one-layer model on build_scripts_data's directory (TLM en-ru, en-zh; NT-Xent)."""
+    from helpers import fairseq_train
+
+    fairseq_train(
+        data,
+        save,
+        "--tlm-pairs",
+        "en-ru,en-zh",
+        "--langs",
+        LANGS,
+        "--batch-size",
+        "8",
+        "--max-update",
+        "3",
+        "--disable-validation",
+        "--no-epoch-checkpoints",
+        *options,
+    )
+    return os.path.join(save, "checkpoint_last.pt")

@@ -19,50 +19,10 @@ from fairseq_contrastive_xlm.prepare.cleaning import normalise
 from fairseq_contrastive_xlm.prepare.pipeline import Corpus, PrepareOptions, prepare
 from fairseq_contrastive_xlm.tokenization.tokenizers import SentencePieceTokenizer, encode_line
 
-from corpus import usable_pairs
+from corpus import LANGS, SCRIPTS, train_on_scripts
 from helpers import fairseq_train
 
-SCRIPTS = ("ru", "zh", "el", "ar", "hi", "de")  # Cyrillic, Han, Greek, Arabic, Devanagari, Latin
-LANGS = "en," + ",".join(SCRIPTS)
-
-
-@pytest.fixture(scope="module")
-def scripts_data(tmp_path_factory):
-    return build_scripts_data(tmp_path_factory.mktemp("scripts"))
-
-
-def build_scripts_data(root):
-    """A data directory prepared by the pipeline from gettext pairs en-X in six scripts, and held-out sentences."""
-    corpora, held_out = [], {}
-    for lang in SCRIPTS:
-        pairs = usable_pairs(lang, 640)
-        held_out[lang] = [target for _, target in pairs[600:]]
-        for side, name in ((0, "en"), (1, lang)):
-            with open(root / f"en-{lang}.{name}", "w", encoding="utf-8") as f:
-                f.writelines(pair[side] + "\n" for pair in pairs[:600])
-        corpora.append(Corpus(("en", lang), (str(root / f"en-{lang}.en"), str(root / f"en-{lang}.{lang}"))))
-    data = str(root / "data")
-    prepare(corpora, data, PrepareOptions(vocab_size=1500, valid_size=0, test_size=0, workers=2))
-    return data, held_out
-
-
-def trained(data, save, *options):
-    fairseq_train(
-        data,
-        save,
-        "--tlm-pairs",
-        "en-ru,en-zh",
-        "--langs",
-        LANGS,
-        "--batch-size",
-        "8",
-        "--max-update",
-        "3",
-        "--disable-validation",
-        "--no-epoch-checkpoints",
-        *options,
-    )
-    return os.path.join(save, "checkpoint_last.pt")
+trained = train_on_scripts
 
 
 @functools.lru_cache(maxsize=None)

@@ -296,7 +296,8 @@ def test_hydra_finetune_config(xnli_bin, pretrained, tmp_path):
 
 def test_a_finetuned_classifier_exports_with_its_labels(finetuned, xnli_bin, tmp_path):
     """cxlm-export-hf of a sentence_prediction checkpoint: transformers' XLMRobertaForSequenceClassification gives
-    our class logits (English's language embedding as the token type, as --input-lang en adds it)."""
+    our class logits with no token_type_ids, as Hugging Face's tokenizer calls it: the fine-tune's --input-lang en
+    is token type 0 (and en's type id gives the same)."""
     from transformers import AutoModelForSequenceClassification
 
     from fairseq_contrastive_xlm.checkpoints import load
@@ -310,11 +311,16 @@ def test_a_finetuned_classifier_exports_with_its_labels(finetuned, xnli_bin, tmp
     task.load_dataset("valid")
     dataset = task.datasets["valid"]
     tokens = dataset.collater([dataset[i] for i in range(8)])["net_input"]["src_tokens"]
+    assert hf.config.cxlm_input_lang == "en" and hf.config.cxlm_token_types[0] == "en"
+    assert "read as en (the model's input language)" in (tmp_path / "hf" / "README.md").read_text()
     with torch.no_grad():
         ours = model(tokens, features_only=True, classification_head_name="sentence_classification_head")[0]
-        english = torch.full_like(tokens, model.langs.index("en"))
+        english = torch.full_like(tokens, hf.config.cxlm_token_types.index("en"))
         theirs = hf(input_ids=tokens, attention_mask=tokens.ne(1).long(), token_type_ids=english).logits
+        default = hf(input_ids=tokens, attention_mask=tokens.ne(1).long()).logits
+    assert model.langs.index("en") != 0  # so that type 0 reading as English is the export's doing
     assert (ours - theirs).abs().max().item() < 1e-5
+    assert (ours - default).abs().max().item() < 1e-5
 
 
 def test_data_prepared_for_more_positions_than_the_model_has_is_refused_before_any_work(

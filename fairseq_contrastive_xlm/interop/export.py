@@ -4,6 +4,7 @@ becomes, the conversion, the tokenizer and the model card. The weight mappings a
 import glob
 import json
 import os
+from typing import NamedTuple, Optional
 
 import yaml
 
@@ -11,14 +12,34 @@ from ..atomic import staged_directory
 from ..checkpoints import is_contrastive_xlm, load
 from ..errors import UserInputError
 from ..tokenization import tokenizers
-from . import huggingface
+from . import huggingface, sentence_transformers
 
 
-def export(checkpoint: str, data: str, out: str, force: bool = False):
+class SentenceOptions(NamedTuple):
+    """How the sentence-transformers modules embed (None: as the model was trained)."""
+
+    pooling: Optional[str] = None
+    layer: Optional[int] = None
+    projection: bool = False
+
+
+def export(
+    checkpoint: str,
+    data: str,
+    out: str,
+    force: bool = False,
+    sentence: SentenceOptions = SentenceOptions(),
+    input_lang: Optional[str] = None,
+):
     """Write the folder (whole or not at all); returns its transformers config."""
     model, task, cfg = load(checkpoint, data=data, cpu=True)
     if not is_contrastive_xlm(model):
         raise UserInputError(f"{checkpoint} is not a contrastive_xlm checkpoint")
+    if sentence.projection and model.ntxent_head is None:
+        raise UserInputError(f"{checkpoint} has no projection head (it was trained without NT-Xent): drop --projection")
+    layers = model.args.encoder_layers
+    if sentence.layer is not None and not -layers - 1 <= sentence.layer <= layers:
+        raise UserInputError(f"--layer {sentence.layer} is outside the model's layers 0..{layers}")
     spm_model = os.path.join(data, tokenizers.SPM_FILE)
     spm_model = spm_model if os.path.isfile(spm_model) else None
     if model.args.lm_head == "xlm":
@@ -30,14 +51,16 @@ def export(checkpoint: str, data: str, out: str, force: bool = False):
         rows = huggingface.hf_vocabulary(task.source_dictionary, spm_model)
         if model.classification_heads and model.args.pooler_activation_fn != "tanh":
             raise UserInputError("XLMRobertaForSequenceClassification's head uses tanh (--pooler-activation-fn tanh)")
-        config, state = huggingface.ours_to_roberta(model, rows, label_names(task))
+        config, state = huggingface.ours_to_roberta(model, rows, label_names(task), input_lang)
     hf_model = huggingface.build_hf_model(config, state)
     with staged_directory(out, force) as staging:
         hf_model.save_pretrained(staging)
+        embedding = None
         if spm_model:
             huggingface.write_tokenizer(spm_model, staging, model.encoder.max_positions())
+            embedding = sentence_transformers.write(staging, model, config, state, spm_model, *sentence)
         with open(os.path.join(staging, "README.md"), "w", encoding="utf-8") as f:
-            f.write(model_card(out, checkpoint, cfg, config, spm_model))
+            f.write(model_card(out, checkpoint, cfg, config, spm_model, embedding))
     return config
 
 
@@ -48,7 +71,7 @@ def label_names(task):
     return labels.symbols[labels.nspecial :]
 
 
-def model_card(out: str, checkpoint: str, cfg, config, spm_model) -> str:
+def model_card(out: str, checkpoint: str, cfg, config, spm_model, embedding=None) -> str:
     """README.md: what the model is, how to load it, which input selects the language, how it was trained."""
     kind = config.architectures[0]
     langs = getattr(config, "cxlm_langs", [])
@@ -56,6 +79,7 @@ def model_card(out: str, checkpoint: str, cfg, config, spm_model) -> str:
     lines = [
         "---",
         "library_name: transformers",
+        *(["tags: [sentence-transformers, feature-extraction, sentence-similarity]"] if embedding else []),
         f"language: [{', '.join(langs)}]" if langs else "language: multilingual",
         "---",
         f"# {os.path.basename(os.path.abspath(out))}",
@@ -71,11 +95,13 @@ def model_card(out: str, checkpoint: str, cfg, config, spm_model) -> str:
         lines.append('tokenizer = AutoTokenizer.from_pretrained("PATH")')
     lines.append("```")
     if langs and kind.startswith("XLMRoberta"):
+        types = getattr(config, "cxlm_token_types", langs)
         lines += [
             "",
             "Language embeddings are the token types: pass `token_type_ids` filled with the language's id "
-            f"({', '.join(f'{lang}={i}' for i, lang in enumerate(langs))}); without them every token is "
-            f"read as {langs[0]}.",
+            f"({', '.join(f'{lang}={i}' for i, lang in enumerate(types))}); without them every token is "
+            f"read as {types[0]}"
+            + (" (the model's input language)." if getattr(config, "cxlm_input_lang", None) else "."),
         ]
     elif langs:
         lines += [
@@ -84,14 +110,36 @@ def model_card(out: str, checkpoint: str, cfg, config, spm_model) -> str:
             f"({', '.join(f'{lang}={i}' for i, lang in enumerate(langs))}), as for XLM.",
         ]
     if not spm_model:
-        lines += ["", "No tokenizer is included: the data directory had no SentencePiece model."]
-    lines += [
-        "",
-        f"Sentence embeddings as trained: `{config.cxlm_pooling}` pooling of layer {config.cxlm_layer} "
-        "(`-1`: the last) of the hidden states."
-        if hasattr(config, "cxlm_pooling")
-        else "",
-    ]
+        lines += [
+            "",
+            "No tokenizer (nor sentence-transformers modules, which need one) is included: the data directory had "
+            "no SentencePiece model.",
+        ]
+    if embedding:
+        what = f"`{embedding['pooling']}` pooling of layer {embedding['layer']} of {config.num_hidden_layers}"
+        if embedding["projection"]:
+            what += ", the NT-Xent projection head, L2-normalised"
+        lines += [
+            "",
+            f"## Sentence embeddings ({what})",
+            "",
+            "```python",
+            "from sentence_transformers import SentenceTransformer",
+            'embeddings = SentenceTransformer("PATH").encode(sentences)',
+            "```",
+        ]
+        if embedding["transformer"] != ".":
+            lines += [
+                "",
+                f"`{embedding['transformer']}/` holds the encoder cut to layer {embedding['layer']}, where the "
+                "embeddings are pooled; the folder's own model keeps every layer.",
+            ]
+    elif hasattr(config, "cxlm_pooling"):
+        lines += [
+            "",
+            f"Sentence embeddings as trained: `{config.cxlm_pooling}` pooling of layer {config.cxlm_layer} "
+            "(`-1`: the last) of the hidden states.",
+        ]
     training = {section: cfg.get(section) for section in ("task", "model", "criterion", "optimization", "optimizer")}
     lines += [
         "",

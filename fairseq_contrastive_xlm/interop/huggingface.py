@@ -126,12 +126,14 @@ def hf_to_ours(config: dict, weights: Dict[str, torch.Tensor], hf_dir: str) -> T
         if prefix + theirs not in weights:
             raise UserInputError(f"{hf_dir}: {prefix + theirs} is missing from its weights")
         state[ours] = weights[prefix + theirs].clone()
-    token_types = weights[prefix + "embeddings.token_type_embeddings.weight"]
+    types = weights[prefix + "embeddings.token_type_embeddings.weight"]
     langs = config.get("cxlm_langs") or []
-    if langs and token_types.size(0) == len(langs):  # our own export: one type per language
-        state[SENTENCE_ENCODER + "embed_langs.weight"] = token_types.clone()
+    if langs and types.size(0) == len(langs):  # our own export: one type per language
+        # An input language was swapped into type 0 (token_types()): back into our order.
+        order = config.get("cxlm_token_types") or langs
+        state[SENTENCE_ENCODER + "embed_langs.weight"] = types[[order.index(lang) for lang in langs]].clone()
     else:  # every token gets type 0 unless told otherwise, as it gets its position: fold it in
-        state[SENTENCE_ENCODER + "embed_positions.weight"] += token_types[0]
+        state[SENTENCE_ENCODER + "embed_positions.weight"] += types[0]
         langs = []
     untied = config.get("tie_word_embeddings") is False and "lm_head.decoder.weight" in weights
     tied = state[SENTENCE_ENCODER + "embed_tokens.weight"]
@@ -168,6 +170,8 @@ def hf_to_ours(config: dict, weights: Dict[str, torch.Tensor], hf_dir: str) -> T
         "use_lang_embeddings": bool(langs),
         "langs": ",".join(langs),
     }
+    if langs and config.get("cxlm_input_lang"):
+        options["input_lang"] = str(config["cxlm_input_lang"])
     if untied:  # an output projection of its own (--untie-weights-roberta)
         options["untie_weights_roberta"] = True
     # Our own export records how its sentence embeddings were pooled; a round trip keeps them.
@@ -204,9 +208,20 @@ def hf_vocabulary(dictionary, spm_model: Optional[str]) -> List[int]:
     return specials + [dictionary.index(piece) for piece in pieces] + [dictionary.index("<mask>")]
 
 
-def ours_to_roberta(model, rows: List[int], label_names: Optional[List[str]]):
+def token_types(langs: List[str], input_lang: Optional[str]) -> List[str]:
+    """The language of each exported token type: ours in order, but with input_lang swapped into type 0, which
+    is what Hugging Face reads when no token_type_ids are passed (its tokenizer passes none)."""
+    order = list(langs)
+    if input_lang:
+        k = order.index(input_lang)
+        order[0], order[k] = order[k], order[0]
+    return order
+
+
+def ours_to_roberta(model, rows: List[int], label_names: Optional[List[str]], input_lang: Optional[str] = None):
     """(transformers config, state dict) of an XLMRobertaForMaskedLM, or ...ForSequenceClassification when the
-    model carries fairseq's sentence_prediction head."""
+    model carries fairseq's sentence_prediction head. input_lang (default: the model's --input-lang) becomes
+    token type 0, so that inputs without token_type_ids are read as that language, as our model reads them."""
     from transformers import XLMRobertaConfig
 
     args = model.args
@@ -217,6 +232,10 @@ def ours_to_roberta(model, rows: List[int], label_names: Optional[List[str]]):
     ours = model.state_dict()
     order = torch.tensor(rows)
     langs = model.langs if model.encoder.sentence_encoder.embed_langs is not None else []
+    input_lang = (input_lang or getattr(args, "input_lang", None) or None) if langs else None
+    if input_lang and input_lang not in langs:
+        raise UserInputError(f"--input-lang {input_lang} is not among the model's languages ({','.join(langs)})")
+    types = token_types(langs, input_lang)
     dim = args.encoder_embed_dim
     classify = CLASSIFIER in model.classification_heads
     config = XLMRobertaConfig(
@@ -236,14 +255,19 @@ def ours_to_roberta(model, rows: List[int], label_names: Optional[List[str]]):
         eos_token_id=2,
         tie_word_embeddings=not args.untie_weights_roberta,
     )
-    config.cxlm_langs = list(langs)
+    config.cxlm_langs = list(langs)  # our language ids, in order
+    if input_lang:
+        config.cxlm_input_lang = input_lang
+        config.cxlm_token_types = types
     config.cxlm_pooling = str(args.ntxent_pooling)
     config.cxlm_layer = int(args.ntxent_layer)
     prefix = "roberta."
     state = {prefix + theirs: ours[mine] for theirs, mine in roberta_names(args.encoder_layers)}
     state[prefix + "embeddings.word_embeddings.weight"] = ours[SENTENCE_ENCODER + "embed_tokens.weight"][order]
     if langs:
-        state[prefix + "embeddings.token_type_embeddings.weight"] = ours[SENTENCE_ENCODER + "embed_langs.weight"]
+        by_type = torch.tensor([langs.index(lang) for lang in types])
+        rows = ours[SENTENCE_ENCODER + "embed_langs.weight"][by_type]
+        state[prefix + "embeddings.token_type_embeddings.weight"] = rows
     else:
         state[prefix + "embeddings.token_type_embeddings.weight"] = torch.zeros(1, dim)
     if classify:
@@ -332,11 +356,11 @@ def ours_to_xlm(model, rows: List[int]):
     return config, state
 
 
-def build_hf_model(config, state):
-    """The transformers model of config.architectures[0] holding exactly `state` (every parameter)."""
+def build_hf_model(config, state, **options):
+    """The transformers model of config.architectures[0] (built with `options`) holding exactly `state`."""
     import transformers
 
-    model = getattr(transformers, config.architectures[0])(config)
+    model = getattr(transformers, config.architectures[0])(config, **options)
     missing, unexpected = model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
     if missing or unexpected:
         raise RuntimeError(f"export left parameters unset {missing} or unused {unexpected}")

@@ -282,12 +282,17 @@ class ContrastiveXLMModel(RobertaModel):
 QUEUE_PREFIX = "ntxent_queue."
 
 
-def language_ids(model, lang: str, like: torch.Tensor) -> Optional[torch.Tensor]:
-    """The language-id tensor for `lang` (shaped like `like`) if the model has language embeddings, else None."""
+def language_ids(model, lang: Optional[str], like: torch.Tensor) -> Optional[torch.Tensor]:
+    """The language-id tensor for `lang` (shaped like `like`) if the model has language embeddings, else None
+    (also for lang None with a model that has an --input-lang: the encoder adds that one)."""
     langs = getattr(model, "langs", [])
     encoder = getattr(model.encoder, "sentence_encoder", None)
     if getattr(encoder, "embed_langs", None) is None:
         return None
+    if lang is None and encoder.default_lang_id is not None:
+        return None  # the encoder adds its --input-lang's embedding
+    if lang is None:
+        raise UserInputError(f"the model has language embeddings: say which language (one of {','.join(langs)})")
     if lang not in langs:
         raise UserInputError(f"language {lang} is not among the model's languages ({','.join(langs)})")
     return torch.full_like(like, langs.index(lang))

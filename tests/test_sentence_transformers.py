@@ -1,0 +1,98 @@
+"""sentence-transformers loads every cxlm-export-hf folder as it is: SentenceTransformer(folder).encode(sentences)
+equals cxlm-embed on the same sentences (first, mean and max pooling, a middle layer, the projection head), and
+the folder holds the files sentence-transformers' own save writes."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from sentence_transformers import SentenceTransformer
+
+from fairseq_contrastive_xlm.cli import embed, export_hf
+from fairseq_contrastive_xlm.interop.sentence_transformers import TRANSFORMER_DIR
+
+from corpus import SCRIPTS, train_on_scripts
+
+
+@pytest.fixture(scope="module")
+def checkpoints(scripts_data, tmp_path_factory):
+    """Two 2-layer models: mean pooling with the MLP head; and language embeddings, input language ru, max pooling
+    at layer 1 with a linear head."""
+    data, _ = scripts_data
+    root = tmp_path_factory.mktemp("st")
+    plain = train_on_scripts(data, root / "plain")
+    langs = train_on_scripts(
+        data,
+        root / "langs",
+        "--use-lang-embeddings",
+        "--input-lang",
+        "ru",
+        *("--ntxent-pooling", "max", "--ntxent-layer", "1", "--ntxent-head", "linear"),
+    )
+    return {"plain": plain, "langs": langs}
+
+
+def sentences_of(held_out):
+    """Sentences of every script, and one longer than the model's positions (both sides truncate it)."""
+    sentences = [s for lang in SCRIPTS for s in held_out[lang][:5]]
+    return sentences + [" ".join(held_out["ru"])]
+
+
+def cxlm_embed(checkpoint, data, sentences, tmp_path, *options):
+    text = tmp_path / "sentences.txt"
+    text.write_text("".join(s + "\n" for s in sentences), encoding="utf-8")
+    out = tmp_path / "ours.npy"
+    embed.main(
+        ["--checkpoint", checkpoint, "--data", data, "--input", str(text), "--out", str(out), "--dtype", "float32"]
+        + list(options)
+    )
+    return np.load(out)
+
+
+CASES = [
+    ("plain", [], ""),  # the model's own: mean pooling of the last layer
+    ("plain", ["--pooling", "first"], ""),
+    ("plain", ["--pooling", "max", "--layer", "1"], TRANSFORMER_DIR),
+    ("plain", ["--projection"], ""),
+    ("plain", ["--pooling", "first", "--layer", "0", "--projection"], TRANSFORMER_DIR),
+    ("langs", ["--projection"], TRANSFORMER_DIR),  # trained at layer 1, max; embedded as its input language ru
+]
+
+
+@pytest.mark.parametrize("model, options, transformer", CASES, ids=[" ".join([m, *o]) for m, o, _ in CASES])
+def test_sentence_transformers_encodes_as_cxlm_embed(checkpoints, scripts_data, tmp_path, model, options, transformer):
+    data, held_out = scripts_data
+    checkpoint = checkpoints[model]
+    out = tmp_path / "export"
+    export_hf.main(["--checkpoint", checkpoint, "--data", data, "--out", str(out), *options])
+    modules = json.loads((out / "modules.json").read_text())
+    assert modules[0]["path"] == transformer and modules[1]["path"] == "1_Pooling"
+    last = modules[-1]["type"].rsplit(".", 1)[1]
+    assert last == ("Normalize" if "--projection" in options else "Pooling")
+    settings = json.loads((out / transformer / "sentence_bert_config.json").read_text())
+    assert settings["max_seq_length"] == 128  # train_argv's --max-positions: what truncation keeps
+    assert "SentenceTransformer" in (out / "README.md").read_text()
+
+    sentences = sentences_of(held_out)
+    ours = cxlm_embed(checkpoint, data, sentences, tmp_path, *options)
+    if "--projection" in options:  # the NT-Xent loss compares unit vectors; the export ends with Normalize
+        ours = ours / np.linalg.norm(ours, axis=1, keepdims=True)
+    theirs = SentenceTransformer(str(out), device="cpu").encode(sentences, batch_size=7, convert_to_numpy=True)
+    assert theirs.shape == ours.shape
+    assert np.abs(theirs - ours).max() < 1e-5, np.abs(theirs - ours).max()
+    # Not trivially equal: the pooling and the layer change the embeddings this much.
+    assert np.abs(ours).max() > 1e-2
+
+
+def test_a_middle_layer_export_keeps_every_layer_for_mlm(checkpoints, scripts_data, tmp_path):
+    from transformers import AutoConfig
+
+    data, _ = scripts_data
+    out = tmp_path / "export"
+    export_hf.main(["--checkpoint", checkpoints["langs"], "--data", data, "--out", str(out)])
+    assert AutoConfig.from_pretrained(str(out)).num_hidden_layers == 2
+    assert AutoConfig.from_pretrained(str(out / TRANSFORMER_DIR)).num_hidden_layers == 1
+    assert os.path.isfile(out / TRANSFORMER_DIR / "tokenizer.json")
+    pooling = json.loads((out / "1_Pooling" / "config.json").read_text())
+    assert pooling["pooling_mode"] == "max"
