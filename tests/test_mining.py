@@ -380,3 +380,40 @@ def test_pairs_mode_hides_and_finds_translations(checkpoint, data_dir, tmp_path)
     assert "average: precision" in result.stdout
     too_many = run_tool("cxlm-mine", *argv[:-1], "150", check=False)
     assert too_many.returncode == 2 and "fewer than 2 x --hidden 150" in too_many.stderr
+
+
+def test_sparse_neighbours_are_the_dense_ones_in_any_block_size():
+    from scipy import sparse
+
+    x = sparse.random(70, 300, density=0.05, random_state=1, format="csr")
+    y = sparse.random(90, 300, density=0.05, random_state=2, format="csr")
+    dense = (x @ y.T).toarray()
+    for budget in (90, 1000, 1 << 25):  # one query a block, several, all at once
+        sims, ids = mining.sparse_knn(x, y, 4, budget=budget)
+        np.testing.assert_allclose(sims, -np.sort(-dense, axis=1)[:, :4], rtol=1e-6)
+        np.testing.assert_allclose(np.take_along_axis(dense, ids, axis=1), sims, rtol=1e-6)
+
+
+def test_char_ngram_mining_is_the_dense_computation_and_a_command(mining_set, tmp_path):
+    """cxlm-mine --baseline char-ngram: sparse neighbours give the candidates faiss gives on the same vectors made
+    dense (random unit rows, no ties); through the command, on the real mining set, with its F1 reported."""
+    from scipy import sparse
+    from sklearn.preprocessing import normalize
+
+    x = normalize(sparse.random(60, 200, density=0.3, random_state=3, format="csr"))
+    y = normalize(sparse.random(80, 200, density=0.3, random_state=4, format="csr"))
+    for strategy in mining.STRATEGIES:
+        ours = mining.candidates_of_neighbours(mining.sparse_knn(x, y, 4), mining.sparse_knn(y, x, 4), strategy)
+        dense = mining.margin_candidates(x.toarray(), y.toarray(), 4, strategy, "flat")
+        assert (ours.source.tolist(), ours.target.tolist()) == (dense.source.tolist(), dense.target.tolist())
+        np.testing.assert_allclose(ours.scores, dense.scores, rtol=1e-5)
+
+    out, report = tmp_path / "mined.tsv", tmp_path / "mined.json"
+    argv = ["--src", str(mining_set / "de.txt"), "--tgt", str(mining_set / "en.txt"), "--baseline", "char-ngram"]
+    gold = ["--gold", str(mining_set / "gold.tsv"), "--tune"]
+    result = run_tool("cxlm-mine", *argv, *gold, "--out", str(out), "--json", str(report))
+    measured = json.loads(report.read_text())["scores"]
+    assert 0 < measured["f1"] <= 100 and "gold (threshold tuned on it)" in result.stdout
+    assert len(out.read_text(encoding="utf-8").splitlines()) == json.loads(report.read_text())["written"]
+    both = run_tool("cxlm-mine", *argv, "--checkpoint", "x.pt", "--data", "d", "--out", str(out), check=False)
+    assert both.returncode == 2 and "--baseline" in both.stderr

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sentence_transformers import SentenceTransformer
 
-from fairseq_contrastive_xlm.cli import embed, export_hf
+from fairseq_contrastive_xlm.cli import embed, export_hf, mine, retrieval
 from fairseq_contrastive_xlm.interop.sentence_transformers import TRANSFORMER_DIR
 
 from corpus import SCRIPTS, train_on_scripts
@@ -96,3 +96,41 @@ def test_a_middle_layer_export_keeps_every_layer_for_mlm(checkpoints, scripts_da
     assert os.path.isfile(out / TRANSFORMER_DIR / "tokenizer.json")
     pooling = json.loads((out / "1_Pooling" / "config.json").read_text())
     assert pooling["pooling_mode"] == "max"
+
+
+def test_st_model_takes_a_row_beside_the_checkpoint(checkpoints, scripts_data, tmp_path, capsys):
+    """--st-model in cxlm-embed, cxlm-retrieval and cxlm-mine, with the folder our export wrote: the same
+    embeddings, accuracies and mined pairs as the checkpoint it came from."""
+    from corpus import usable_pairs
+
+    data, held_out = scripts_data
+    model = ["--checkpoint", checkpoints["plain"], "--data", data]
+    folder = tmp_path / "export"
+    export_hf.main([*model, "--out", str(folder)])
+    st = ["--st-model", str(folder)]
+
+    text = tmp_path / "ru.txt"
+    text.write_text("".join(s + "\n" for s in held_out["ru"]), encoding="utf-8")
+    for name, source in (("ours", model), ("theirs", st)):
+        embed.main([*source, "--input", str(text), "--out", str(tmp_path / f"{name}.npy"), "--dtype", "float32"])
+    difference = np.abs(np.load(tmp_path / "ours.npy") - np.load(tmp_path / "theirs.npy")).max()
+    assert difference < 1e-5, difference
+
+    pairs = tmp_path / "pairs"
+    pairs.mkdir()
+    for lang in ("ru", "de"):
+        held = usable_pairs(lang, 700)[600:]
+        (pairs / f"en-{lang}.en").write_text("".join(p[0] + "\n" for p in held), encoding="utf-8")
+        (pairs / f"en-{lang}.{lang}").write_text("".join(p[1] + "\n" for p in held), encoding="utf-8")
+    reports = {}
+    for name, source in (("ours", model), ("theirs", st)):
+        retrieval.main([*source, "--pairs", str(pairs), "--json", str(tmp_path / f"r_{name}.json")])
+        mine.main([*source, "--pairs", str(pairs), "--hidden", "30", "--json", str(tmp_path / f"m_{name}.json")])
+        reports[name] = [json.loads((tmp_path / f"{kind}_{name}.json").read_text()) for kind in ("r", "m")]
+    (retrieval_ours, mining_ours), (retrieval_theirs, mining_theirs) = reports["ours"], reports["theirs"]
+    assert retrieval_theirs["st_model"] == str(folder) and retrieval_ours["pooling"] == "mean"
+    assert retrieval_theirs["results"] == retrieval_ours["results"]
+    assert mining_theirs["results"] == mining_ours["results"]
+    with pytest.raises(SystemExit) as refused:
+        retrieval.main([*st, "--pooling", "max", "--pairs", str(pairs)])
+    assert refused.value.code == 2 and "embeds as it was saved" in capsys.readouterr().err

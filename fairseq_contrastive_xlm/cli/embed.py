@@ -19,7 +19,7 @@ import time
 from ..errors import UserInputError
 from ..evaluation.embedding import embed_file
 from . import command
-from .inputs import embedder_from, embedder_options
+from .inputs import check_embedder_options, embedder_from, embedder_options
 
 
 def parse_args(argv):
@@ -31,6 +31,7 @@ def parse_args(argv):
     parser.add_argument("--dtype", choices=["float16", "float32"], default="float16", help="default float16")
     parser.add_argument("--chunk", type=int, default=50_000, help="lines read and embedded at a time (default 50000)")
     args = parser.parse_args(argv)
+    check_embedder_options(parser, args)
     if len(args.input) != len(args.out):
         raise UserInputError(f"{len(args.input)} --input files but {len(args.out)} --out files: give one each")
     if any(not out.endswith(".npy") for out in args.out):

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..evaluation import plots
 from . import command
-from .inputs import check_pair_options, embedder_from, embedder_options, pair_options, pair_sets
+from .inputs import check_embedder_options, check_pair_options, embedder_from, embedder_options, pair_options, pair_sets
 
 
 def parse_args(argv):
@@ -26,6 +26,7 @@ def parse_args(argv):
     parser.add_argument("--seed", type=int, default=1, help="t-SNE seed")
     parser.add_argument("--out", required=True, help="the PNG to write")
     args = parser.parse_args(argv)
+    check_embedder_options(parser, args)
     check_pair_options(parser, args)
     return args
 

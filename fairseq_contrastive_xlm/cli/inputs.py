@@ -4,14 +4,18 @@
 from typing import Dict, List, NamedTuple
 
 from ..evaluation import tatoeba
-from ..evaluation.embedding import SentenceEmbedder
+from ..evaluation.embedding import SentenceEmbedder, SentenceTransformerEmbedder
 from ..languages import select_langs
 from ..modules import POOLINGS
 
 
-def embedder_options(parser, required=True):
-    parser.add_argument("--checkpoint", required=required, help="a contrastive_xlm checkpoint")
-    parser.add_argument("--data", required=required, help="its data directory (spm.model and the dictionary)")
+def embedder_options(parser):
+    parser.add_argument("--checkpoint", help="a contrastive_xlm checkpoint (with --data)")
+    parser.add_argument("--data", help="its data directory (spm.model and the dictionary)")
+    parser.add_argument(
+        "--st-model",
+        help="instead of --checkpoint/--data: any sentence-transformers folder (cxlm-export-hf's, LaBSE, ...)",
+    )
     parser.add_argument("--pooling", choices=POOLINGS, help="default: the model's --ntxent-pooling")
     parser.add_argument(
         "--layer", type=int, help="0 = embeddings, 1..L, -1 = last (default: the model's --ntxent-layer)"
@@ -21,7 +25,22 @@ def embedder_options(parser, required=True):
     parser.add_argument("--cpu", action="store_true", help="use the CPU even if a GPU is present")
 
 
-def embedder_from(args) -> SentenceEmbedder:
+def check_embedder_options(parser, args, baseline: bool = False, required: bool = True) -> bool:
+    """At most one source of embeddings (exactly one if required): --checkpoint and --data, --st-model, or
+    (where offered) --baseline. Returns whether it is a model (not the baseline, not none)."""
+    given = [bool(args.checkpoint or args.data), bool(args.st_model), bool(getattr(args, "baseline", None))]
+    half = (args.checkpoint or args.data) and not (args.checkpoint and args.data)
+    if sum(given) > 1 or half or (required and not any(given)):
+        parser.error(f"give --checkpoint and --data, or --st-model{', or --baseline char-ngram' if baseline else ''}")
+    if args.st_model and (args.pooling or args.layer is not None or args.projection):
+        parser.error("--pooling, --layer and --projection are the checkpoint's: a --st-model embeds as it was saved")
+    return given[0] or given[1]
+
+
+def embedder_from(args):
+    """The embedder the options name: a checkpoint (SentenceEmbedder) or a sentence-transformers folder."""
+    if args.st_model:
+        return SentenceTransformerEmbedder(args.st_model, args.cpu)
     return SentenceEmbedder(args.checkpoint, args.data, args.pooling, args.layer, args.projection, args.cpu)
 
 

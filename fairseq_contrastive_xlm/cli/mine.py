@@ -5,7 +5,11 @@
     cxlm-mine --src s.txt --tgt t.txt --checkpoint ckpt.pt --data data-bin --gold gold.tsv --tune --out mined.tsv
     cxlm-mine --bucc data/bucc2018 --lang de --checkpoint ckpt.pt --data data-bin --json bucc_de.json
     cxlm-mine --pairs runs/demo/raw/heldout --hidden 300 --checkpoint ckpt.pt --data data-bin --json mining.json
+    cxlm-mine --pairs runs/demo/raw/heldout --hidden 300 --st-model my-export --json mining.json
+    cxlm-mine --pairs runs/demo/raw/heldout --hidden 300 --baseline char-ngram --json mining.json
 
+--st-model embeds with any sentence-transformers folder (cxlm-export-hf's, LaBSE, ...); --baseline char-ngram
+scores with character-trigram TF-IDF vectors (exact neighbours), the lexical reference row of a mining table.
 Sentences are embedded once per distinct sentence (duplicates merged), every sentence of each side gets its k = 4
 nearest neighbours on the other (faiss), and candidates are scored by ratio margin and chosen by --strategy
 (evaluation/mining.py). The output TSV holds score, source sentence and target sentence, best first: every
@@ -27,12 +31,15 @@ from ..atomic import atomic_path
 from ..evaluation import mining
 from ..evaluation import mining_runs as runs
 from . import command, write_json
-from .inputs import embedder_from, embedder_options
+from .inputs import check_embedder_options, embedder_from, embedder_options
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="cxlm-mine", description=__doc__.split("\n\n")[0])
-    embedder_options(parser, required=False)
+    embedder_options(parser)
+    parser.add_argument(
+        "--baseline", choices=["char-ngram"], help="mine with character-trigram TF-IDF instead of a model"
+    )
     parser.add_argument("--src", help="source sentences, one per line")
     parser.add_argument("--tgt", help="target sentences, one per line")
     parser.add_argument("--src-lang", default="xx", help="language of --src (for language embeddings)")
@@ -57,15 +64,19 @@ def parse_args(argv):
     parser.add_argument("--out", help="the mined pairs (TSV); with --bucc, the test split's id pairs")
     parser.add_argument("--json", help="write the threshold and precision/recall/F1 here")
     args = parser.parse_args(argv)
-    model = bool(args.checkpoint and args.data)
+    scorer = check_embedder_options(parser, args, baseline=True, required=False) or bool(args.baseline)
     if args.bucc or args.pairs:
-        if not model or (args.bucc and not args.lang):
-            parser.error("--bucc needs --lang, --checkpoint and --data; --pairs needs --checkpoint and --data")
+        if not scorer or (args.bucc and not args.lang):
+            parser.error(
+                "--bucc needs --lang; --bucc and --pairs need --checkpoint and --data, --st-model or --baseline"
+            )
     else:
         if not (args.src and args.tgt and args.out):
             parser.error("give --src, --tgt and --out (or --bucc DIR --lang L)")
-        if model == bool(args.src_emb or args.tgt_emb) or bool(args.src_emb) != bool(args.tgt_emb):
-            parser.error("give either --checkpoint and --data, or --src-emb and --tgt-emb")
+        if scorer == bool(args.src_emb or args.tgt_emb) or bool(args.src_emb) != bool(args.tgt_emb):
+            parser.error(
+                "give either --checkpoint and --data (or --st-model, or --baseline), or --src-emb and --tgt-emb"
+            )
         if args.tune and not args.gold:
             parser.error("--tune needs --gold")
         if args.tune and args.threshold is not None:
@@ -96,12 +107,13 @@ def mine_files(args, settings):
     if args.src_emb:
         x = runs.load_embeddings(args.src_emb, len(source), args.src)[runs.first_rows(source_rows)]
         y = runs.load_embeddings(args.tgt_emb, len(target), args.tgt)[runs.first_rows(target_rows)]
+        scores, pairs = runs.mine_sentences(distinct_source, distinct_target, x, y, settings)
     else:
-        embedder = embedder_from(args)
-        x = embedder.embed(distinct_source, args.src_lang, args.batch_size, progress=len(source) > 2000)
-        y = embedder.embed(distinct_target, args.tgt_lang, args.batch_size, progress=len(target) > 2000)
-        embedder.report_truncated("cxlm-mine")
-    scores, pairs = runs.mine_sentences(distinct_source, distinct_target, x, y, settings)
+        embedder = scorer_from(args)
+        scores, pairs = runs.mine_collections(
+            embedder, distinct_source, distinct_target, args.src_lang, args.tgt_lang, settings
+        )
+        report_truncated(embedder)
     threshold, measured = runs.threshold_and_scores(scores, pairs, gold, args.threshold, args.tune)
     kept = [(s, p) for s, p in zip(scores, pairs) if threshold is None or s >= threshold]
     write_lines(args.out, (f"{s:.6f}\t{a}\t{b}" for s, (a, b) in kept))
@@ -116,8 +128,18 @@ def mine_files(args, settings):
     return report
 
 
+def scorer_from(args):
+    """The embedder, or None for --baseline char-ngram."""
+    return None if args.baseline else embedder_from(args)
+
+
+def report_truncated(embedder):
+    if embedder is not None:
+        embedder.report_truncated("cxlm-mine")
+
+
 def mine_bucc(args, settings):
-    embedder = embedder_from(args)
+    embedder = scorer_from(args)
     report, lines = runs.mine_bucc(embedder, args.bucc, args.lang, settings, test=bool(args.out))
     print_scores(f"{args.lang} training (threshold tuned on it)", report["threshold"], report["training"])
     if "sample" in report:
@@ -125,12 +147,12 @@ def mine_bucc(args, settings):
     if "test_pairs" in report:
         write_lines(args.out, lines)
         print(f"{args.lang} test: {len(lines)} id pairs written to {args.out}")
-    embedder.report_truncated("cxlm-mine")
+    report_truncated(embedder)
     return report
 
 
 def mine_hidden(args, settings):
-    embedder = embedder_from(args)
+    embedder = scorer_from(args)
     results = runs.mine_hidden(embedder, args.pairs, args.hidden, settings)
     for lang, measured in results.items():
         if lang != "average":
@@ -138,7 +160,7 @@ def mine_hidden(args, settings):
             print_scores(f"{lang}: {where}", measured["threshold"], measured)
     average = results["average"]
     print(f"average: precision {average['precision']:.1f}, recall {average['recall']:.1f}, F1 {average['f1']:.1f}")
-    embedder.report_truncated("cxlm-mine")
+    report_truncated(embedder)
     return {"hidden": args.hidden, "strategy": args.strategy, "results": results}
 
 

@@ -14,32 +14,28 @@ reference row that says how far a matcher of spellings alone gets.
 """
 
 import argparse
-import os
 
 import numpy as np
 
 from ..evaluation.retrieval import accuracy_of_similarity, char_ngram_similarity, retrieval_accuracy
 from . import command, write_json
-from .inputs import check_pair_options, embedder_from, embedder_options, pair_options, pair_sets
+from .inputs import check_embedder_options, check_pair_options, embedder_from, embedder_options, pair_options, pair_sets
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="cxlm-retrieval", description=__doc__.split("\n\n")[0])
-    embedder_options(parser, required=False)
+    embedder_options(parser)
     pair_options(parser, "default: all present")
     parser.add_argument(
         "--baseline",
         choices=["char-ngram"],
-        help="score with character-trigram TF-IDF instead of a model (no --checkpoint/--data)",
+        help="score with character-trigram TF-IDF instead of a model (no --checkpoint/--data or --st-model)",
     )
     parser.add_argument("--k", type=int, default=4, help="neighbours for the margin (default 4)")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
     check_pair_options(parser, args)
-    if bool(args.baseline) == bool(args.checkpoint or args.data) or not (
-        args.baseline or args.checkpoint and args.data
-    ):
-        parser.error("give --checkpoint and --data, or --baseline char-ngram")
+    check_embedder_options(parser, args, baseline=True)
     return args
 
 
@@ -77,16 +73,7 @@ def main(argv=None):
     if embedder is None:
         report = {"baseline": args.baseline, "results": results, "average": summary}
     else:
-        report = {
-            "checkpoint": os.path.abspath(args.checkpoint),
-            "pooling": args.pooling or str(embedder.model.args.ntxent_pooling),
-            "layer": args.layer if args.layer is not None else embedder.model.args.ntxent_layer,
-            "projection": args.projection,
-            "truncated_sentences": embedder.truncated,
-            "max_positions": embedder.max_tokens,
-            "results": results,
-            "average": summary,
-        }
+        report = {**embedder.describe(), "results": results, "average": summary}
     print(
         f"{'':<8}{'pairs':>6}  {'cosine ' + directions[0]:>14}{directions[1]:>8}"
         f"  {'margin ' + directions[0]:>14}{directions[1]:>8}"

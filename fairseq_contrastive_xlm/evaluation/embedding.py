@@ -20,6 +20,18 @@ from ..tokenization import tokenizers
 logger = logging.getLogger(__name__)
 
 
+def report_truncated(embedder, what: str):
+    """One line when sentences were cut to the model's positions (they are embedded all the same)."""
+    if embedder.truncated:
+        logger.warning(
+            "%s: %d sentences are longer than the model's %d positions and were cut to fit (each is still "
+            "embedded and scored)",
+            what,
+            embedder.truncated,
+            embedder.max_tokens,
+        )
+
+
 class SentenceEmbedder:
     """checkpoint: a contrastive_xlm checkpoint; data: its data directory (spm.model and the dictionary)."""
 
@@ -39,12 +51,25 @@ class SentenceEmbedder:
         if projection and self.model.ntxent_head is None:
             raise UserInputError(f"{checkpoint} has no projection head (it was trained without NT-Xent)")
         self.dictionary = task.source_dictionary
+        self.checkpoint = checkpoint
         self.pooling = pooling
         self.layer = layer
         self.projection = projection
         self.max_tokens = self.model.encoder.max_positions()
         self.device = next(self.model.parameters()).device
         self.truncated = 0  # sentences cut to the model's positions so far: every sentence is embedded, none dropped
+
+    def describe(self) -> dict:
+        """What embedded, for a report: the checkpoint and how it pooled."""
+        args = self.model.args
+        return {
+            "checkpoint": os.path.abspath(self.checkpoint),
+            "pooling": self.pooling or str(args.ntxent_pooling),
+            "layer": self.layer if self.layer is not None else args.ntxent_layer,
+            "projection": self.projection,
+            "truncated_sentences": self.truncated,
+            "max_positions": self.max_tokens,
+        }
 
     @property
     def dimensions(self) -> int:
@@ -61,16 +86,7 @@ class SentenceEmbedder:
             self.truncated += 1
         return ids
 
-    def report_truncated(self, what: str):
-        """One line when sentences were cut to the model's positions (they are embedded all the same)."""
-        if self.truncated:
-            logger.warning(
-                "%s: %d sentences are longer than the model's %d positions and were cut to fit (each is still "
-                "embedded and scored)",
-                what,
-                self.truncated,
-                self.max_tokens,
-            )
+    report_truncated = report_truncated
 
     @torch.no_grad()
     def embed(self, sentences: List[str], lang: str, batch_size: int = 64, progress: bool = False) -> np.ndarray:
@@ -96,6 +112,45 @@ class SentenceEmbedder:
                 out = np.zeros((len(sentences), vectors.shape[1]), dtype=np.float32)
             out[rows] = vectors
         return out
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers folder (LaBSE, our own export, an earlier model) behind SentenceEmbedder's
+    interface, so that it takes a row in the same tables. The language is not an input of theirs."""
+
+    def __init__(self, path: str, cpu: bool = False):
+        if not os.path.isfile(os.path.join(path, "modules.json")):
+            raise UserInputError(f"{path} is not a sentence-transformers folder (no modules.json)")
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            self.model = SentenceTransformer(path, device="cpu" if cpu or not torch.cuda.is_available() else None)
+        except (OSError, ValueError, KeyError, ImportError) as err:
+            raise UserInputError(
+                f"{path}: sentence-transformers cannot load it ({type(err).__name__}: {err})"
+            ) from None
+        self.path = path
+        self.max_tokens = self.model.max_seq_length
+        self.truncated = 0
+
+    report_truncated = report_truncated
+
+    @property
+    def dimensions(self) -> int:
+        return self.model.get_embedding_dimension()
+
+    def describe(self) -> dict:
+        return {"st_model": os.path.abspath(self.path), "truncated_sentences": self.truncated}
+
+    def embed(self, sentences: List[str], lang: str = None, batch_size: int = 64, progress: bool = False):
+        """N x D float32 embeddings, in the order of `sentences`."""
+        tokenizer = getattr(self.model, "tokenizer", None)
+        if tokenizer is not None and self.max_tokens:  # counted as ours are: cut, still embedded
+            self.truncated += sum(len(ids) > self.max_tokens for ids in tokenizer(list(sentences))["input_ids"])
+        vectors = self.model.encode(
+            list(sentences), batch_size=batch_size, convert_to_numpy=True, show_progress_bar=progress
+        )
+        return np.asarray(vectors, dtype=np.float32)
 
 
 def count_lines(path: str) -> int:

@@ -69,17 +69,38 @@ class Candidates(NamedTuple):
     target: np.ndarray  # row of the target collection
 
 
+def sparse_knn(queries, database, k: int, budget: int = 1 << 25):
+    """knn for sparse unit rows (the char-ngram baseline), exact: a block of queries at a time, each block's
+    similarities at most `budget` entries."""
+    k = min(k, database.shape[0])
+    sims = np.empty((queries.shape[0], k), dtype=np.float32)
+    ids = np.empty((queries.shape[0], k), dtype=np.int64)
+    block = max(1, budget // max(1, database.shape[0]))
+    for start in range(0, queries.shape[0], block):
+        similarity = (queries[start : start + block] @ database.T).toarray()
+        top = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+        values = np.take_along_axis(similarity, top, axis=1)
+        order = np.argsort(-values, axis=1, kind="stable")
+        sims[start : start + block] = np.take_along_axis(values, order, axis=1)
+        ids[start : start + block] = np.take_along_axis(top, order, axis=1)
+    return sims, ids
+
+
 def margin_candidates(x: np.ndarray, y: np.ndarray, k: int = 4, strategy: str = "max", kind: str = "auto"):
     """Mined pairs (x row, y row) with their ratio-margin scores, best first, by the given strategy."""
+    x, y = unit_rows(x), unit_rows(y)
+    return candidates_of_neighbours(knn(x, y, k, kind), knn(y, x, k, kind), strategy)
+
+
+def candidates_of_neighbours(x2y, y2x, strategy: str = "max") -> "Candidates":
+    """margin_candidates from each side's k nearest neighbours on the other: (similarities, indices) each."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy '{strategy}' (expected one of {', '.join(STRATEGIES)})")
-    x, y = unit_rows(x), unit_rows(y)
-    x2y_sim, x2y_ids = knn(x, y, k, kind)
-    y2x_sim, y2x_ids = knn(y, x, k, kind)
+    (x2y_sim, x2y_ids), (y2x_sim, y2x_ids) = x2y, y2x
     x_mean, y_mean = x2y_sim.mean(axis=1), y2x_sim.mean(axis=1)
     forward = x2y_sim / ((x_mean[:, None] + y_mean[x2y_ids]) / 2)  # x -> its k targets
     backward = y2x_sim / ((y_mean[:, None] + x_mean[y2x_ids]) / 2)  # y -> its k sources
-    rows_x, rows_y = np.arange(len(x)), np.arange(len(y))
+    rows_x, rows_y = np.arange(len(x2y_ids)), np.arange(len(y2x_ids))
     best_f, best_b = forward.argmax(axis=1), backward.argmax(axis=1)
     fwd = Candidates(forward[rows_x, best_f], rows_x, x2y_ids[rows_x, best_f])
     bwd = Candidates(backward[rows_y, best_b], y2x_ids[rows_y, best_b], rows_y)

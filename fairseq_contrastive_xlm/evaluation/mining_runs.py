@@ -1,5 +1,6 @@
 """The three ways cxlm-mine mines, as library calls that return what they found: two text files (embedded by a
-model or read from cxlm-embed's .npy files), the BUCC 2018 task, and translations hidden among held-out pairs.
+model, read from cxlm-embed's .npy files, or the character-trigram baseline), the BUCC 2018 task, and
+translations hidden among held-out pairs. The embedder None stands for the baseline throughout.
 The algorithm itself (kNN, margin, strategies, thresholds) is evaluation/mining.py."""
 
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ import numpy as np
 from .. import text_files
 from ..errors import UserInputError, check_input_file
 from ..text_files import text_lines
-from . import bucc, mining, tatoeba
+from . import bucc, mining, retrieval, tatoeba
 
 
 @dataclass
@@ -84,6 +85,24 @@ def mine_sentences(
     return found.scores, [(source[i], target[j]) for i, j in zip(found.source, found.target)]
 
 
+def mine_collections(
+    embedder, source: List[str], target: List[str], source_lang: str, target_lang: str, settings: MiningSettings
+) -> Tuple[np.ndarray, List[Tuple[str, str]]]:
+    """mine_sentences of two collections of distinct sentences embedded by `embedder` (a SentenceEmbedder or
+    any with its interface), or with embedder None by the character-trigram baseline (sparse, exact kNN)."""
+    if embedder is None:
+        x, y = retrieval.char_ngram_vectors(source, target)
+        k = settings.k
+        found = mining.candidates_of_neighbours(
+            mining.sparse_knn(x, y, k), mining.sparse_knn(y, x, k), settings.strategy
+        )
+        return found.scores, [(source[i], target[j]) for i, j in zip(found.source, found.target)]
+    progress = max(len(source), len(target)) > 2000
+    x = embedder.embed(source, source_lang, settings.batch_size, progress=progress)
+    y = embedder.embed(target, target_lang, settings.batch_size, progress=progress)
+    return mine_sentences(source, target, x, y, settings)
+
+
 def threshold_and_scores(
     scores, pairs, gold, threshold: Optional[float], tune: bool
 ) -> Tuple[Optional[float], Optional[Dict]]:
@@ -98,9 +117,7 @@ def threshold_and_scores(
 
 def _mine_bucc_split(embedder, split: bucc.Split, lang: str, settings: MiningSettings):
     foreign, english = sorted(set(split.foreign.values())), sorted(set(split.english.values()))
-    x = embedder.embed(foreign, lang, settings.batch_size, progress=True)
-    y = embedder.embed(english, "en", settings.batch_size, progress=True)
-    scores, pairs = mine_sentences(foreign, english, x, y, settings)
+    scores, pairs = mine_collections(embedder, foreign, english, lang, "en", settings)
     gold = None
     if split.gold is not None:
         gold = {(split.foreign[f], split.english[e]) for f, e in split.gold}
@@ -149,9 +166,7 @@ def mine_hidden(embedder, directory: str, hidden: int, settings: MiningSettings)
         if len(foreign) < 2 * hidden:
             raise UserInputError(f"{directory}: en-{lang} has {len(foreign)} pairs, fewer than 2 x --hidden {hidden}")
         found = mining.hide_translations(foreign, english, hidden)
-        x = embedder.embed(found.foreign, lang, settings.batch_size)
-        y = embedder.embed(found.english, "en", settings.batch_size)
-        scores, pairs = mine_sentences(found.foreign, found.english, x, y, settings)
+        scores, pairs = mine_collections(embedder, found.foreign, found.english, lang, "en", settings)
         gold = {(found.foreign[i], found.english[j]) for i, j in found.gold}
         threshold, measured = mining.tune_threshold(scores, pairs, gold)
         report[lang] = {

@@ -45,15 +45,22 @@ def retrieval_accuracy(source: np.ndarray, target: np.ndarray, k: int = 4) -> Di
     return accuracy_of_similarity(cosine(source, target), k)
 
 
-def char_ngram_similarity(source: List[str], target: List[str], n: int = 3) -> np.ndarray:
-    """Cosine of character n-gram TF-IDF vectors (n-grams within words, padded by a space; the vocabulary and
-    document frequencies from both sides): a lexical matcher that knows nothing of meaning, the reference row
-    of every retrieval table. Shared placeholders, names, numbers and loanwords are what it finds."""
+def char_ngram_vectors(source: List[str], target: List[str], n: int = 3):
+    """Sparse character n-gram TF-IDF vectors of unit length (n-grams within words, padded by a space; the
+    vocabulary and document frequencies from both sides): a lexical matcher that knows nothing of meaning, the
+    reference row of every retrieval and mining table. Shared placeholders, names, numbers and loanwords are what
+    it finds."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(n, n), lowercase=True, sublinear_tf=True)
-    vectors = vectorizer.fit_transform(list(source) + list(target))  # rows have unit length
-    return (vectors[: len(source)] @ vectors[len(source) :].T).toarray()
+    vectors = vectorizer.fit_transform(list(source) + list(target))
+    return vectors[: len(source)], vectors[len(source) :]
+
+
+def char_ngram_similarity(source: List[str], target: List[str], n: int = 3) -> np.ndarray:
+    """Cosine of char_ngram_vectors: source x target."""
+    x, y = char_ngram_vectors(source, target, n)
+    return (x @ y.T).toarray()
 
 
 def accuracy_of_similarity(similarity: np.ndarray, k: int = 4) -> Dict[str, Dict[str, float]]:
