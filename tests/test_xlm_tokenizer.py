@@ -13,7 +13,7 @@ from transformers import XLMTokenizer as TransformersXLMTokenizer
 from fairseq_contrastive_xlm.cli import import_checkpoint, retrieval, xnli_prepare
 from fairseq_contrastive_xlm.errors import UserInputError
 from fairseq_contrastive_xlm.prepare.pipeline import Corpus, PrepareOptions, prepare
-from fairseq_contrastive_xlm.tokenization.xlm_tokenizer import END, XLMTokenizer, read_codes
+from fairseq_contrastive_xlm.tokenization.xlm_tokenizer import END, SETTINGS_FILE, XLMTokenizer, lowercases, read_codes
 
 from corpus import usable_pairs
 from xnli_fixtures import write_xnli_dir, write_xnli_mt_train
@@ -166,3 +166,46 @@ def test_an_imported_xlm_reads_text_through_its_codes(texts_and_codes, tmp_path)
         ]
     )
     assert (tmp_path / "xnli" / "codes").read_text() == open(codes).read()  # XNLI encoded as XLM did
+
+
+def test_which_xlm_models_lowercase():
+    assert lowercases({"n_langs": 15}) and lowercases({"n_langs": 3}) and lowercases({})
+    assert not lowercases({"n_langs": 17}) and not lowercases({"n_langs": 100})  # XLM-17, XLM-100: cased
+    assert not lowercases({"n_langs": 15, "do_lowercase_and_remove_accent": False})  # said outright, it wins
+
+
+def test_a_cased_xlm_prepares_and_reads_cased_text_unless_told(texts_and_codes, tmp_path):
+    """cxlm-import records that a model is cased; cxlm-prepare --tokenizer xlm and the evaluation commands follow
+    it, and --lowercase / --no-lowercase override it."""
+    from test_import_xlm import xlm_checkpoint
+
+    from fairseq_contrastive_xlm.cli import prepare as prepare_command
+    from fairseq_contrastive_xlm.tokenization import tokenizers
+
+    texts, codes, _ = texts_and_codes
+    xlm_checkpoint(str(tmp_path / "xlm.pth"), {"do_lowercase_and_remove_accent": False})
+    ours = tmp_path / "ours"
+    import_checkpoint.main(["xlm", str(tmp_path / "xlm.pth"), "--codes", codes, "--out", str(ours)])
+    assert json.loads((ours / SETTINGS_FILE).read_text()) == {"lowercase_and_remove_accent": False}
+    assert tokenizers.of_data_directory(str(ours)).words("Ça coûte 5 €", "fr")[:2] == ["Ça", "coûte"]
+    assert tokenizers.of_data_directory(str(ours), lowercase=True).words("Ça coûte 5 €", "fr")[:2] == ["ca", "coute"]
+
+    cased = XLMTokenizer(codes, lowercase=False)
+    pieces = collections.Counter(p for lang in ("en", "ru") for s in texts[lang] for p in cased.pieces(s, lang))
+    (tmp_path / "dict.txt").write_text("".join(f"{p} {c}\n" for p, c in pieces.most_common()), encoding="utf-8")
+    for lang in ("en", "ru"):
+        (tmp_path / f"en-ru.{lang}").write_text("".join(line + "\n" for line in texts[lang]), encoding="utf-8")
+    common = [
+        *("--para", f"en-ru:{tmp_path / 'en-ru.en'},{tmp_path / 'en-ru.ru'}", "--tokenizer", "xlm"),
+        *("--bpe-codes", str(ours / "codes"), "--dict", str(tmp_path / "dict.txt"), "--valid-size", "0"),
+        *("--test-size", "0", "--workers", "2", "--max-length-ratio", "100"),
+    ]
+    for name, flag, lowercase in (("as_recorded", [], False), ("told", ["--lowercase"], True)):
+        data = tmp_path / name
+        prepare_command.main([*common, *flag, "--out", str(data)])
+        assert json.loads((data / SETTINGS_FILE).read_text()) == {"lowercase_and_remove_accent": lowercase}
+        dictionary = Dictionary.load(str(data / "dict.txt"))
+        binarized = data_utils.load_indexed_dataset(str(data / "para" / "en-ru" / "train.en-ru.en"), dictionary, "mmap")
+        decoded = [dictionary.string(binarized[i]) for i in range(len(binarized))]
+        capitals = sum(any(c.isupper() for c in line) for line in decoded)
+        assert (capitals == 0) == lowercase and (lowercase or capitals > 100), capitals

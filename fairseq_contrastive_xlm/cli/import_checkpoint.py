@@ -21,7 +21,7 @@ from ..errors import UserInputError
 from ..interop import huggingface, xlm
 from ..modules import SENTENCE_ENCODER
 from ..tokenization import tokenizers
-from ..tokenization.xlm_tokenizer import read_codes
+from ..tokenization.xlm_tokenizer import lowercases, read_codes, record_lowercase
 from . import command
 
 logger = logging.getLogger("cxlm-import")
@@ -54,6 +54,7 @@ def import_xlm(args):
         xlm.write_params(os.path.join(staging, "params.json"), checkpoint["params"])
         if args.codes:
             shutil.copy(args.codes, os.path.join(staging, tokenizers.CODES_FILE))
+            record_lowercase(staging, lowercases(checkpoint["params"]))  # XLM-17 and XLM-100 are cased
         # The recorded data directory is the final one, so that --checkpoint works without --data too.
         write_checkpoint(os.path.join(staging, "model.pt"), os.path.abspath(args.out), options, state)
     logger.info(

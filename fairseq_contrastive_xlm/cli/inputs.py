@@ -1,6 +1,7 @@
 """Options that several commands share: the checkpoint to embed with, and the sentence pairs to embed
 (a Tatoeba directory, a directory of held-out pairs, or two line-aligned files)."""
 
+import argparse
 from typing import Dict, List, NamedTuple
 
 from ..evaluation import tatoeba
@@ -21,8 +22,17 @@ def embedder_options(parser):
         "--layer", type=int, help="0 = embeddings, 1..L, -1 = last (default: the model's --ntxent-layer)"
     )
     parser.add_argument("--projection", action="store_true", help="use the NT-Xent projection head's output")
+    lowercase_option(parser)
     parser.add_argument("--batch-size", type=int, default=64, help="sentences per batch (default 64)")
     parser.add_argument("--cpu", action="store_true", help="use the CPU even if a GPU is present")
+
+
+def lowercase_option(parser):
+    parser.add_argument(
+        "--lowercase",
+        action=argparse.BooleanOptionalAction,
+        help="for a data directory with XLM's codes: lowercase and strip accents or not (default: as recorded there)",
+    )
 
 
 def check_embedder_options(parser, args, baseline: bool = False, required: bool = True) -> bool:
@@ -41,7 +51,9 @@ def embedder_from(args):
     """The embedder the options name: a checkpoint (SentenceEmbedder) or a sentence-transformers folder."""
     if args.st_model:
         return SentenceTransformerEmbedder(args.st_model, args.cpu)
-    return SentenceEmbedder(args.checkpoint, args.data, args.pooling, args.layer, args.projection, args.cpu)
+    return SentenceEmbedder(
+        args.checkpoint, args.data, args.pooling, args.layer, args.projection, args.cpu, args.lowercase
+    )
 
 
 class PairSet(NamedTuple):

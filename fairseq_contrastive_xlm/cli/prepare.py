@@ -42,6 +42,12 @@ def parse_args(argv):
         default = getattr(defaults, option.name)
         kind = next((t for t in typing.get_args(option.type) if t is not type(None)), option.type)  # Optional[X]
         shown = "" if default is None or "(default" in option.metadata["help"] else " (default %(default)s)"
+        if kind is bool:  # --lowercase / --no-lowercase
+            name = "--" + option.name.replace("_", "-")
+            parser.add_argument(
+                name, action=argparse.BooleanOptionalAction, default=default, help=option.metadata["help"]
+            )
+            continue
         parser.add_argument(
             "--" + option.name.replace("_", "-"),
             type=kind,

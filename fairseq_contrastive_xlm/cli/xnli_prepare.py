@@ -21,6 +21,7 @@ from ..tokenization import tokenizers
 from ..xnli.formats import LABELS, by_language, read
 from ..xnli.prepare import Encoder, splits_of, write_directory
 from . import command
+from .inputs import lowercase_option
 
 logger = logging.getLogger("cxlm-xnli-prepare")
 
@@ -30,6 +31,7 @@ def parse_args(argv):
     parser.add_argument("--train", required=True, help="English training data: XNLI-MT-1.0 tsv or MultiNLI 1.0 jsonl")
     parser.add_argument("--xnli-dir", required=True, help="directory holding XNLI-1.0's xnli.dev.tsv and xnli.test.tsv")
     parser.add_argument("--data", required=True, help="the pretraining data directory (its spm.model and dict.txt)")
+    lowercase_option(parser)
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--langs", default=",".join(XNLI_LANGUAGES), help="languages to evaluate (default: all 15)")
     parser.add_argument(
@@ -63,7 +65,7 @@ def main(argv=None):
         raise UserInputError(
             f"{dictionary} is missing: --data must be the pretraining data directory made by cxlm-prepare"
         )
-    tokenizer = tokenizers.of_data_directory(args.data)
+    tokenizer = tokenizers.of_data_directory(args.data, args.lowercase)
     refuse_existing(args.out, args.force)
     train = read(args.train)
     if args.max_train:

@@ -43,8 +43,9 @@ class SentenceEmbedder:
         layer: Optional[int] = None,
         projection: bool = False,
         cpu: bool = False,
+        lowercase: Optional[bool] = None,
     ):
-        self.tokenizer = tokenizers.of_data_directory(data)
+        self.tokenizer = tokenizers.of_data_directory(data, lowercase)
         self.model, task, _ = load(checkpoint, data=data, cpu=cpu)
         if not is_contrastive_xlm(self.model):
             raise UserInputError(f"{checkpoint} is not a contrastive_xlm checkpoint")

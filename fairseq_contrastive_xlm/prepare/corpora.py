@@ -59,6 +59,13 @@ class PrepareOptions:
         },
     )
     bpe_codes: Optional[str] = field(default=None, metadata={"help": "XLM's BPE codes (with --tokenizer xlm)"})
+    lowercase: Optional[bool] = field(
+        default=None,
+        metadata={
+            "help": "with --tokenizer xlm: lowercase and strip accents (XLM-15) or not (XLM-17, XLM-100); default: "
+            "as cxlm-import recorded beside --bpe-codes (from the model's params), else lowercase"
+        },
+    )
     sampling_alpha: float = field(
         default=0.5,
         metadata={
@@ -115,8 +122,8 @@ def check_corpora(corpora: List[Corpus], options: PrepareOptions, out: str, forc
             )
         for path in (options.bpe_codes, options.dict):
             check_input_file(path)
-    elif options.bpe_codes is not None:
-        raise UserInputError("--bpe-codes goes with --tokenizer xlm")
+    elif options.bpe_codes is not None or options.lowercase is not None:
+        raise UserInputError("--bpe-codes and --lowercase/--no-lowercase go with --tokenizer xlm")
     elif (options.vocab_size is None) == (options.spm_model is None and options.dict is None):
         raise UserInputError("give either --vocab-size N, or --spm-model MODEL with --dict DICT")
     elif options.vocab_size is None:

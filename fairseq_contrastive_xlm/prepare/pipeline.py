@@ -28,6 +28,7 @@ from .. import __version__
 from ..atomic import staged_directory
 from ..errors import UserInputError
 from ..tokenization import tokenizers
+from ..tokenization.xlm_tokenizer import record_lowercase, recorded_lowercase
 from . import binarize
 from .cleaning import clean_mono, clean_pairs, ratio_ok
 from .corpora import Corpus, PrepareOptions, check_corpora, count_lines  # noqa: F401  (callers import them here too)
@@ -144,9 +145,9 @@ def sentencepiece_sample(corpora: List[Corpus], prefixes, options: PrepareOption
 _tokenizer = None  # each worker's own
 
 
-def _load_tokenizer(kind, path):
+def _load_tokenizer(kind, path, lowercase):
     global _tokenizer
-    _tokenizer = tokenizers.load(kind, path)
+    _tokenizer = tokenizers.load(kind, path, lowercase)
 
 
 def _encode_chunk(job):
@@ -159,7 +160,9 @@ def encode(tokenizer, files: List[Tuple[str, str]], workers: int, chunk: int = 2
     total = sum(count_lines(f) for f, _ in files)
     context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     with (
-        context.Pool(workers, initializer=_load_tokenizer, initargs=(tokenizer.kind, tokenizer.path)) as pool,
+        context.Pool(
+            workers, initializer=_load_tokenizer, initargs=(tokenizer.kind, tokenizer.path, tokenizer.lowercase)
+        ) as pool,
         tqdm(total=total, desc="encode", unit=" lines", mininterval=2) as bar,
     ):
         for path, lang in files:
@@ -276,6 +279,10 @@ def prepare(corpora: List[Corpus], out: str, options: PrepareOptions = None, for
         if options.tokenizer == "xlm":
             model = os.path.join(staging, tokenizers.CODES_FILE)
             shutil.copy(options.bpe_codes, model)
+            lowercase = options.lowercase
+            if lowercase is None:  # as the model's directory records it (cxlm-import xlm)
+                lowercase = recorded_lowercase(os.path.dirname(os.path.abspath(options.bpe_codes)))
+            record_lowercase(staging, lowercase)
         elif options.spm_model:
             shutil.copy(options.spm_model, model)
         else:
@@ -288,7 +295,7 @@ def prepare(corpora: List[Corpus], out: str, options: PrepareOptions = None, for
             texts = [
                 (f"{prefixes[c.name].format(s)}.{lang}", lang) for c in corpora for s in SPLITS for lang in c.langs
             ]
-            encode(tokenizers.load(options.tokenizer, model), texts, options.workers)
+            encode(tokenizers.load(options.tokenizer, model, options.lowercase), texts, options.workers)
             for corpus in corpora:
                 if corpus.parallel:
                     filter_length_ratio(corpus, prefixes[corpus.name], options.max_length_ratio)

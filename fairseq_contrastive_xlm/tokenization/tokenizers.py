@@ -8,7 +8,7 @@ from typing import List, Optional
 import sentencepiece as spm
 
 from ..errors import UserInputError, check_input_file
-from .xlm_tokenizer import XLMTokenizer
+from .xlm_tokenizer import XLMTokenizer, recorded_lowercase
 
 SPM_FILE = "spm.model"  # a data directory's SentencePiece model (a Hugging Face folder's: huggingface.HF_SPM_FILE)
 CODES_FILE = "codes"
@@ -29,8 +29,9 @@ class SentencePieceTokenizer:
     kind = "sentencepiece"
     file_name = SPM_FILE
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, lowercase: Optional[bool] = None):
         self.path = path
+        self.lowercase = None  # SentencePiece's normalisation is in its model
         self.processor = load_sentencepiece(path)
 
     def pieces(self, text: str, lang: Optional[str] = None) -> List[str]:
@@ -43,24 +44,28 @@ class XLMBPETokenizer(XLMTokenizer):
     kind = "xlm"
     file_name = CODES_FILE
 
-    def __init__(self, path: str):
-        super().__init__(path)
+    def __init__(self, path: str, lowercase: Optional[bool] = None):
+        """lowercase None: as recorded beside the codes (xlm_tokenizer.recorded_lowercase)."""
+        if lowercase is None:
+            lowercase = recorded_lowercase(os.path.dirname(os.path.abspath(path)))
+        super().__init__(path, lowercase)
         self.path = path
 
 
 KINDS = {"sentencepiece": SentencePieceTokenizer, "xlm": XLMBPETokenizer}
 
 
-def load(kind: str, path: str):
-    return KINDS[kind](path)
+def load(kind: str, path: str, lowercase: Optional[bool] = None):
+    return KINDS[kind](path, lowercase)
 
 
-def of_data_directory(data: str):
-    """The tokenizer a data directory was prepared with: DATA/spm.model or DATA/codes."""
+def of_data_directory(data: str, lowercase: Optional[bool] = None):
+    """The tokenizer a data directory was prepared with: DATA/spm.model or DATA/codes (lowercase: XLM's
+    lowercasing and accent stripping, None as the directory records it)."""
     for cls in KINDS.values():
         path = os.path.join(data, cls.file_name)
         if os.path.isfile(path):
-            return cls(path)
+            return cls(path, lowercase)
     raise UserInputError(
         f"{data} has neither {SPM_FILE} nor {CODES_FILE}: --data must be the data directory the model was "
         "prepared with (cxlm-prepare, cxlm-import)"

@@ -10,6 +10,7 @@ from ..atomic import staged_directory
 from ..errors import UserInputError
 from ..prepare.binarize import binarize_named_splits
 from ..tokenization.tokenizers import encode_line
+from ..tokenization.xlm_tokenizer import record_lowercase
 from .formats import LABELS
 
 # <s> premise </s> </s> hypothesis </s>: sentence_prediction adds the first and third (--init-token 0
@@ -86,6 +87,8 @@ def write_directory(
         os.remove(labels)
         shutil.rmtree(text)
         shutil.copy(tokenizer.path, os.path.join(staging, tokenizer.file_name))
+        if tokenizer.lowercase is not None:  # XLM's codes: whether they lowercase travels with them
+            record_lowercase(staging, tokenizer.lowercase)
         summary = {
             **summary,
             "examples": {split: len(examples) for split, (examples, _, _) in splits.items()},
