@@ -34,3 +34,42 @@ def test_length_ratio_in_pieces():
     assert ratio_ok(10, 30, 3.0) and ratio_ok(30, 10, 3.0)
     assert not ratio_ok(10, 31, 3.0) and not ratio_ok(31, 10, 3.0)
     assert ratio_ok(0, 2, 3.0)  # an empty side counts as one piece
+
+
+def test_hashed_dedupe_keeps_exactly_the_first_of_each_repeat_across_chunks():
+    """SeenHashes against a Python set of the lines themselves, with repeats inside chunks, across chunks and
+    across merges of its runs."""
+    import numpy as np
+
+    from fairseq_contrastive_xlm.prepare.dedupe import SeenHashes, line_hashes
+
+    rng = np.random.default_rng(0)
+    lines = [f"sentence {i}" for i in rng.integers(0, 3000, size=20000)]
+    seen, kept, expected, exact = SeenHashes(), [], [], set()
+    for start in range(0, len(lines), 700):
+        chunk = lines[start : start + 700]
+        kept += [line for line, new in zip(chunk, seen.first_seen(line_hashes(chunk))) if new]
+    for line in lines:
+        if line not in exact:
+            exact.add(line)
+            expected.append(line)
+    assert kept == expected and len(seen) == len(expected) == len(set(lines))
+    assert seen.nbytes == 8 * len(expected)  # 8 bytes a distinct line
+    assert len(seen.runs) <= 2 * np.log2(len(expected)) and all(np.all(np.diff(r) > 0) for r in seen.runs)
+
+
+def test_the_spm_sample_is_uniform_without_replacement_in_bounded_blocks():
+    import numpy as np
+
+    from fairseq_contrastive_xlm.prepare.pipeline import sample_in_order
+
+    rng = np.random.default_rng(1)
+    counts = np.zeros(1000)
+    for _ in range(400):
+        blocks = list(sample_in_order(1000, 100, rng, block=64))
+        assert all(len(b) <= 64 for b in blocks)
+        drawn = np.concatenate(blocks)
+        assert len(drawn) == 100 and np.all(np.diff(drawn) > 0) and drawn[-1] < 1000
+        counts[drawn] += 1
+    # each index drawn 40 times on average; a biased block split would show as a trend between blocks
+    assert abs(counts[:500].mean() - counts[500:].mean()) < 2 and counts.std() < 10

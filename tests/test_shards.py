@@ -83,3 +83,51 @@ def test_torchrun_on_shards(shards, tmp_path):
     assert "distributed init (rank 1)" in output
     assert shard_of_each_epoch(output, 2) == {1: shards[0], 2: shards[1]}
     assert (tmp_path / "checkpoint_last.pt").is_file()
+
+
+def test_cxlm_prepare_writes_shards_the_task_reads(tmp_path, capsys):
+    """cxlm-prepare --shards 3: three data directories with one dictionary, the training lines spread evenly,
+    validation and test in shard0; the printed --data value trains epoch by epoch on them; a shard prepared later
+    with --dict and --spm-model has the same dictionary."""
+    import json
+
+    from fairseq_contrastive_xlm.cli import prepare
+
+    from corpus import usable_pairs
+
+    pairs = usable_pairs("de", 700)
+    for side, lang in ((0, "en"), (1, "de")):
+        (tmp_path / f"raw.{lang}").write_text("".join(p[side] + "\n" for p in pairs), encoding="utf-8")
+    para = f"en-de:{tmp_path / 'raw.en'},{tmp_path / 'raw.de'}"
+    common = ["--para", para, "--mono", f"de:{tmp_path / 'raw.de'}", "--valid-size", "20", "--test-size", "20"]
+    out = tmp_path / "sharded"
+    prepare.main([*common, "--vocab-size", "800", "--workers", "2", "--shards", "3", "--out", str(out)])
+    data = capsys.readouterr().out.strip().split("--data ")[-1]
+    assert data.split(os.pathsep) == [str(out / f"shard{i}") for i in range(3)]
+    dictionaries = {(out / f"shard{i}" / "dict.txt").read_bytes() for i in range(3)}
+    assert len(dictionaries) == 1 and all((out / f"shard{i}" / "spm.model").is_file() for i in range(3))
+    trains = [json.loads((out / f"shard{i}" / "shard.json").read_text())["train_sentences"] for i in range(3)]
+    manifest = json.loads((out / "manifest.json").read_text())
+    for name, section in (("en-de", "parallel"), ("de", "monolingual")):
+        total = manifest[section][name]["splits"]["train"]["sentences"]
+        assert (
+            sum(t[name] for t in trains) == total and max(t[name] for t in trains) - min(t[name] for t in trains) <= 1
+        )
+    assert (out / "shard0" / "para" / "en-de" / "valid.en-de.de.bin").is_file()
+    assert not (out / "shard1" / "para" / "en-de" / "valid.en-de.de.idx").exists()
+
+    task = build_task(data, mlm_langs="de", tlm_pairs="en-de")
+    for epoch in (1, 2, 3, 4):
+        task.load_dataset("train", epoch=epoch)
+        assert task.directory_of("train", epoch).path == data.split(os.pathsep)[(epoch - 1) % 3]
+        assert len(task.datasets["train"]) > 0
+    task.load_dataset("valid")
+    assert len(task.datasets["valid"]) > 0
+
+    later = tmp_path / "later"
+    shard0 = out / "shard0"
+    prepare.main(
+        [*common, "--dict", str(shard0 / "dict.txt"), "--spm-model", str(shard0 / "spm.model"), "--out", str(later)]
+    )
+    assert (later / "dict.txt").read_bytes() == (shard0 / "dict.txt").read_bytes()
+    build_task(os.pathsep.join([data, str(later)]), mlm_langs="de", tlm_pairs="en-de")  # accepted as a 4th shard

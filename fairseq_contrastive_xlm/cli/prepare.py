@@ -10,6 +10,7 @@ all. This command parses --mono/--para and the options (one flag per PrepareOpti
 
 import argparse
 import dataclasses
+import os
 import typing
 
 from ..errors import UserInputError
@@ -86,6 +87,9 @@ def main(argv=None):
     args = parse_args(argv)
     options = PrepareOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(PrepareOptions)})
     prepare(corpora_from(args), args.out, options, force=args.force)
+    if options.shards > 1:
+        shards = os.pathsep.join(os.path.join(args.out, f"shard{i}") for i in range(options.shards))
+        print(f"{options.shards} shards: train with --data {shards}")
 
 
 if __name__ == "__main__":

@@ -82,6 +82,14 @@ class PrepareOptions:
         metadata={"help": "drop pairs whose lengths in SentencePiece pieces differ by more than this factor"},
     )
     seed: int = field(default=1, metadata={"help": "seed of the splits and samples"})
+    shards: int = field(
+        default=1,
+        metadata={
+            "help": "write OUT/shard0 ... OUT/shard<N-1>, each a data directory with the same dictionary, the "
+            "training lines spread evenly, validation and test in shard0; train with --data "
+            "OUT/shard0:OUT/shard1:... (epoch k reads shard (k - 1) mod N)"
+        },
+    )
     workers: int = field(
         default_factory=_default_workers,
         metadata={"help": "parallel encoding and binarizing workers (default: the cores, at most 8)"},
@@ -136,6 +144,8 @@ def check_corpora(corpora: List[Corpus], options: PrepareOptions, out: str, forc
         raise UserInputError(f"--vocab-size {options.vocab_size} is too small (at least 100)")
     if options.valid_size < 0 or options.test_size < 0:
         raise UserInputError("--valid-size and --test-size must be >= 0")
+    if options.shards < 1:
+        raise UserInputError(f"--shards must be at least 1, got {options.shards}")
     refuse_existing(out, force)
 
 

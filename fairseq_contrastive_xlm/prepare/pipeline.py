@@ -5,13 +5,15 @@ Steps: check every input before any work; clean (cleaning.py); split into train/
 SentencePiece model on a language-balanced sample of the training text (or reuse --spm-model and
 --dict, e.g. XLM-R's, or take XLM's Moses + BPE with --bpe-codes and --dict: tokenizers.py); encode in parallel
 workers, each language by its own rules; drop pairs whose lengths in pieces differ too much; build one fairseq
-dictionary in the SentencePiece model's order; binarize with fairseq-preprocess (binarize.py); write
-manifest.json.
+dictionary in the SentencePiece model's order; binarize with fairseq-preprocess (binarize.py), into one
+directory or --shards of it (layout.py); write manifest.json. Every step streams (cleaning.py, dedupe.py).
 Everything is written to a temporary directory beside the output and moved into place only when complete.
 """
 
+import collections
 import contextlib
 import dataclasses
+import itertools
 import json
 import logging
 import multiprocessing
@@ -19,7 +21,7 @@ import os
 import shutil
 import sys
 import time
-from typing import Dict, List, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 import numpy as np
 from tqdm import tqdm
@@ -28,14 +30,14 @@ from .. import __version__
 from ..atomic import staged_directory
 from ..errors import UserInputError
 from ..tokenization import tokenizers
-from ..tokenization.xlm_tokenizer import record_lowercase, recorded_lowercase
+from ..tokenization.xlm_tokenizer import SETTINGS_FILE, record_lowercase, recorded_lowercase
 from . import binarize
 from .cleaning import clean_mono, clean_pairs, ratio_ok
 from .corpora import Corpus, PrepareOptions, check_corpora, count_lines  # noqa: F401  (callers import them here too)
+from .layout import SPLITS, binarize_all, write_shards
 
 logger = logging.getLogger("cxlm-prepare")
 
-SPLITS = ("train", "valid", "test")
 HELD_OUT_SHARE_MAX = 0.1  # valid + test never take more than this share of a corpus
 
 
@@ -97,22 +99,49 @@ def held_out_sizes(n: int, valid: int, test: int, name: str) -> Tuple[int, int]:
 
 
 def split(corpus: Corpus, prefix: str, options: PrepareOptions, work: str) -> str:
-    """WORK/<split>.<name>.<lang>, the same random lines on both sides of a pair."""
+    """WORK/<split>.<name>.<lang>, the same random lines on both sides of a pair. Streams: only the held-out
+    line numbers are held (drawn without replacement, O(valid + test) memory)."""
     valid, test = held_out_sizes(corpus.kept, options.valid_size, options.test_size, corpus.name)
-    order = np.random.default_rng([options.seed, *map(ord, corpus.name)]).permutation(corpus.kept)
-    which = np.empty(corpus.kept, dtype=np.int8)
-    which[order[:valid]], which[order[valid : valid + test]], which[order[valid + test :]] = 1, 2, 0
+    rng = np.random.default_rng([options.seed, *map(ord, corpus.name)])
+    held = rng.choice(corpus.kept, size=valid + test, replace=False)
+    parts = np.zeros(valid + test, dtype=np.int8)
+    parts[:valid], parts[valid:] = 1, 2
+    order = np.argsort(held)
+    held, parts = held[order], parts[order]
     corpus.split_sizes = {"train": corpus.kept - valid - test, "valid": valid, "test": test}
     out_prefix = os.path.join(work, f"{{}}.{corpus.name}")
     for lang in corpus.langs:
         outs = [open(f"{out_prefix.format(s)}.{lang}", "w", encoding="utf-8") for s in SPLITS]
+        at = 0  # the next held-out line
         with open(f"{prefix}.{lang}", encoding="utf-8") as f:
-            for line, part in zip(f, which):
-                outs[part].write(line)
+            for number, line in enumerate(f):
+                if at < len(held) and held[at] == number:
+                    outs[parts[at]].write(line)
+                    at += 1
+                else:
+                    outs[0].write(line)
         for out in outs:
             out.close()
         os.remove(f"{prefix}.{lang}")
     return out_prefix
+
+
+def sample_in_order(total: int, want: int, rng, block: int = 1 << 16) -> Iterator[np.ndarray]:
+    """A uniform sample of `want` of range(total) without replacement, as ascending indices a block of the range
+    at a time (how many fall in each block is hypergeometric): memory O(block), whatever the total."""
+    start = 0
+    while start < total and want > 0:
+        size = min(block, total - start)
+        rest = total - start - size
+        k = int(rng.hypergeometric(size, rest, want)) if rest else want
+        yield start + np.sort(rng.choice(size, size=k, replace=False))
+        want -= k
+        start += size
+
+
+def text_lines_of(path: str) -> Iterator[str]:
+    with open(path, encoding="utf-8") as f:
+        yield from f
 
 
 def sentencepiece_sample(corpora: List[Corpus], prefixes, options: PrepareOptions, path: str):
@@ -131,14 +160,15 @@ def sentencepiece_sample(corpora: List[Corpus], prefixes, options: PrepareOption
     with open(path, "w", encoding="utf-8") as out:
         for lang in sorted(weights):
             want = min(counts[lang], max(1, round(budget * weights[lang] / norm)))
-            chosen = set(rng.choice(counts[lang], size=want, replace=False).tolist())
-            index = 0
-            for name in files[lang]:
-                with open(name, encoding="utf-8") as f:
-                    for line in f:
-                        if index in chosen:
-                            out.write(line)
-                        index += 1
+            chosen = map(int, itertools.chain.from_iterable(sample_in_order(counts[lang], want, rng)))
+            lines = (line for name in files[lang] for line in text_lines_of(name))
+            next_chosen = next(chosen, None)
+            for index, line in enumerate(lines):
+                if index == next_chosen:
+                    out.write(line)
+                    next_chosen = next(chosen, None)
+                    if next_chosen is None:
+                        break
             logger.info("SentencePiece sample: %s %d of %d sentences", lang, want, counts[lang])
 
 
@@ -155,6 +185,18 @@ def _encode_chunk(job):
     return [tokenizers.encode_line(_tokenizer, line.rstrip("\n"), lang) for line in lines]
 
 
+def bounded_imap(pool, function, items, in_flight: int):
+    """pool.imap(function, items) with at most `in_flight` items handed out at a time. Pool.imap's feeder reads
+    its input as fast as it can, so a whole corpus would wait in memory for slower workers."""
+    pending = collections.deque()
+    for item in items:
+        pending.append(pool.apply_async(function, (item,)))
+        if len(pending) >= in_flight:
+            yield pending.popleft().get()
+    while pending:
+        yield pending.popleft().get()
+
+
 def encode(tokenizer, files: List[Tuple[str, str]], workers: int, chunk: int = 2000):
     """Every (file F, its language) -> F.tok, in parallel workers, in order."""
     total = sum(count_lines(f) for f, _ in files)
@@ -168,24 +210,35 @@ def encode(tokenizer, files: List[Tuple[str, str]], workers: int, chunk: int = 2
         for path, lang in files:
             with open(path, encoding="utf-8") as f, open(path + ".tok", "w", encoding="utf-8") as out:
                 chunks = iter(lambda: (lang, [line for _, line in zip(range(chunk), f)]), (lang, []))
-                for encoded in pool.imap(_encode_chunk, chunks):
+                for encoded in bounded_imap(pool, _encode_chunk, chunks, 2 * workers):
                     out.writelines(line + "\n" for line in encoded)
                     bar.update(len(encoded))
 
 
 def filter_length_ratio(corpus: Corpus, prefix: str, max_ratio: float):
-    """Drop (from every split) the pairs whose lengths in pieces differ by more than max_ratio."""
+    """Drop (from every split) the pairs whose lengths in pieces differ by more than max_ratio; streamed."""
     src, tgt = corpus.langs
     for s in SPLITS:
         base = prefix.format(s)
-        with open(f"{base}.{src}.tok", encoding="utf-8") as a, open(f"{base}.{tgt}.tok", encoding="utf-8") as b:
-            pairs = [(x, y) for x, y in zip(a, b)]
-        kept = [(x, y) for x, y in pairs if ratio_ok(len(x.split()), len(y.split()), max_ratio)]
-        corpus.drops["length_ratio"] += len(pairs) - len(kept)
-        corpus.split_sizes[s] = len(kept)
-        for lang, side in ((src, 0), (tgt, 1)):
-            with open(f"{base}.{lang}.tok", "w", encoding="utf-8") as out:
-                out.writelines(p[side] for p in kept)
+        paths = (f"{base}.{src}.tok", f"{base}.{tgt}.tok")
+        kept = dropped = 0
+        with (
+            open(paths[0], encoding="utf-8") as a,
+            open(paths[1], encoding="utf-8") as b,
+            open(paths[0] + ".kept", "w", encoding="utf-8") as out_a,
+            open(paths[1] + ".kept", "w", encoding="utf-8") as out_b,
+        ):
+            for x, y in zip(a, b):
+                if ratio_ok(len(x.split()), len(y.split()), max_ratio):
+                    out_a.write(x)
+                    out_b.write(y)
+                    kept += 1
+                else:
+                    dropped += 1
+        for path in paths:
+            os.replace(path + ".kept", path)
+        corpus.drops["length_ratio"] += dropped
+        corpus.split_sizes[s] = kept
     corpus.kept = sum(corpus.split_sizes.values())
 
 
@@ -197,24 +250,6 @@ def count_tokens(corpus: Corpus, prefix: str):
             with open(f"{prefix.format(s)}.{lang}.tok", encoding="utf-8") as f:
                 total += sum(len(line.split()) + 1 for line in f)
         corpus.tokens[s] = total
-
-
-def binarize_all(corpora: List[Corpus], prefixes, dictionary: str, out: str, workers: int):
-    for corpus in corpora:
-        present = {s: prefixes[corpus.name].format(s) for s in SPLITS if corpus.split_sizes[s] > 0}
-        if corpus.parallel:
-            src, tgt = corpus.langs
-            for s, base in present.items():  # fairseq-preprocess wants PREFIX.<lang>
-                for lang in corpus.langs:
-                    os.replace(f"{base}.{lang}.tok", f"{base}.tok.{lang}")
-            binarize.binarize_pair(
-                out, src, tgt, {s: base + ".tok" for s, base in present.items()}, dictionary, workers
-            )
-        else:
-            lang = corpus.langs[0]
-            binarize.binarize_mono(
-                out, lang, {s: f"{base}.{lang}.tok" for s, base in present.items()}, dictionary, workers
-            )
 
 
 def manifest(corpora: List[Corpus], options: PrepareOptions, dictionary_size: int) -> dict:
@@ -308,13 +343,29 @@ def prepare(corpora: List[Corpus], out: str, options: PrepareOptions = None, for
             else:
                 train_texts = [f"{prefixes[c.name].format('train')}.{lang}.tok" for c in corpora for lang in c.langs]
                 dictionary = binarize.build_dictionary(model, train_texts, staging)
-            binarize_all(corpora, prefixes, dictionary, staging, options.workers)
+            with open(dictionary, encoding="utf-8") as f:
+                dictionary_size = sum(1 for _ in f)
+            vocabulary = [dictionary] + [
+                os.path.join(staging, name)
+                for name in (tokenizers.SPM_FILE, tokenizers.CODES_FILE, SETTINGS_FILE)
+                if os.path.isfile(os.path.join(staging, name))
+            ]
+            if options.shards > 1:
+                write_shards(corpora, prefixes, options, vocabulary, staging)
+                for path in vocabulary:  # each shard has its copy
+                    os.remove(path)
+            else:
+                splits = {
+                    c.name: {s: prefixes[c.name].format(s) for s in SPLITS if c.split_sizes[s] > 0} for c in corpora
+                }
+                binarize_all(corpora, splits, dictionary, staging, options.workers)
         shutil.rmtree(work)
 
-        with open(dictionary, encoding="utf-8") as f:
-            dictionary_size = sum(1 for _ in f)
-        with open(os.path.join(staging, "manifest.json"), "w", encoding="utf-8") as f:
-            json.dump(manifest(corpora, options, dictionary_size), f, indent=2, ensure_ascii=False)
+        described = manifest(corpora, options, dictionary_size)
+        shards = [os.path.join(staging, f"shard{i}") for i in range(options.shards)] if options.shards > 1 else []
+        for directory in [staging, *shards]:  # a sharded directory: the whole corpus's, also in each shard
+            with open(os.path.join(directory, "manifest.json"), "w", encoding="utf-8") as f:
+                json.dump(described, f, indent=2, ensure_ascii=False)
     for corpus in corpora:
         sizes = ", ".join(f"{s} {corpus.split_sizes[s]}" for s in SPLITS)
         logger.info("%s: %s sentences; dropped %s", corpus.name, sizes, corpus.drops.as_dict())
