@@ -94,28 +94,6 @@ def explain_refused_checkpoints():
     checkpoint_utils.load_checkpoint_to_cpu = load_checkpoint_to_cpu
 
 
-def run_fairseq_preprocess(argv):
-    """fairseq-preprocess in this process, without the log handler it would leave behind.
-
-    Without it, fairseq_cli.preprocess.main adds a FileHandler to its logger on every call and never
-    removes it: each later run in the same process also writes into every earlier run's preprocess.log,
-    and the open files pile up.
-    """
-    import logging
-
-    from fairseq import options
-    from fairseq_cli import preprocess
-
-    log = logging.getLogger("fairseq_cli.preprocess")
-    before = set(log.handlers)
-    try:
-        preprocess.main(options.get_preprocessing_parser().parse_args(argv))
-    finally:
-        for handler in set(log.handlers) - before:
-            log.removeHandler(handler)
-            handler.close()
-
-
 LOG_FORMAT = "%(asctime)s | %(levelname)s | %(name)s | %(message)s"  # fairseq-train's own
 
 

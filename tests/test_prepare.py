@@ -12,7 +12,7 @@ from fairseq.data import Dictionary
 
 from fairseq_contrastive_xlm.cli import gettext_corpus, prepare
 
-from helpers import ONE_LAYER, fairseq_train, logged_train_metrics
+from helpers import ONE_LAYER, fairseq_train, logged_train_metrics, run_tool
 
 SMALL = ["--vocab-size", "1000", "--valid-size", "100", "--test-size", "100", "--workers", "2"]
 
@@ -268,3 +268,25 @@ def test_the_dictionary_follows_the_sentencepiece_model(prepared):
     dictionary = Dictionary.load(os.path.join(prepared, "dict.txt"))
     assert len(dictionary) == processor.get_piece_size() + 1
     assert all(dictionary.index(processor.id_to_piece(i)) == i + 1 for i in range(3, processor.get_piece_size()))
+
+
+def test_binarized_files_are_fairseq_preprocess_bytes(prepared, tmp_path):
+    """write_binarized against fairseq-preprocess itself on the same tokenised text (with a piece the dictionary
+    lacks): the .bin and .idx files are byte for byte the same."""
+    from fairseq_contrastive_xlm.prepare.binarize import write_binarized
+
+    data = str(prepared)
+    text = tmp_path / "text.tok"
+    dictionary = Dictionary.load(os.path.join(data, "dict.txt"))
+    words = dictionary.symbols[dictionary.nspecial : dictionary.nspecial + 50]
+    lines = [" ".join(words[i : i + 7]) for i in range(40)] + ["▁unknown-piece " + words[3], ""]
+    text.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    write_binarized(str(text), str(tmp_path / "ours"), dictionary)
+    run_tool(
+        "fairseq-preprocess",
+        *("--only-source", "--srcdict", os.path.join(data, "dict.txt"), "--trainpref", str(text)),
+        *("--destdir", str(tmp_path / "theirs"), "--workers", "1"),
+    )
+    for ext in ("bin", "idx"):
+        assert (tmp_path / f"ours.{ext}").read_bytes() == (tmp_path / "theirs" / f"train.{ext}").read_bytes()
+    assert (tmp_path / "ours.bin").stat().st_size > 0

@@ -51,7 +51,6 @@ def parse_args(argv):
         default=0,
         help="keep only the first N training examples (0: all), e.g. for a quick CPU run",
     )
-    parser.add_argument("--workers", type=int, default=1, help="fairseq-preprocess workers")
     parser.add_argument("--force", action="store_true", help="replace --out if it exists")
     return parser.parse_args(argv)
 
@@ -86,7 +85,7 @@ def main(argv=None):
         "pretraining_data": os.path.abspath(args.data),
         "max_positions": args.max_positions,
     }
-    write_directory(args.out, splits, tokenizer, dictionary, encoder, args.workers, recorded, args.force)
+    write_directory(args.out, splits, tokenizer, dictionary, encoder, recorded, args.force)
     if train.dropped_no_gold_label:
         logger.info("%s: dropped %d examples without a gold label ('-')", args.train, train.dropped_no_gold_label)
     if encoder.truncated:

@@ -1,24 +1,21 @@
-"""From tokenised text to the data directory the task reads: one shared dictionary, then fairseq-preprocess
-into mono/<lang>/ and para/<src>-<tgt>/ (the layout of data/data_directory.py).
-
-fairseq-preprocess does the binarizing (mmap, indexed); it runs in-process to avoid its start-up cost.
+"""From tokenised text to the data directory the task reads: one shared dictionary, then fairseq's binarized
+mmap datasets in fairseq-preprocess's layout, mono/<lang>/ and para/<src>-<tgt>/ (data/data_directory.py),
+written by fairseq's own builder (write_binarized says why not by fairseq-preprocess itself).
 """
 
 import collections
 import io
 import os
 import shutil
-from typing import Dict, Iterable, List
+from typing import Dict, Iterable
 
+import numpy as np
 import sentencepiece as spm
+import torch
+from fairseq.data import Dictionary, indexed_dataset
 
-from ..compat import run_fairseq_preprocess
 from ..errors import UserInputError
 from ..tokenization.tokenizers import SPM_SPECIALS, load_sentencepiece
-
-
-def fairseq_preprocess(*argv: str, workers: int = 1):
-    run_fairseq_preprocess(["--workers", str(workers), *argv])
 
 
 def train_sentencepiece(text_path: str, model_path: str, vocab_size: int, seed: int = 1) -> str:
@@ -70,60 +67,54 @@ def build_dictionary(spm_model: str, encoded_train_files: Iterable[str], out_dir
     return path
 
 
-def _split_options(prefixes: Dict[str, str]) -> List[str]:
-    flags = {"train": "--trainpref", "valid": "--validpref", "test": "--testpref"}
-    argv = []
-    for split, prefix in prefixes.items():
-        argv += [flags[split], prefix]
-    return argv
+def write_binarized(text: str, prefix: str, dictionary: Dictionary) -> int:
+    """PREFIX.bin / PREFIX.idx of a tokenised text (space-separated pieces, a sentence a line): each piece's index
+    (<unk>'s when unknown) and </s>, in fairseq's mmap format through fairseq's own builder, with the integer
+    type fairseq-preprocess picks for the dictionary. The bytes are fairseq-preprocess's (tested); it is ours
+    because fairseq-preprocess spends about 0.7 ms a sentence of 40 pieces (a tensor element assigned per piece,
+    and a text-mode tell() per line): 36 s against 1.5 s for 51,000 sentences, measured. Streams: the builder keeps
+    8 bytes a sentence (its sizes), 20 while it writes the index. Returns the sentences written."""
+    dtype = indexed_dataset.best_fitting_int_dtype(len(dictionary))
+    builder = indexed_dataset.MMapIndexedDatasetBuilder(indexed_dataset.data_file_path(prefix), dtype=dtype)
+    index, unk, eos = dictionary.indices, dictionary.unk(), dictionary.eos()
+    sentences = 0
+    with open(text, encoding="utf-8") as f:
+        for line in f:
+            ids = [index.get(piece, unk) for piece in line.split()]
+            ids.append(eos)
+            builder.add_item(torch.from_numpy(np.array(ids, dtype=np.int64)))
+            sentences += 1
+    builder.finalize(indexed_dataset.index_file_path(prefix))
+    return sentences
 
 
-def binarize_mono(data_dir: str, lang: str, files: Dict[str, str], dictionary: str, workers: int = 1):
-    """files: split -> tokenised text of `lang` -> DATA/mono/<lang>/<split>.{bin,idx}."""
-    fairseq_preprocess(
-        "--only-source",
-        "--srcdict",
-        dictionary,
-        "--destdir",
-        os.path.join(data_dir, "mono", lang),
-        *_split_options(files),
-        workers=workers,
-    )
+def binarize_mono(data_dir: str, lang: str, files: Dict[str, str], dictionary: str):
+    """files: split -> tokenised text of `lang` -> DATA/mono/<lang>/<split>.{bin,idx} (and its dict.txt)."""
+    dest = os.path.join(data_dir, "mono", lang)
+    os.makedirs(dest, exist_ok=True)
+    shutil.copy(dictionary, os.path.join(dest, "dict.txt"))
+    loaded = Dictionary.load(dictionary)
+    for split, text in files.items():
+        write_binarized(text, os.path.join(dest, split), loaded)
 
 
-def binarize_pair(data_dir: str, src: str, tgt: str, prefixes: Dict[str, str], dictionary: str, workers: int = 1):
-    """prefixes: split -> P with tokenised P.<src> and P.<tgt> -> DATA/para/<src>-<tgt>/<split>.<src>-<tgt>.<lang>."""
-    fairseq_preprocess(
-        "--source-lang",
-        src,
-        "--target-lang",
-        tgt,
-        "--srcdict",
-        dictionary,
-        "--tgtdict",
-        dictionary,
-        "--destdir",
-        os.path.join(data_dir, "para", f"{src}-{tgt}"),
-        *_split_options(prefixes),
-        workers=workers,
-    )
+def binarize_pair(data_dir: str, src: str, tgt: str, prefixes: Dict[str, str], dictionary: str):
+    """prefixes: split -> P with tokenised P.<src> and P.<tgt> -> DATA/para/<src>-<tgt>/<split>.<src>-<tgt>.<lang>
+    (and dict.<src>.txt, dict.<tgt>.txt): fairseq-preprocess's layout."""
+    dest = os.path.join(data_dir, "para", f"{src}-{tgt}")
+    os.makedirs(dest, exist_ok=True)
+    loaded = Dictionary.load(dictionary)
+    for lang in (src, tgt):
+        shutil.copy(dictionary, os.path.join(dest, f"dict.{lang}.txt"))
+        for split, prefix in prefixes.items():
+            write_binarized(f"{prefix}.{lang}", os.path.join(dest, f"{split}.{src}-{tgt}.{lang}"), loaded)
 
 
-def binarize_named_splits(files: Dict[str, str], dictionary: str, dest_dir: str, workers: int = 1):
-    """files: split name -> tokenised text; writes DEST_DIR/<name>.{bin,idx} for any names (e.g. dev_ar).
-
-    fairseq-preprocess names its outputs train, valid, valid1, valid2, ...: one run takes the first file
-    as train and the rest as valid prefixes, then its outputs are renamed.
-    """
-    names = list(files)
-    staging = os.path.join(dest_dir, ".binarize")
-    argv = ["--only-source", "--srcdict", dictionary, "--destdir", staging, "--trainpref", files[names[0]]]
-    if len(names) > 1:
-        argv += ["--validpref", ",".join(files[name] for name in names[1:])]
-    fairseq_preprocess(*argv, workers=workers)
-    outputs = ["train"] + ["valid" if i == 0 else f"valid{i}" for i in range(len(names) - 1)]
-    for name, output in zip(names, outputs):
-        for ext in ("bin", "idx"):
-            os.replace(os.path.join(staging, f"{output}.{ext}"), os.path.join(dest_dir, f"{name}.{ext}"))
-    os.replace(os.path.join(staging, "dict.txt"), os.path.join(dest_dir, "dict.txt"))
-    shutil.rmtree(staging)
+def binarize_named_splits(files: Dict[str, str], dictionary: str, dest_dir: str):
+    """files: split name -> tokenised text; writes DEST_DIR/<name>.{bin,idx} for any names (e.g. dev_ar), and
+    DEST_DIR/dict.txt."""
+    os.makedirs(dest_dir, exist_ok=True)
+    shutil.copy(dictionary, os.path.join(dest_dir, "dict.txt"))
+    loaded = Dictionary.load(dictionary)
+    for name, text in files.items():
+        write_binarized(text, os.path.join(dest_dir, name), loaded)

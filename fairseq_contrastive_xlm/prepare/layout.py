@@ -14,7 +14,7 @@ from .corpora import Corpus, PrepareOptions
 SPLITS = ("train", "valid", "test")
 
 
-def binarize_all(corpora: List[Corpus], splits: Dict[str, Dict[str, str]], dictionary: str, out: str, workers: int):
+def binarize_all(corpora: List[Corpus], splits: Dict[str, Dict[str, str]], dictionary: str, out: str):
     """splits: corpus name -> {split: P}, with tokenised P.<lang>.tok -> OUT/mono/... and OUT/para/..."""
     for corpus in corpora:
         present = splits[corpus.name]
@@ -23,14 +23,10 @@ def binarize_all(corpora: List[Corpus], splits: Dict[str, Dict[str, str]], dicti
             for s, base in present.items():  # fairseq-preprocess wants PREFIX.<lang>
                 for lang in corpus.langs:
                     os.replace(f"{base}.{lang}.tok", f"{base}.tok.{lang}")
-            binarize.binarize_pair(
-                out, src, tgt, {s: base + ".tok" for s, base in present.items()}, dictionary, workers
-            )
+            binarize.binarize_pair(out, src, tgt, {s: base + ".tok" for s, base in present.items()}, dictionary)
         else:
             lang = corpus.langs[0]
-            binarize.binarize_mono(
-                out, lang, {s: f"{base}.{lang}.tok" for s, base in present.items()}, dictionary, workers
-            )
+            binarize.binarize_mono(out, lang, {s: f"{base}.{lang}.tok" for s, base in present.items()}, dictionary)
 
 
 def shard_training_text(corpus: Corpus, prefix: str, shards: int) -> List[int]:
@@ -65,7 +61,7 @@ def write_shards(corpora: List[Corpus], prefixes, options: PrepareOptions, vocab
             splits[c.name] = {"train": prefixes[c.name].format(f"train-shard{i}")}
             if i == 0:
                 splits[c.name].update({s: prefixes[c.name].format(s) for s in SPLITS[1:] if c.split_sizes[s] > 0})
-        binarize_all(corpora, splits, os.path.join(shard, "dict.txt"), shard, options.workers)
+        binarize_all(corpora, splits, os.path.join(shard, "dict.txt"), shard)
         with open(os.path.join(shard, "shard.json"), "w", encoding="utf-8") as f:
             train = {c.name: sizes[c.name][i] for c in corpora}
             json.dump({"shard": i, "shards": options.shards, "train_sentences": train}, f, indent=2)

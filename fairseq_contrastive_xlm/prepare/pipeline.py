@@ -299,6 +299,7 @@ def prepare(corpora: List[Corpus], out: str, options: PrepareOptions = None, for
     Returns the corpora with what was read, dropped and kept."""
     options = options or PrepareOptions()
     check_corpora(corpora, options, out, force)
+    began = time.perf_counter()
     with staged_directory(out, force) as staging:
         work = os.path.join(staging, "work")
         os.makedirs(work)
@@ -336,7 +337,7 @@ def prepare(corpora: List[Corpus], out: str, options: PrepareOptions = None, for
                     filter_length_ratio(corpus, prefixes[corpus.name], options.max_length_ratio)
                 count_tokens(corpus, prefixes[corpus.name])
 
-        with stage("dictionary and fairseq-preprocess"):
+        with stage("dictionary and binarize"):
             if options.dict:
                 dictionary = os.path.join(staging, "dict.txt")
                 shutil.copy(options.dict, dictionary)
@@ -358,7 +359,7 @@ def prepare(corpora: List[Corpus], out: str, options: PrepareOptions = None, for
                 splits = {
                     c.name: {s: prefixes[c.name].format(s) for s in SPLITS if c.split_sizes[s] > 0} for c in corpora
                 }
-                binarize_all(corpora, splits, dictionary, staging, options.workers)
+                binarize_all(corpora, splits, dictionary, staging)
         shutil.rmtree(work)
 
         described = manifest(corpora, options, dictionary_size)
@@ -369,5 +370,13 @@ def prepare(corpora: List[Corpus], out: str, options: PrepareOptions = None, for
     for corpus in corpora:
         sizes = ", ".join(f"{s} {corpus.split_sizes[s]}" for s in SPLITS)
         logger.info("%s: %s sentences; dropped %s", corpus.name, sizes, corpus.drops.as_dict())
-    logger.info("wrote %s", os.path.abspath(out))
+    lines, seconds = sum(c.lines_read for c in corpora), time.perf_counter() - began
+    logger.info(
+        "wrote %s: %d lines read in %.1f s, %.0f lines/s per worker (%d workers)",
+        os.path.abspath(out),
+        lines,
+        seconds,
+        lines / seconds / options.workers,
+        options.workers,
+    )
     return corpora

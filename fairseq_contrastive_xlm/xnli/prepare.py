@@ -65,7 +65,6 @@ def write_directory(
     tokenizer,
     dictionary: str,
     encoder: Encoder,
-    workers: int,
     summary: Dict,
     force: bool = False,
 ):
@@ -83,7 +82,7 @@ def write_directory(
             directory = os.path.join(staging, key)
             os.makedirs(directory)
             files = {split: os.path.join(text, f"{split}.{key}") for split in splits}
-            binarize_named_splits(files, vocabulary, directory, workers)
+            binarize_named_splits(files, vocabulary, directory)
         os.remove(labels)
         shutil.rmtree(text)
         shutil.copy(tokenizer.path, os.path.join(staging, tokenizer.file_name))
