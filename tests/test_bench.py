@@ -95,3 +95,21 @@ def test_mining_bench_smoke_prints_its_table(data_dir, tmp_path):
     assert rows[(1500, "torch")]["recall_vs_exact"] == 1.0  # the blockwise product is exact too
     assert rows[(1500, "flat")]["extrapolated"] and not rows[(1500, "ivf")]["extrapolated"]
     assert "extrapolated from a sample" in result.stdout and "swigfaiss" not in result.stdout + result.stderr
+
+
+def test_data_only_bench_compares_the_same_text_with_a_padded_vocabulary(data_dir, tmp_path, capsys):
+    """cxlm-bench --data-only: both sides read the same repeated text with XLM-R's dictionary size, and the two
+    ratios are printed and written."""
+    from fairseq_contrastive_xlm.cli import bench
+
+    out = tmp_path / "data.json"
+    argv = ["--data", data_dir, "--lang", "de", "--data-only", "--items", "3000", "--batches", "20"]
+    bench.main([*argv, "--vocab-size", "250002", "--max-tokens", "2048", "--json", str(out)])
+    report = json.loads(out.read_text())["data_path"]
+    ours, stock = report["ours"], report["stock"]
+    assert ours["items"] == stock["items"] >= 3000 and report["vocab_size"] == 250002
+    assert 0 < ours["tokens_per_batch"] <= 2048 and 0 < stock["tokens_per_batch"] <= 2048
+    assert report["ratio"] == pytest.approx(ours["ms_per_batch"] / stock["ms_per_batch"])
+    printed = capsys.readouterr().out
+    assert re.search(r"target ratio [\d.]+ <= 1.1 (ok|short)", printed)
+    assert re.search(r"target setup_ratio [\d.]+ <= 2.0 (ok|short)", printed)

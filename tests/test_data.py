@@ -303,3 +303,36 @@ def test_copies_of_upsampled_items_are_moved_out_of_their_twins_batches():
     assert repeats_in_batches(dataset, batches) == 0
     assert sorted(np.concatenate(batches).tolist()) == list(range(len(dataset)))
     assert np.bincount(dataset.draws["ntxent"][0]).tolist() == [100, 100]  # uniform: each of the 5 drawn 20 times
+
+
+def batches_by_loop(padded, views, max_tokens, max_sentences=None, multiple=1):
+    """The definition batches_within_budget keeps: one item at a time, each run as long as its cost fits."""
+    limit = max_sentences if max_sentences and max_sentences > 0 else len(views)
+    runs, start, total = [], 0, len(views)
+    while start < total:
+        maxima, view_tokens, end = [0] * len(padded), 0, start
+        while end < total and end - start < limit:
+            grown = [max(m, int(part[end])) for m, part in zip(maxima, padded)]
+            if (end - start + 1) * sum(grown) + view_tokens + int(views[end]) > max_tokens:
+                break
+            maxima, view_tokens, end = grown, view_tokens + int(views[end]), end + 1
+        count = end - start
+        if end < total and multiple > 1 and count >= multiple:
+            count -= count % multiple
+        runs.append((start, start + count))
+        start += count
+    return runs
+
+
+@pytest.mark.parametrize(
+    "max_tokens, max_sentences, multiple", [(3000, None, 1), (4096, 40, 8), (700, None, 3), (20000, 500, 1)]
+)
+def test_vectorised_batches_are_the_loops(max_tokens, max_sentences, multiple):
+    rng = np.random.default_rng(max_tokens)
+    n = 5000
+    tlm = np.sort(rng.integers(5, 120, n)).astype(np.uint16)  # ordered by the TLM length, as the dataset orders
+    mlm = rng.integers(60, 128, n).astype(np.uint16)
+    views = rng.integers(4, 60, n).astype(np.uint16)
+    expected = batches_by_loop([mlm, tlm], views, max_tokens, max_sentences, multiple)
+    assert batches_within_budget([mlm, tlm], views, max_tokens, max_sentences, multiple) == expected
+    assert len(expected) > 10 and expected[-1][1] == n

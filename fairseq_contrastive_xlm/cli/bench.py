@@ -19,6 +19,7 @@ target <name> <measured> <goal> ok|short.
 
     cxlm-bench --data data-bin --gpu-check            # on a GPU: precision check, then the base bf16 bench
     cxlm-bench --data runs/demo/data --gpu-check --smoke   # the same check on a CPU, tiny model
+    cxlm-bench --data runs/demo/data --data-only --vocab-size 250002 --json data.json   # no model: the data path
 
 --gpu-check trains the same steps (MLM + TLM + NT-Xent, packed views with their 3-D attention mask, the negatives
 queue) in fp32, fp16 and bf16 from the same weights and batches; every loss must be finite and stay within
@@ -32,6 +33,8 @@ import tempfile
 
 import torch
 
+from ..benchmarks import data_path
+from ..benchmarks.data_path import DataPathSettings
 from ..benchmarks.precision import precision_check
 from ..benchmarks.report import run_all
 from ..benchmarks.training import SIZES, BenchSettings, find_pair
@@ -68,6 +71,14 @@ def parse_args(argv):
         action="store_true",
         help="check fp16 and bf16 training against fp32 (then, on a GPU, bench the base model in bf16)",
     )
+    parser.add_argument(
+        "--data-only",
+        action="store_true",
+        help="no model: our data path against stock masked_lm's on DATA/mono/<--lang> (benchmarks/data_path.py)",
+    )
+    parser.add_argument("--vocab-size", type=int, default=250_002, help="--data-only: dictionary padded to this")
+    parser.add_argument("--items", type=int, default=1_000_000, help="--data-only: items an epoch (the text repeated)")
+    parser.add_argument("--batches", type=int, default=200, help="--data-only: batches timed on each side")
     parser.add_argument("--json", help="write every number here")
     args = parser.parse_args(argv)
     gpu = torch.cuda.is_available()
@@ -87,6 +98,13 @@ def settings_of(args) -> BenchSettings:
 @command("cxlm-bench")
 def main(argv=None):
     args = parse_args(argv)
+    if args.data_only:
+        settings = DataPathSettings(args.vocab_size, args.items, args.tokens_per_sample, args.max_tokens, args.batches)
+        report = {"data_path": data_path.compare(args.data, args.lang, settings)}
+        data_path.print_report(report["data_path"])
+        if args.json:
+            write_json(args.json, report)
+        return
     mono, pair = find_pair(args.data, args.lang, args.pair)
     settings = settings_of(args)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

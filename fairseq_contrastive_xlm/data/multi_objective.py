@@ -41,6 +41,12 @@ OBJECTIVES = ("mlm", "tlm", "ntxent")
 PAIR_OBJECTIVES = ("tlm", "ntxent")  # whose items are translation pairs, never repeated within a batch
 
 
+def smallest_uint(largest: int):
+    """The smallest unsigned integer type that holds 0..largest: the per-epoch arrays hold one entry an item, a
+    million or more of them on every rank."""
+    return np.min_scalar_type(max(int(largest), 0))
+
+
 def sampling_probs(counts: np.ndarray, alpha: float) -> np.ndarray:
     shares = counts / counts.sum()
     weights = np.where(counts > 0, shares**alpha, 0.0)
@@ -80,29 +86,37 @@ def duplicates_in_batches(batches, keys) -> np.ndarray:
 
 
 def batches_within_budget(padded, views, max_tokens, max_sentences=None, multiple=1):
-    """(start, end) runs of consecutive items whose cost fits max_tokens: for each padded part (a list of
-    per-item sizes) the run's length times its longest item, plus the items' views. A full run is cut to a
-    multiple of `multiple` items when it holds at least that many, the rest starting the next run, as
-    fairseq's batch_by_size does."""
-    padded = [p.tolist() for p in padded]
-    views = views.tolist()
-    limit = max_sentences if max_sentences and max_sentences > 0 else len(views)
-    runs, start, total = [], 0, len(views)
+    """(start, end) runs of consecutive items whose cost fits max_tokens: for each padded part (per-item sizes)
+    the run's length times its longest item, plus the items' views. Greedy, as a loop over items would form
+    them (tests/test_data.py keeps that loop as the definition); here each run is found with numpy over a window
+    of the next items, doubled until the run ends inside it. A full run is cut to a multiple of `multiple` items
+    when it holds at least that many, the rest starting the next run, as fairseq's batch_by_size does."""
+    total = len(views)
+    padded = (
+        np.stack([np.asarray(p, dtype=np.int64) for p in padded]) if len(padded) else np.zeros((0, total), np.int64)
+    )
+    before = np.concatenate([[0], np.cumsum(views, dtype=np.int64)])  # view tokens before each item
+    limit = max_sentences if max_sentences and max_sentences > 0 else total
+    runs, start, window = [], 0, 64
     while start < total:
-        maxima, view_tokens, end = [0] * len(padded), 0, start
-        while end < total and end - start < limit:
-            grown = [max(m, part[end]) for m, part in zip(maxima, padded)]
-            if (end - start + 1) * sum(grown) + view_tokens + views[end] > max_tokens:
+        while True:
+            stop = min(total, start + window, start + limit)
+            longest = np.maximum.accumulate(padded[:, start:stop], axis=1).sum(axis=0)
+            cost = np.arange(1, stop - start + 1) * longest + (before[start + 1 : stop + 1] - before[start])
+            over = np.flatnonzero(cost > max_tokens)
+            if len(over) or stop == total or stop - start == limit:
+                fit = int(over[0]) if len(over) else stop - start
                 break
-            maxima, view_tokens, end = grown, view_tokens + views[end], end + 1
-        if end == start:
-            cost = sum(part[start] for part in padded) + views[start]
+            window *= 2
+        if fit == 0:
+            cost = int(padded[:, start].sum() + views[start])
             raise UserInputError(f"one item of the batch takes {cost} tokens, more than --max-tokens {max_tokens}")
-        count = end - start
-        if end < total and multiple > 1 and count >= multiple:
+        count = fit
+        if start + count < total and multiple > 1 and count >= multiple:
             count -= count % multiple
         runs.append((start, start + count))
         start += count
+        window = max(64, 2 * count)
     return runs
 
 
@@ -139,13 +153,16 @@ class MultiObjectiveDataset(FairseqDataset):
         self.draws = {name: (which, item) for name, (which, item, _) in draws.items()}
         # An item's round: the highest of its objectives' (orders the copies of upsampled items apart).
         self.rounds = np.max([rounds for _, _, rounds in draws.values()], axis=0)
-        parts = {name: np.zeros(self.length, dtype=np.int64) for name in self.draws}
+        parts = {}
         for name, (which, item) in self.draws.items():
-            for k, dataset in enumerate(self.objectives[name]):
+            datasets = self.objectives[name]
+            parts[name] = np.zeros(self.length, dtype=smallest_uint(max(np.max(d.sizes, initial=0) for d in datasets)))
+            for k, dataset in enumerate(datasets):
                 chosen = which == k
                 parts[name][chosen] = np.asarray(dataset.sizes)[item[chosen]]
         self.parts = parts
-        self.sizes = sum(parts.values())
+        sizes = sum(part.astype(np.int64) for part in parts.values())
+        self.sizes = sizes.astype(smallest_uint(sizes.max(initial=0)))
         # Batches are formed by the length of the TLM sequences, the longest part and the one whose length
         # varies (MLM blocks are nearly all full), so that they carry little padding.
         self.order_sizes = parts["tlm"] if "tlm" in parts else self.sizes
@@ -155,16 +172,18 @@ class MultiObjectiveDataset(FairseqDataset):
         how-manieth permutation of that dataset's items this epoch, 0 for all but upsampled ones)."""
         counts = self.counts[name]
         objective = OBJECTIVES.index(name)
+        which_type, item_type = smallest_uint(len(counts) - 1), smallest_uint(counts.max() - 1)
         if not self.random_draws:
             flat = np.arange(self.length) % counts.sum()
             starts = np.cumsum(counts) - counts
             which = np.searchsorted(np.cumsum(counts), flat, side="right")
-            return which, flat - starts[which], np.zeros(self.length, dtype=np.int64)
+            return which.astype(which_type), (flat - starts[which]).astype(item_type), np.zeros(self.length, np.uint8)
         rng = np.random.default_rng([self.seed, epoch, objective])
         slots = apportion(sampling_probs(counts, self.alpha), self.length)
-        which = rng.permutation(np.repeat(np.arange(len(counts)), slots))
-        item = np.zeros(self.length, dtype=np.int64)
-        rounds = np.zeros(self.length, dtype=np.int64)
+        which = rng.permutation(np.repeat(np.arange(len(counts), dtype=which_type), slots))
+        item = np.zeros(self.length, dtype=item_type)
+        most = max(-(-int(taken) // int(size)) for size, taken in zip(counts, slots) if size)  # permutations used
+        rounds = np.zeros(self.length, dtype=smallest_uint(most - 1))
         for k, (size, taken) in enumerate(zip(counts, slots)):
             if taken == 0:
                 continue
@@ -195,7 +214,7 @@ class MultiObjectiveDataset(FairseqDataset):
         return int(self.sizes[index])
 
     def num_tokens_vec(self, indices):
-        return self.sizes[indices]
+        return self.sizes[indices].astype(np.int64)  # fairseq's compiled batch_by_size takes int64
 
     def size(self, index):
         return int(self.sizes[index])
@@ -250,7 +269,7 @@ class MultiObjectiveDataset(FairseqDataset):
             batches = super().batch_by_size(indices, None, max_sentences, required_batch_size_multiple)
             return [np.asarray(batch) for batch in batches]
         padded = [self.parts[name][indices] for name in self.parts if name != "ntxent"]
-        views = self.parts["ntxent"][indices] if "ntxent" in self.parts else np.zeros(len(indices), np.int64)
+        views = self.parts["ntxent"][indices] if "ntxent" in self.parts else np.zeros(len(indices), np.uint8)
         runs = batches_within_budget(padded, views, max_tokens, max_sentences, required_batch_size_multiple)
         return [np.asarray(indices[start:end]) for start, end in runs]
 
