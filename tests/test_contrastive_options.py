@@ -102,5 +102,5 @@ def test_the_baseline_row_from_the_command(tmp_path, capsys):
     assert report["results"]["de"]["pairs"] == 3 and report["average"]["cosine"]["xx2en_acc"] >= 100 / 3
     with pytest.raises(SystemExit):
         retrieval.main(["--baseline", "char-ngram", "--checkpoint", "x.pt", "--pairs", str(tmp_path)])
-    assert "give --checkpoint and --data, or --baseline char-ngram" in capsys.readouterr().err
+    assert "give --checkpoint and --data, or --st-model, or --baseline char-ngram" in capsys.readouterr().err
     assert np.isfinite(report["average"]["margin"]["en2xx_acc"])

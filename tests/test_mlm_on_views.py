@@ -61,7 +61,10 @@ def grads(model):
 
 def test_one_forward_equals_separate_mlm_and_ntxent_forwards(task):
     torch.manual_seed(0)
-    model = build_model(task).double()  # float64: summation order cannot hide or fake a difference
+    # float64 weights; fairseq's cross_entropy still takes its log-softmax in float32, so the LM term (and its
+    # gradients) agree to float32's precision relative to each gradient's scale (a key bias's, zero in theory, is
+    # rounding noise), and NT-Xent to float64's.
+    model = build_model(task).double()
     views = batch_of(task, "train", range(8))["ntxent"]
     criterion = build_criterion(task, ntxent_weight=0.7)
 
@@ -81,7 +84,11 @@ def test_one_forward_equals_separate_mlm_and_ntxent_forwards(task):
     torch.testing.assert_close(lm_loss, mlm, rtol=1e-5, atol=1e-8)
     torch.testing.assert_close(ntxent.loss, separate.loss, rtol=1e-5, atol=1e-8)
     for name, grad in grads(model).items():
-        torch.testing.assert_close(fused[name], grad, rtol=1e-5, atol=1e-8, msg=lambda m, k=name: f"{k}: {m}")
+        scale = float(grad.abs().max())
+        torch.testing.assert_close(
+            fused[name], grad, rtol=1e-5, atol=1e-6 * scale + 1e-12, msg=lambda m, k=name: f"{k}: {m}"
+        )
+    assert max(float(g.abs().max()) for g in fused.values()) > 0
 
 
 def test_the_views_mlm_loss_joins_the_lm_term_and_is_logged_on_its_own(task):
