@@ -116,6 +116,30 @@ def with_model(checkpoint, data):
 CASES = [
     (
         "cxlm-prepare",
+        "no shards",
+        lambda p: ["--mono", f"en:{p['text']}", "--vocab-size", "100", "--shards", "0", "--out", p["out"]],
+        "--shards must be at least 1",
+    ),
+    (
+        "cxlm-retrieval",
+        "a folder that is not sentence-transformers'",
+        lambda p: ["--st-model", p["a_directory"], "--src", p["text"], "--tgt", p["text"]],
+        "is not a sentence-transformers folder",
+    ),
+    (
+        "cxlm-bench",
+        "--data-only without the language's text",
+        lambda p: ["--data", p["data"], "--lang", "xx", "--data-only"],
+        "train.bin is missing",
+    ),
+    (
+        "cxlm-export-hf",
+        "a layer the model does not have",
+        lambda p: [*with_model(p["checkpoint"], p["data"]), "--layer", "9", "--out", p["out"]],
+        "outside the model's layers",
+    ),
+    (
+        "cxlm-prepare",
         "missing text",
         lambda p: ["--mono", f"en:{p['missing']}", "--vocab-size", "100", "--out", p["out"]],
         "does not exist",

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from fairseq.data import Dictionary, data_utils, indexed_dataset
 
-from ..errors import UserInputError
+from ..errors import UserInputError, check_input_file
 
 TARGETS = {"ratio": 1.1, "setup_ratio": 2.0}
 
@@ -67,6 +67,9 @@ def stage_data(data: str, lang: str, work: str, settings: DataPathSettings):
     """WORK/ours (our layout: dict.txt, mono/<lang>/) and WORK/stock (masked_lm's: dict.txt, train.*), one
     repeated text and one padded dictionary."""
     mono = os.path.join(data, "mono", lang)
+    check_input_file(os.path.join(data, "dict.txt"), "dictionary")
+    if not os.path.isfile(indexed_dataset.data_file_path(os.path.join(mono, "train"))):
+        raise UserInputError(f"{mono}/train.bin is missing: --data-only reads --lang {lang}'s monolingual text")
     ours = os.path.join(work, "ours")
     os.makedirs(os.path.join(ours, "mono", lang))
     padded_dictionary(os.path.join(data, "dict.txt"), os.path.join(ours, "dict.txt"), settings.vocab_size)
