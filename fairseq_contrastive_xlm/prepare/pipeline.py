@@ -5,7 +5,7 @@ Steps: check every input before any work; clean (cleaning.py); split into train/
 SentencePiece model on a language-balanced sample of the training text (or reuse --spm-model and
 --dict, e.g. XLM-R's, or take XLM's Moses + BPE with --bpe-codes and --dict: tokenizers.py); encode in parallel
 workers, each language by its own rules; drop pairs whose lengths in pieces differ too much; build one fairseq
-dictionary in the SentencePiece model's order; binarize with fairseq-preprocess (binarize.py), into one
+dictionary in the SentencePiece model's order; binarize into fairseq's mmap datasets (binarize.py), into one
 directory or --shards of it (layout.py); write manifest.json. Every step streams (cleaning.py, dedupe.py).
 Everything is written to a temporary directory beside the output and moved into place only when complete.
 """
