@@ -98,6 +98,19 @@ def test_a_middle_layer_export_keeps_every_layer_for_mlm(checkpoints, scripts_da
     assert os.path.isfile(out / TRANSFORMER_DIR / "tokenizer.json")
     pooling = json.loads((out / "1_Pooling" / "config.json").read_text())
     assert pooling["pooling_mode"] == "max"
+    # The input language swapped into token type 0 comes back to its place, and stays the input language.
+    import torch
+
+    from fairseq_contrastive_xlm.checkpoints import load
+    from fairseq_contrastive_xlm.cli import import_checkpoint
+
+    assert AutoConfig.from_pretrained(str(out)).cxlm_token_types[0] == "ru"
+    import_checkpoint.main(["hf", str(out), "--out", str(tmp_path / "back")])
+    back, _, _ = load(str(tmp_path / "back" / "model.pt"), data=str(tmp_path / "back"), cpu=True)
+    model, _, _ = load(checkpoints["langs"], data=data, cpu=True)
+    assert back.args.input_lang == "ru" and back.langs == model.langs
+    langs = "encoder.sentence_encoder.embed_langs.weight"
+    assert torch.equal(back.state_dict()[langs], model.state_dict()[langs])
 
 
 def test_st_model_takes_a_row_beside_the_checkpoint(checkpoints, scripts_data, tmp_path, capsys):
