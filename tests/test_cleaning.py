@@ -73,3 +73,15 @@ def test_the_spm_sample_is_uniform_without_replacement_in_bounded_blocks():
         counts[drawn] += 1
     # each index drawn 40 times on average; a biased block split would show as a trend between blocks
     assert abs(counts[:500].mean() - counts[500:].mean()) < 2 and counts.std() < 10
+
+
+def test_the_memory_benchmark_corpus_is_unique_real_text_of_the_size_asked(tmp_path):
+    """benchmarks/prepare_memory.py measures de-duplication at its worst: every line distinct."""
+    from fairseq_contrastive_xlm.benchmarks.prepare_memory import write_corpus
+
+    path = tmp_path / "corpus.txt"
+    lines = write_corpus(str(path), 0.5)
+    text = path.read_text(encoding="utf-8").splitlines()
+    assert len(text) == lines == len(set(text)) > 1000
+    assert 0.5e6 <= path.stat().st_size < 0.5e6 + 1000
+    assert any(any("\u0400" <= c <= "\u04ff" for c in line) for line in text)  # Cyrillic among the scripts
