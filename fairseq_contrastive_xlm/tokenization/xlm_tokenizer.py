@@ -42,6 +42,12 @@ def recorded_lowercase(directory: str) -> bool:
                     recorded = json.load(f)
             except (ValueError, UnicodeDecodeError) as err:
                 raise UserInputError(f"{path} is not JSON ({err})") from None
+            if not isinstance(recorded, dict) or (
+                name == SETTINGS_FILE and "lowercase_and_remove_accent" not in recorded
+            ):
+                raise UserInputError(
+                    f"{path} does not say whether the model lowercases (write it again, or pass --lowercase)"
+                )
             if name == SETTINGS_FILE:
                 return bool(recorded["lowercase_and_remove_accent"])
             return lowercases(recorded)
