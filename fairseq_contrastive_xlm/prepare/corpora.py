@@ -92,7 +92,7 @@ class PrepareOptions:
     )
     workers: int = field(
         default_factory=_default_workers,
-        metadata={"help": "parallel encoding and binarizing workers (default: the cores, at most 8)"},
+        metadata={"help": "parallel encoding workers (default: the cores, at most 8)"},
     )
 
 
