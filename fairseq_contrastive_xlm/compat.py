@@ -364,6 +364,68 @@ def fp16_overflow_on_cpu():
     Trainer.train_step = train_step
 
 
+class _ProcessExiting(BaseException):
+    """Ends a prefetching thread at exit (a BaseException, so that fairseq's `except Exception` passes it on)."""
+
+
+def stop_prefetching_at_exit():
+    """End fairseq's batch-prefetching threads before Python does, instead of letting it kill them mid-collate.
+
+    fairseq's BufferedIterator collates the next --data-buffer-size batches (10 by default) in a daemon thread.
+    When the main thread ends (training done, or a command that read part of an epoch) while that thread is inside
+    a torch operation, Python ends the thread as it comes back for the interpreter lock, and the C++ runtime
+    aborts the process: SIGABRT, "terminate called without an active exception", after the last checkpoint was
+    written. Without it about 1 fairseq-train run in 150 ended so on 2 busy cores (every time when a collate is
+    slow). With it, at exit each live prefetcher stops at its next hand-over of a batch, and is waited for (up to
+    a minute; one that has not ended by then is left to Python as before).
+    """
+    import atexit
+    import queue
+    import threading
+    import weakref
+
+    from fairseq.data import iterators
+
+    consumer = iterators.BackgroundConsumer
+    if getattr(consumer, "stops_at_exit", False):
+        return
+    exiting = threading.Event()
+    live = weakref.WeakSet()
+
+    class ExitAwareQueue:
+        """The prefetcher's side of its queue: a put that waits for room ends the thread once the process exits."""
+
+        def __init__(self, inner):
+            self.inner = inner
+
+        def put(self, item):
+            while not exiting.is_set():
+                try:
+                    return self.inner.put(item, timeout=0.1)
+                except queue.Full:
+                    pass
+            raise _ProcessExiting
+
+    original_run = consumer.run
+
+    def run(self):
+        live.add(self)
+        self._queue = ExitAwareQueue(self._queue)  # BufferedIterator keeps the queue itself for its get
+        try:
+            original_run(self)
+        except _ProcessExiting:
+            pass
+
+    def stop_all():
+        exiting.set()
+        for thread in list(live):
+            thread.join(timeout=60)
+
+    consumer.run = run
+    consumer.stops_at_exit = True
+    atexit.register(stop_all)
+
+
 def apply_all():
     allow_fairseq_checkpoints()
     explain_refused_checkpoints()
@@ -376,3 +438,4 @@ def apply_all():
     atomic_checkpoint_copies()
     fp16_on_cpu()
     fp16_overflow_on_cpu()
+    stop_prefetching_at_exit()

@@ -53,23 +53,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
 
 
-# A known, unexplained abort of a whole process (SIGABRT, this one line on stderr and nothing else), seen in about
-# 1 of 150 fairseq-train runs of the suite on the 2-core machine and never in 8 runs of the same command in a row;
-# the README's Development section lists it as open. Such a run is started once more, and only that.
-ABORT = (-6, "terminate called without an active exception")
-
-
 def run_tool(tool, *argv, check=True, env=None):
     """A command of this environment (fairseq-train, cxlm-prepare, ...) as a user runs it (env: variables to add)."""
-
-    def run():
-        command = [os.path.join(BIN, tool), *argv]
-        return subprocess.run(command, capture_output=True, text=True, cwd=REPO, env={**os.environ, **(env or {})})
-
-    result = run()
-    if (result.returncode, result.stderr.strip()) == ABORT:
-        print(f"{tool} aborted ({ABORT[1]}): started once more", file=sys.stderr)
-        result = run()
+    command = [os.path.join(BIN, tool), *argv]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env={**os.environ, **(env or {})})
     if check and result.returncode != 0:
         pytest.fail(f"{tool} failed ({result.returncode}):\n{result.stderr[-4000:]}")
     return result
