@@ -8,14 +8,13 @@ import argparse
 import errno
 import functools
 import pickle
-import re
 import traceback
 
 import numpy as np
 import torch
 
 from .atomic import atomic_path
-from .errors import UserInputError
+from .errors import CheckpointRefusedError, CheckpointUnreadableError, UserInputError, first_line
 
 
 def allow_fairseq_checkpoints():
@@ -26,30 +25,6 @@ def allow_fairseq_checkpoints():
     Only argparse.Namespace is allowed; the weights-only guard itself stays on.
     """
     torch.serialization.add_safe_globals([argparse.Namespace])
-
-
-class CheckpointRefusedError(UserInputError):
-    def __init__(self, path, reason, allowed="argparse.Namespace"):
-        found = re.search(r"GLOBAL (\S+)", reason)
-        what = f"the global {found.group(1)}" if found else "content"
-        super().__init__(
-            f"refused to load checkpoint {path}: it carries {what}, which a weights-only load does not "
-            f"allow (only {allowed} is allowed beside tensors and plain data). A checkpoint is "
-            "untrusted input; re-save it from code you trust if you need it."
-        )
-
-
-class CheckpointUnreadableError(UserInputError):
-    def __init__(self, path, reason):
-        super().__init__(
-            f"checkpoint {path} cannot be read ({reason}): it is truncated or not a PyTorch checkpoint (a copy cut "
-            "short, a full disk, another file); copy or download it again"
-        )
-
-
-def _first_line(err: Exception) -> str:
-    text = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
 
 
 def explain_refused_checkpoints():
@@ -72,7 +47,7 @@ def explain_refused_checkpoints():
         except pickle.UnpicklingError as err:
             if "Weights only load failed" in str(err) or "GLOBAL" in str(err):
                 raise CheckpointRefusedError(path, str(err)) from None
-            raise CheckpointUnreadableError(path, _first_line(err)) from None
+            raise CheckpointUnreadableError(path, first_line(err)) from None
         except (RuntimeError, EOFError, OSError, KeyError, IndexError, ValueError) as err:
             # torch's readers fail on a cut file in these ways (zip reader, seek, the legacy format's keys and
             # indices); past them, fairseq's own upgrade fails with a KeyError on a file torch read but fairseq did
@@ -81,7 +56,7 @@ def explain_refused_checkpoints():
             in_torch = any("torch/serialization.py" in frame.filename for frame in frames)
             io_failure = isinstance(err, OSError) and err.errno not in (None, errno.EINVAL)
             if in_torch and not io_failure:
-                raise CheckpointUnreadableError(path, _first_line(err)) from None
+                raise CheckpointUnreadableError(path, first_line(err)) from None
             if isinstance(err, KeyError) and not in_torch:
                 raise UserInputError(
                     f"{path} is not a fairseq checkpoint (it lacks {err}); convert XLM's .pth or a Hugging Face "
@@ -212,12 +187,6 @@ def bf16_without_tpu():
     distributed_utils.call_main = call_main
 
 
-def _launched_by_torchrun() -> bool:
-    import os
-
-    return all(key in os.environ for key in ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK"))
-
-
 def torchrun_without_gpus():
     """Let fairseq-train and fairseq-hydra-train started by torchrun (or torch.distributed.launch) train on CPUs.
 
@@ -238,7 +207,8 @@ def torchrun_without_gpus():
 
     @functools.wraps(original)
     def infer_init_method(cfg, force_distributed=False):
-        if cfg.distributed_init_method is not None or torch.cuda.is_available() or not _launched_by_torchrun():
+        launched = all(key in os.environ for key in ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "RANK"))
+        if cfg.distributed_init_method is not None or torch.cuda.is_available() or not launched:
             return original(cfg, force_distributed)
         cfg.distributed_init_method = "env://"
         cfg.distributed_world_size = int(os.environ["WORLD_SIZE"])
@@ -369,48 +339,38 @@ class _ProcessExiting(BaseException):
 
 
 def stop_prefetching_at_exit():
-    """End fairseq's batch-prefetching threads before Python does, instead of letting it kill them mid-collate.
+    """End fairseq's batch-prefetching thread before Python does: stop it at its next batch and wait for it.
 
-    fairseq's BufferedIterator collates the next --data-buffer-size batches (10 by default) in a daemon thread.
-    When the main thread ends (training done, or a command that read part of an epoch) while that thread is inside
-    a torch operation, Python ends the thread as it comes back for the interpreter lock, and the C++ runtime
-    aborts the process: SIGABRT, "terminate called without an active exception", after the last checkpoint was
-    written. Without it about 1 fairseq-train run in 150 ended so on 2 busy cores (every time when a collate is
-    slow). With it, at exit each live prefetcher stops at its next hand-over of a batch, and is waited for (up to
-    a minute; one that has not ended by then is left to Python as before).
+    fairseq's BufferedIterator collates --data-buffer-size batches ahead in a daemon thread. Without it, a process
+    whose main thread ends while that thread is inside torch (a finished fairseq-train, about 1 run in 150 on two
+    busy cores) is aborted by the C++ runtime as Python ends the thread: SIGABRT, "terminate called without an
+    active exception", after the last checkpoint was written. One that has not stopped within a minute is left.
     """
     import atexit
     import queue
     import threading
+    import types
     import weakref
 
-    from fairseq.data import iterators
+    from fairseq.data.iterators import BackgroundConsumer
 
-    consumer = iterators.BackgroundConsumer
-    if getattr(consumer, "stops_at_exit", False):
+    if getattr(BackgroundConsumer, "stops_at_exit", False):
         return
-    exiting = threading.Event()
-    live = weakref.WeakSet()
+    exiting, live, original_run = threading.Event(), weakref.WeakSet(), BackgroundConsumer.run
 
-    class ExitAwareQueue:
-        """The prefetcher's side of its queue: a put that waits for room ends the thread once the process exits."""
+    def run(self):
+        inner = self._queue  # BufferedIterator keeps the queue itself for its get
 
-        def __init__(self, inner):
-            self.inner = inner
-
-        def put(self, item):
+        def put(item):  # the thread's one blocking call
             while not exiting.is_set():
                 try:
-                    return self.inner.put(item, timeout=0.1)
+                    return inner.put(item, timeout=0.1)
                 except queue.Full:
                     pass
             raise _ProcessExiting
 
-    original_run = consumer.run
-
-    def run(self):
         live.add(self)
-        self._queue = ExitAwareQueue(self._queue)  # BufferedIterator keeps the queue itself for its get
+        self._queue = types.SimpleNamespace(put=put)
         try:
             original_run(self)
         except _ProcessExiting:
@@ -421,8 +381,7 @@ def stop_prefetching_at_exit():
         for thread in list(live):
             thread.join(timeout=60)
 
-    consumer.run = run
-    consumer.stops_at_exit = True
+    BackgroundConsumer.run, BackgroundConsumer.stops_at_exit = run, True
     atexit.register(stop_all)
 
 

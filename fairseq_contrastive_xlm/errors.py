@@ -7,11 +7,41 @@ alone instead of a stack trace.
 
 import atexit
 import os
+import re
 import sys
 
 
 class UserInputError(Exception):
     """Bad input from the user: the message names the file or option and the problem."""
+
+
+class CheckpointRefusedError(UserInputError):
+    """torch's weights-only loader refused a checkpoint: the file and the global it carries."""
+
+    def __init__(self, path, reason, allowed="argparse.Namespace"):
+        found = re.search(r"GLOBAL (\S+)", reason)
+        what = f"the global {found.group(1)}" if found else "content"
+        super().__init__(
+            f"refused to load checkpoint {path}: it carries {what}, which a weights-only load does not "
+            f"allow (only {allowed} is allowed beside tensors and plain data). A checkpoint is "
+            "untrusted input; re-save it from code you trust if you need it."
+        )
+
+
+class CheckpointUnreadableError(UserInputError):
+    """A checkpoint torch cannot read at all (cut short, or another kind of file)."""
+
+    def __init__(self, path, reason):
+        super().__init__(
+            f"checkpoint {path} cannot be read ({reason}): it is truncated or not a PyTorch checkpoint (a copy cut "
+            "short, a full disk, another file); copy or download it again"
+        )
+
+
+def first_line(err: Exception) -> str:
+    """An exception as one line: its type and the first line of its message."""
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
 
 
 def check_input_file(path: str, what: str = "", where: str = "") -> str:

@@ -1,13 +1,24 @@
 import os
 import sys
 
-import pytest
+# Under pytest-xdist (make test runs a worker per core) every worker, and every process a test starts, computes
+# with one thread: two workers of two threads each on two cores would only contend.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
+    os.environ["MKL_NUM_THREADS"] = "1"
+
+import pytest  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 import fairseq_contrastive_xlm  # noqa: E402,F401  (registers the task, model and criterion)
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    import torch
+
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +35,19 @@ def scripts_data(tmp_path_factory):
     from corpus import build_scripts_data
 
     return build_scripts_data(str(tmp_path_factory.mktemp("scripts")))
+
+
+@pytest.fixture(scope="session")
+def trained_checkpoint(data_dir, tmp_path_factory):
+    """The session's one trained model for the evaluation and mining tests (tests must not write beside it):
+    60 updates of the 2-layer, 64-wide model on MLM en, de, TLM en-de, en-fr and NT-Xent over data_dir."""
+    from helpers import fairseq_train
+
+    save = tmp_path_factory.mktemp("trained")
+    fairseq_train(
+        data_dir,
+        save,
+        *("--mlm-langs", "en,de", "--tlm-pairs", "en-de,en-fr", "--batch-size", "16", "--max-update", "60"),
+        *("--no-epoch-checkpoints", "--disable-validation"),
+    )
+    return str(save / "checkpoint_last.pt")

@@ -17,7 +17,7 @@ from fairseq_contrastive_xlm.evaluation.perplexity import masked_lm_loss
 from fairseq_contrastive_xlm.evaluation.perplexity import perplexity as ppl
 from fairseq_contrastive_xlm.evaluation.retrieval import ratio_margin, retrieval_accuracy, top1_accuracy
 
-from helpers import batch_of, build_criterion, build_model, build_task, fairseq_train
+from helpers import batch_of, build_criterion, build_model, build_task
 
 SHARED_TATOEBA = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "shared", "data", "tatoeba"
@@ -114,24 +114,9 @@ def test_perplexity_is_exp2_of_the_logged_loss(data_dir):
         assert ppl(float(loss), int(tokens)) == pytest.approx(math.exp(float(loss) / int(tokens)))
 
 
-@pytest.fixture(scope="module")
-def checkpoint(data_dir, tmp_path_factory):
-    save = str(tmp_path_factory.mktemp("ckpt"))
-    fairseq_train(
-        data_dir,
-        save,
-        "--mlm-langs",
-        "en,de",
-        "--tlm-pairs",
-        "en-de,en-fr",
-        "--batch-size",
-        "16",
-        "--max-update",
-        "10",
-        "--no-epoch-checkpoints",
-        "--disable-validation",
-    )
-    return os.path.join(save, "checkpoint_last.pt")
+@pytest.fixture
+def checkpoint(trained_checkpoint):
+    return trained_checkpoint
 
 
 def test_perplexity_command(checkpoint, data_dir, tmp_path, capsys):

@@ -12,7 +12,7 @@ from fairseq_contrastive_xlm.evaluation import bucc, mining
 from fairseq_contrastive_xlm.evaluation.retrieval import cosine, ratio_margin
 
 from corpus import usable_pairs
-from helpers import fairseq_train, run_tool
+from helpers import run_tool
 
 
 def test_margin_is_the_formula_on_a_hand_made_example():
@@ -81,24 +81,9 @@ def test_tune_threshold_maximises_f1():
     assert threshold == 0.6 and measured["f1"] == pytest.approx(75.0) and measured["found"] == 3
 
 
-@pytest.fixture(scope="module")
-def checkpoint(data_dir, tmp_path_factory):
-    save = tmp_path_factory.mktemp("mining_ckpt")
-    fairseq_train(
-        data_dir,
-        save,
-        "--mlm-langs",
-        "en,de",
-        "--tlm-pairs",
-        "en-de",
-        "--batch-size",
-        "16",
-        "--max-update",
-        "60",
-        "--no-epoch-checkpoints",
-        "--disable-validation",
-    )
-    return str(save / "checkpoint_last.pt")
+@pytest.fixture
+def checkpoint(trained_checkpoint):
+    return trained_checkpoint
 
 
 @pytest.fixture(scope="module")

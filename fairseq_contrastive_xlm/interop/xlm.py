@@ -18,8 +18,7 @@ from typing import Dict, List, Tuple
 import numpy as np
 import torch
 
-from ..compat import CheckpointRefusedError
-from ..errors import UserInputError
+from ..errors import CheckpointRefusedError, UserInputError
 from ..modules import SENTENCE_ENCODER
 
 XLM_EOS, XLM_PAD, XLM_UNK, XLM_MASK = 1, 2, 3, 5  # <s> is 0; <special1> is XLM's mask word
