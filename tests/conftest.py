@@ -38,6 +38,14 @@ def scripts_data(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def scripts_checkpoint(scripts_data, tmp_path_factory):
+    """corpus.train_on_scripts' model with every default, for the export tests (tests must not write beside it)."""
+    from corpus import train_on_scripts
+
+    return train_on_scripts(scripts_data[0], tmp_path_factory.mktemp("scripts_model"))
+
+
+@pytest.fixture(scope="session")
 def trained_checkpoint(data_dir, tmp_path_factory):
     """The session's one trained model for the evaluation and mining tests (tests must not write beside it):
     60 updates of the 2-layer, 64-wide model on MLM en, de, TLM en-de, en-fr and NT-Xent over data_dir."""
@@ -51,3 +59,27 @@ def trained_checkpoint(data_dir, tmp_path_factory):
         *("--no-epoch-checkpoints", "--disable-validation"),
     )
     return str(save / "checkpoint_last.pt")
+
+
+@pytest.fixture
+def run_command(capsys):
+    """run_tool's twin for a cxlm-* command whose computation is under test, not its process: its main(argv) in this
+    process (no 5-8 s of imports), reported the same way (returncode, stdout, stderr). test_bad_input_sweep runs
+    every command as a process."""
+    import subprocess
+    from importlib.metadata import entry_points
+
+    def run(tool, *argv, check=True):
+        (entry,) = entry_points(group="console_scripts", name=tool)
+        capsys.readouterr()
+        try:
+            entry.load()([str(a) for a in argv])
+            code = 0
+        except SystemExit as exit:
+            code = exit.code if isinstance(exit.code, int) else 1
+        out, err = capsys.readouterr()
+        if check and code != 0:
+            pytest.fail(f"{tool} failed ({code}):\n{err[-4000:]}")
+        return subprocess.CompletedProcess([tool, *argv], code, out, err)
+
+    return run

@@ -36,9 +36,9 @@ def test_step_memory_on_cpu_counts_the_tensors_saved_for_backward():
     assert with_weight.mb * 2**20 == pytest.approx(memory.mb * 2**20 + weight.numel() * 4)
 
 
-def test_smoke_run_prints_every_table_and_target(data_dir, tmp_path):
+def test_smoke_run_prints_every_table_and_target(data_dir, tmp_path, run_command):
     out = tmp_path / "bench.json"
-    result = run_tool("cxlm-bench", "--data", data_dir, "--smoke", "--json", str(out))
+    result = run_command("cxlm-bench", "--data", data_dir, "--smoke", "--json", str(out))
     text = result.stdout
     for run in (
         "a fairseq masked_lm+roberta",
@@ -75,10 +75,10 @@ def test_smoke_run_prints_every_table_and_target(data_dir, tmp_path):
     assert queue["negatives"] > 512 and queue["queue_memory_mb"] > 0
 
 
-def test_gpu_check_runs_on_the_cpu_in_smoke_mode(data_dir, tmp_path):
+def test_gpu_check_runs_on_the_cpu_in_smoke_mode(data_dir, tmp_path, run_command):
     """The GPU check (fp16 and bf16 against fp32, packed views and the queue) runs here too: no GPU in CI."""
     out = tmp_path / "check.json"
-    result = run_tool("cxlm-bench", "--data", data_dir, "--gpu-check", "--smoke", "--json", str(out))
+    result = run_command("cxlm-bench", "--data", data_dir, "--gpu-check", "--smoke", "--json", str(out))
     report = json.loads(out.read_text())
     assert report["passed"] and "precision check on CPU (smoke model): passed" in result.stdout
     rows = {row["precision"]: row for row in report["precision_check"]}
@@ -87,6 +87,7 @@ def test_gpu_check_runs_on_the_cpu_in_smoke_mode(data_dir, tmp_path):
 
 
 def test_mining_bench_smoke_prints_its_table(data_dir, tmp_path):
+    """As a process: faiss's loader would log its skipped builds (swigfaiss) to the process's stderr."""
     out = tmp_path / "mining.json"
     result = run_tool("cxlm-bench-mining", "--smoke", "--json", str(out))
     report = json.loads(out.read_text())

@@ -12,7 +12,6 @@ from fairseq_contrastive_xlm.evaluation import bucc, mining
 from fairseq_contrastive_xlm.evaluation.retrieval import cosine, ratio_margin
 
 from corpus import usable_pairs
-from helpers import run_tool
 
 
 def test_margin_is_the_formula_on_a_hand_made_example():
@@ -100,9 +99,9 @@ def mining_set(tmp_path_factory):
     return out
 
 
-def test_mining_a_real_set_equals_a_computation_by_hand(checkpoint, data_dir, mining_set, tmp_path):
+def test_mining_a_real_set_equals_a_computation_by_hand(checkpoint, data_dir, mining_set, tmp_path, run_command):
     model = ["--checkpoint", checkpoint, "--data", data_dir]
-    run_tool(
+    run_command(
         "cxlm-embed",
         *model,
         "--input",
@@ -119,7 +118,7 @@ def test_mining_a_real_set_equals_a_computation_by_hand(checkpoint, data_dir, mi
     x, y = np.load(tmp_path / "de.npy"), np.load(tmp_path / "en.npy")
     assert x.shape == (260, 64) and y.shape == (260, 64) and x.dtype == np.float32
 
-    result = run_tool(
+    result = run_command(
         "cxlm-mine",
         "--src",
         str(mining_set / "de.txt"),
@@ -169,7 +168,7 @@ def test_mining_a_real_set_equals_a_computation_by_hand(checkpoint, data_dir, mi
 
     # Embedded by the command itself (--checkpoint), without a threshold: the candidates of the computation by hand,
     # with their scores (the embeddings differ from cxlm-embed's only by float rounding of other batchings).
-    run_tool(
+    run_command(
         "cxlm-mine",
         "--src",
         str(mining_set / "de.txt"),
@@ -194,7 +193,7 @@ def test_mining_a_real_set_equals_a_computation_by_hand(checkpoint, data_dir, mi
             assert direct[pair] == pytest.approx(score, rel=1e-3)
 
 
-def test_duplicates_are_merged(tmp_path):
+def test_duplicates_are_merged(tmp_path, run_command):
     """Repeated lines are one sentence: embedded (here: read) once, mined once. Embeddings made by hand, so that the
     answer does not hang on a model's quality: "Datei öffnen" is near "Open the file", "Fenster schließen" near
     "Close the window"."""
@@ -202,7 +201,7 @@ def test_duplicates_are_merged(tmp_path):
     (tmp_path / "t.txt").write_text("Close the window\nOpen the file\nOpen the file\n", encoding="utf-8")
     np.save(tmp_path / "s.npy", np.array([[1, 0, 0.1], [1, 0, 0.1], [0, 1, 0.1]], dtype=np.float32))
     np.save(tmp_path / "t.npy", np.array([[0, 1, 0], [1, 0.1, 0], [1, 0.1, 0]], dtype=np.float32))
-    run_tool(
+    run_command(
         "cxlm-mine",
         "--src",
         str(tmp_path / "s.txt"),
@@ -243,7 +242,7 @@ def bucc_fixture(directory, pairs, split, offset=0, with_gold=True):
     write_bucc(directory, "de", split, foreign, english, gold)
 
 
-def test_bucc_reader_and_command_on_official_format_fixtures(checkpoint, data_dir, tmp_path):
+def test_bucc_reader_and_command_on_official_format_fixtures(checkpoint, data_dir, tmp_path, run_command):
     pairs = usable_pairs("de", 3200)[2500:]
     bucc_fixture(tmp_path / "bucc", pairs[:50], "training")
     bucc_fixture(tmp_path / "bucc", pairs[50:90], "sample", offset=5000)
@@ -254,7 +253,7 @@ def test_bucc_reader_and_command_on_official_format_fixtures(checkpoint, data_di
     assert bucc.read_split(str(tmp_path / "bucc"), "de", "test").gold is None
 
     out, report = tmp_path / "test_pairs.tsv", tmp_path / "bucc.json"
-    run_tool(
+    run_command(
         "cxlm-mine",
         "--bucc",
         str(tmp_path / "bucc"),
@@ -287,7 +286,7 @@ def test_bucc_reader_and_command_on_official_format_fixtures(checkpoint, data_di
         ("gold", "beyond the 4 source and 4 target lines"),
     ],
 )
-def test_bad_input_is_one_line_and_writes_nothing(tmp_path, case, message):
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, case, message, run_command):
     src, tgt, gold = tmp_path / "s.txt", tmp_path / "t.txt", tmp_path / "gold.tsv"
     src.write_text("a\nb\nc\nd\n")
     tgt.write_text("w\nx\ny\nz\n")
@@ -306,7 +305,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, case, message):
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "y.npy", y)
     out = tmp_path / "mined.tsv"
-    result = run_tool(
+    result = run_command(
         "cxlm-mine",
         "--src",
         str(src),
@@ -333,24 +332,24 @@ def test_bucc_gold_naming_unknown_ids_is_one_line(tmp_path):
         bucc.read_split(str(tmp_path), "fr", "training")
 
 
-def test_embed_writes_a_memory_mapped_file_in_chunks(checkpoint, data_dir, tmp_path):
+def test_embed_writes_a_memory_mapped_file_in_chunks(checkpoint, data_dir, tmp_path, run_command):
     text = tmp_path / "in.txt"
     text.write_text("".join(f"{p[1]}\n" for p in usable_pairs("de", 2600)[2500:]), encoding="utf-8")
     model = ["--checkpoint", checkpoint, "--data", data_dir, "--lang", "de"]
-    run_tool("cxlm-embed", *model, "--input", str(text), "--out", str(tmp_path / "a.npy"), "--chunk", "7")
-    run_tool("cxlm-embed", *model, "--input", str(text), "--out", str(tmp_path / "b.npy"), "--dtype", "float32")
+    run_command("cxlm-embed", *model, "--input", str(text), "--out", str(tmp_path / "a.npy"), "--chunk", "7")
+    run_command("cxlm-embed", *model, "--input", str(text), "--out", str(tmp_path / "b.npy"), "--dtype", "float32")
     a, b = np.load(tmp_path / "a.npy", mmap_mode="r"), np.load(tmp_path / "b.npy")
     assert a.dtype == np.float16 and a.shape == b.shape == (100, 64)
     np.testing.assert_allclose(a.astype(np.float32), b, rtol=2e-3, atol=2e-3)  # float16 rounding only
 
     (tmp_path / "empty.txt").write_text("")
-    result = run_tool(
+    result = run_command(
         "cxlm-embed", *model, "--input", str(tmp_path / "empty.txt"), "--out", str(tmp_path / "e.npy"), check=False
     )
     assert result.returncode == 2 and "is empty" in result.stderr and not (tmp_path / "e.npy").exists()
 
 
-def test_pairs_mode_hides_and_finds_translations(checkpoint, data_dir, tmp_path):
+def test_pairs_mode_hides_and_finds_translations(checkpoint, data_dir, tmp_path, run_command):
     """make demo's mining step: held-out pairs hidden among sentences without a translation, per language."""
     pairs = usable_pairs("de", 3200)[2500:2700]
     (tmp_path / "pairs").mkdir()
@@ -358,12 +357,12 @@ def test_pairs_mode_hides_and_finds_translations(checkpoint, data_dir, tmp_path)
     (tmp_path / "pairs" / "en-de.de").write_text("".join(p[1] + "\n" for p in pairs), encoding="utf-8")
     out = tmp_path / "mining.json"
     argv = ["--checkpoint", checkpoint, "--data", data_dir, "--pairs", str(tmp_path / "pairs"), "--hidden", "50"]
-    result = run_tool("cxlm-mine", *argv, "--json", str(out))
+    result = run_command("cxlm-mine", *argv, "--json", str(out))
     report = json.loads(out.read_text())["results"]
     assert report["de"]["foreign"] == report["de"]["english"] == 125 and 0 <= report["de"]["found"] <= 50
     assert report["average"]["f1"] == pytest.approx(report["de"]["f1"])
     assert "average: precision" in result.stdout
-    too_many = run_tool("cxlm-mine", *argv[:-1], "150", check=False)
+    too_many = run_command("cxlm-mine", *argv[:-1], "150", check=False)
     assert too_many.returncode == 2 and "fewer than 2 x --hidden 150" in too_many.stderr
 
 
@@ -379,7 +378,7 @@ def test_sparse_neighbours_are_the_dense_ones_in_any_block_size():
         np.testing.assert_allclose(np.take_along_axis(dense, ids, axis=1), sims, rtol=1e-6)
 
 
-def test_char_ngram_mining_is_the_dense_computation_and_a_command(mining_set, tmp_path):
+def test_char_ngram_mining_is_the_dense_computation_and_a_command(mining_set, tmp_path, run_command):
     """cxlm-mine --baseline char-ngram: sparse neighbours give the candidates faiss gives on the same vectors made
     dense (random unit rows, no ties); through the command, on the real mining set, with its F1 reported."""
     from scipy import sparse
@@ -396,9 +395,9 @@ def test_char_ngram_mining_is_the_dense_computation_and_a_command(mining_set, tm
     out, report = tmp_path / "mined.tsv", tmp_path / "mined.json"
     argv = ["--src", str(mining_set / "de.txt"), "--tgt", str(mining_set / "en.txt"), "--baseline", "char-ngram"]
     gold = ["--gold", str(mining_set / "gold.tsv"), "--tune"]
-    result = run_tool("cxlm-mine", *argv, *gold, "--out", str(out), "--json", str(report))
+    result = run_command("cxlm-mine", *argv, *gold, "--out", str(out), "--json", str(report))
     measured = json.loads(report.read_text())["scores"]
     assert 0 < measured["f1"] <= 100 and "gold (threshold tuned on it)" in result.stdout
     assert len(out.read_text(encoding="utf-8").splitlines()) == json.loads(report.read_text())["written"]
-    both = run_tool("cxlm-mine", *argv, "--checkpoint", "x.pt", "--data", "d", "--out", str(out), check=False)
+    both = run_command("cxlm-mine", *argv, "--checkpoint", "x.pt", "--data", "d", "--out", str(out), check=False)
     assert both.returncode == 2 and "--baseline" in both.stderr

@@ -16,12 +16,12 @@ from corpus import SCRIPTS, train_on_scripts
 
 
 @pytest.fixture(scope="module")
-def checkpoints(scripts_data, tmp_path_factory):
+def checkpoints(scripts_data, scripts_checkpoint, tmp_path_factory):
     """Two 2-layer models: mean pooling with the MLP head; and language embeddings, input language ru, max pooling
     at layer 1 with a linear head."""
     data, _ = scripts_data
     root = tmp_path_factory.mktemp("st")
-    plain = train_on_scripts(data, root / "plain")
+    plain = scripts_checkpoint
     langs = train_on_scripts(
         data,
         root / "langs",
