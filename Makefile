@@ -17,7 +17,7 @@ $(READY): requirements.txt requirements-fairseq.txt setup.py
 test: $(READY)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest -n auto --maxprocesses 4 --dist loadfile tests
+	$(PY) -m pytest -n auto --maxprocesses 4 --dist loadfile --no-loadscope-reorder tests
 
 demo: $(READY)
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH bash examples/demo/run.sh

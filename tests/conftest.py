@@ -49,10 +49,10 @@ def scripts_checkpoint(scripts_data, tmp_path_factory):
 def trained_checkpoint(data_dir, tmp_path_factory):
     """The session's one trained model for the evaluation and mining tests (tests must not write beside it):
     60 updates of the 2-layer, 64-wide model on MLM en, de, TLM en-de, en-fr and NT-Xent over data_dir."""
-    from helpers import fairseq_train
+    from helpers import train_in_process
 
     save = tmp_path_factory.mktemp("trained")
-    fairseq_train(
+    train_in_process(
         data_dir,
         save,
         *("--mlm-langs", "en,de", "--tlm-pairs", "en-de,en-fr", "--batch-size", "16", "--max-update", "60"),
@@ -83,3 +83,27 @@ def run_command(capsys):
         return subprocess.CompletedProcess([tool, *argv], code, out, err)
 
     return run
+
+
+# make test hands whole files to its workers, one at a time, in collection order (--dist loadfile
+# --no-loadscope-reorder): the longest files (pytest --durations) go first, so that the run does not end with one
+# worker busy on a long file and the other idle.
+LONGEST_FIRST = (
+    "test_end_to_end.py",
+    "test_ablation.py",
+    "test_recipes.py",
+    "test_torchrun.py",
+    "test_precision.py",
+    "test_resume.py",
+    "test_xnli.py",
+    "test_shards.py",
+    "test_bench.py",
+    "test_fairseq_drop_in.py",
+    "test_huggingface.py",
+    "test_distributed.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file keeps its own order

@@ -55,9 +55,9 @@ def build_scripts_data(root):
 
 def train_on_scripts(data, save, *options):
     """Three updates of a one-layer model on build_scripts_data's directory (TLM en-ru, en-zh; NT-Xent)."""
-    from helpers import fairseq_train
+    from helpers import train_in_process
 
-    fairseq_train(
+    train_in_process(
         data,
         save,
         "--tlm-pairs",

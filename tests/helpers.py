@@ -112,6 +112,20 @@ def fairseq_train(data, save_dir, *options, check=True, env=None):
     return run_tool("fairseq-train", *train_argv(data, save_dir, *options), check=check, env=env)
 
 
+def train_in_process(data, save_dir, *options):
+    """fairseq-train with train_argv in this process, as fairseq's own tests train (tests/test_binaries.py): for a
+    fixture that needs a trained checkpoint, not a test of the command (no 5-8 s of imports)."""
+    from fairseq import options as fairseq_options
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+    from fairseq.distributed import utils as distributed_utils
+    from fairseq_cli import train
+
+    args = fairseq_options.parse_args_and_arch(
+        fairseq_options.get_training_parser(), train_argv(data, save_dir, *options)
+    )
+    distributed_utils.call_main(convert_namespace_to_omegaconf(args), train.main)
+
+
 def fairseq_trainer(data, save_dir, *options):
     """fairseq's Trainer in this process (as cxlm-bench builds it) for a one-layer model of the plugin on TLM
     en-de with NT-Xent, Adam on CPU; later options win."""

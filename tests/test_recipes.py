@@ -14,7 +14,7 @@ from hydra import compose, initialize_config_dir
 from fairseq_contrastive_xlm.cli import xnli_prepare
 from fairseq_contrastive_xlm.languages import XNLI_LANGUAGES
 
-from helpers import REPO, USER_DIR, fairseq_train
+from helpers import REPO, USER_DIR, train_in_process
 from xnli_fixtures import write_xnli_dir, write_xnli_mt_train
 
 CONFIG = os.path.join(USER_DIR, "config", "paper")
@@ -79,7 +79,7 @@ def test_the_script_runs_the_recipes(data_dir, tmp_path):
         ]
     )
     start = tmp_path / "start"
-    fairseq_train(
+    train_in_process(
         data_dir,
         start,
         "--mlm-langs",

@@ -17,7 +17,7 @@ from fairseq_contrastive_xlm.xnli import finetune
 from fairseq_contrastive_xlm.xnli.evaluate import select_best
 from fairseq_contrastive_xlm.xnli.formats import MULTINLI_JSONL, XNLI_MT_TSV, XNLI_TSV, by_language, read
 
-from helpers import USER_DIR, fairseq_train, logged_train_metrics, run_tool
+from helpers import USER_DIR, logged_train_metrics, run_tool, train_in_process
 from xnli_fixtures import write_multinli_jsonl, write_xnli_dir, write_xnli_mt_train
 
 
@@ -109,7 +109,7 @@ def test_over_long_examples_fail_clearly_unless_truncated(files, data_dir, tmp_p
 @pytest.fixture(scope="module")
 def pretrained(data_dir, tmp_path_factory):
     save = str(tmp_path_factory.mktemp("pretrained"))
-    fairseq_train(
+    train_in_process(
         data_dir,
         save,
         "--tlm-pairs",
