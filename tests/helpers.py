@@ -55,8 +55,9 @@ BIN = os.path.dirname(sys.executable)
 
 def run_tool(tool, *argv, check=True, env=None):
     """A command of this environment (fairseq-train, cxlm-prepare, ...) as a user runs it (env: variables to add)."""
-    command = [os.path.join(BIN, tool), *argv]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env={**os.environ, **(env or {})})
+    result = subprocess.run(
+        [os.path.join(BIN, tool), *argv], capture_output=True, text=True, cwd=REPO, env={**os.environ, **(env or {})}
+    )
     if check and result.returncode != 0:
         pytest.fail(f"{tool} failed ({result.returncode}):\n{result.stderr[-4000:]}")
     return result

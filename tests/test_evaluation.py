@@ -114,31 +114,39 @@ def test_perplexity_is_exp2_of_the_logged_loss(data_dir):
         assert ppl(float(loss), int(tokens)) == pytest.approx(math.exp(float(loss) / int(tokens)))
 
 
-@pytest.fixture
-def checkpoint(trained_checkpoint):
-    return trained_checkpoint
-
-
-def test_perplexity_command(checkpoint, data_dir, tmp_path, capsys):
+def test_perplexity_command(trained_checkpoint, data_dir, tmp_path, capsys):
     out = tmp_path / "ppl.json"
     perplexity.main(
-        ["--checkpoint", checkpoint, "--data", data_dir, "--split", "valid", "--tlm-pairs", "en-fr", "--json", str(out)]
+        [
+            "--checkpoint",
+            trained_checkpoint,
+            "--data",
+            data_dir,
+            "--split",
+            "valid",
+            "--tlm-pairs",
+            "en-fr",
+            "--json",
+            str(out),
+        ]
     )
     results = json.loads(out.read_text())["results"]
     assert set(results) == {"mlm en", "mlm de", "tlm en-fr"}
     assert all(r["ppl"] == pytest.approx(2 ** r["loss_bits"]) and r["masked_tokens"] > 0 for r in results.values())
     again = tmp_path / "again.json"
-    perplexity.main(["--checkpoint", checkpoint, "--data", data_dir, "--tlm-pairs", "en-fr", "--json", str(again)])
+    perplexity.main(
+        ["--checkpoint", trained_checkpoint, "--data", data_dir, "--tlm-pairs", "en-fr", "--json", str(again)]
+    )
     assert json.loads(again.read_text())["results"] == results  # fixed masks: the same numbers every time
 
 
 @needs_tatoeba
-def test_retrieval_command_on_tatoeba(checkpoint, data_dir, tmp_path, capsys):
+def test_retrieval_command_on_tatoeba(trained_checkpoint, data_dir, tmp_path, capsys):
     out = tmp_path / "tatoeba.json"
     retrieval.main(
         [
             "--checkpoint",
-            checkpoint,
+            trained_checkpoint,
             "--data",
             data_dir,
             "--tatoeba",
@@ -160,7 +168,7 @@ def test_retrieval_command_on_tatoeba(checkpoint, data_dir, tmp_path, capsys):
     assert "average" in capsys.readouterr().out
 
 
-def test_retrieval_command_on_two_files_and_its_errors(checkpoint, data_dir, tmp_path, capsys):
+def test_retrieval_command_on_two_files_and_its_errors(trained_checkpoint, data_dir, tmp_path, capsys):
     src, tgt = tmp_path / "s.txt", tmp_path / "t.txt"
     src.write_text("Open the file\nSave the file\nClose the window\n")
     tgt.write_text("Datei öffnen\nDatei speichern\nFenster schließen\n")
@@ -168,7 +176,7 @@ def test_retrieval_command_on_two_files_and_its_errors(checkpoint, data_dir, tmp
     retrieval.main(
         [
             "--checkpoint",
-            checkpoint,
+            trained_checkpoint,
             "--data",
             data_dir,
             "--src",
@@ -190,17 +198,17 @@ def test_retrieval_command_on_two_files_and_its_errors(checkpoint, data_dir, tmp
     assert result["pairs"] == 3 and set(result["cosine"]) == {"src2tgt_acc", "tgt2src_acc"}
     tgt.write_text("nur eine Zeile\n")
     with pytest.raises(SystemExit):
-        retrieval.main(["--checkpoint", checkpoint, "--data", data_dir, "--src", str(src), "--tgt", str(tgt)])
+        retrieval.main(["--checkpoint", trained_checkpoint, "--data", data_dir, "--src", str(src), "--tgt", str(tgt)])
     assert "has 3 lines and" in capsys.readouterr().err
 
 
 @needs_tatoeba
-def test_embedding_map(checkpoint, data_dir, tmp_path, capsys):
+def test_embedding_map(trained_checkpoint, data_dir, tmp_path, capsys):
     out = tmp_path / "map.png"
     embed_plot.main(
         [
             "--checkpoint",
-            checkpoint,
+            trained_checkpoint,
             "--data",
             data_dir,
             "--tatoeba",
@@ -218,14 +226,14 @@ def test_embedding_map(checkpoint, data_dir, tmp_path, capsys):
     assert "mean cosine: translations" in capsys.readouterr().out
 
 
-def test_retrieval_and_map_of_a_pairs_directory(checkpoint, data_dir, tmp_path):
+def test_retrieval_and_map_of_a_pairs_directory(trained_checkpoint, data_dir, tmp_path):
     from fairseq_contrastive_xlm.cli import gettext_corpus
 
     raw = tmp_path / "raw"
     gettext_corpus.main(["--langs", "de,fr", "--max-pairs", "300", "--heldout", "40", "--out", str(raw)])
     out = tmp_path / "heldout.json"
     retrieval.main(
-        ["--checkpoint", checkpoint, "--data", data_dir, "--pairs", str(raw / "heldout"), "--json", str(out)]
+        ["--checkpoint", trained_checkpoint, "--data", data_dir, "--pairs", str(raw / "heldout"), "--json", str(out)]
     )
     report = json.loads(out.read_text())
     assert set(report["results"]) == {"de", "fr"} and report["results"]["fr"]["pairs"] == 40
@@ -233,7 +241,7 @@ def test_retrieval_and_map_of_a_pairs_directory(checkpoint, data_dir, tmp_path):
     embed_plot.main(
         [
             "--checkpoint",
-            checkpoint,
+            trained_checkpoint,
             "--data",
             data_dir,
             "--pairs",
@@ -257,7 +265,7 @@ def test_masked_lm_loss_counts_every_item(data_dir):
     assert tokens == expected
 
 
-def test_summary_over_runs_reads_what_the_commands_wrote(checkpoint, data_dir, tmp_path, capsys):
+def test_summary_over_runs_reads_what_the_commands_wrote(trained_checkpoint, data_dir, tmp_path, capsys):
     from fairseq_contrastive_xlm.cli import gettext_corpus, summarize
 
     raw = tmp_path / "raw"
@@ -267,7 +275,7 @@ def test_summary_over_runs_reads_what_the_commands_wrote(checkpoint, data_dir, t
         perplexity.main(
             [
                 "--checkpoint",
-                checkpoint,
+                trained_checkpoint,
                 "--data",
                 data_dir,
                 "--tlm-pairs",
@@ -279,7 +287,7 @@ def test_summary_over_runs_reads_what_the_commands_wrote(checkpoint, data_dir, t
     retrieval.main(
         [
             "--checkpoint",
-            checkpoint,
+            trained_checkpoint,
             "--data",
             data_dir,
             "--pairs",
@@ -308,7 +316,7 @@ def test_summary_over_runs_reads_what_the_commands_wrote(checkpoint, data_dir, t
     assert "no results under" in capsys.readouterr().err
 
 
-def test_retrieval_cuts_sentences_longer_than_the_model_and_counts_them(checkpoint, data_dir, tmp_path, caplog):
+def test_retrieval_cuts_sentences_longer_than_the_model_and_counts_them(trained_checkpoint, data_dir, tmp_path, caplog):
     """Data prepared once may meet a model with fewer positions (128 here): every sentence is still embedded and
     scored, cut to fit, and the report says how many were cut."""
     long_en = " ".join(["Open the file and save the window"] * 60)  # far beyond 128 pieces
@@ -317,7 +325,7 @@ def test_retrieval_cuts_sentences_longer_than_the_model_and_counts_them(checkpoi
     src.write_text(f"Open the file\n{long_en}\nClose the window\n")
     tgt.write_text(f"Datei öffnen\n{long_de}\nFenster schließen\n")
     out = tmp_path / "r.json"
-    argv = ["--checkpoint", checkpoint, "--data", data_dir, "--src", str(src), "--tgt", str(tgt)]
+    argv = ["--checkpoint", trained_checkpoint, "--data", data_dir, "--src", str(src), "--tgt", str(tgt)]
     retrieval.main([*argv, "--src-lang", "en", "--tgt-lang", "de", "--json", str(out)])
     report = json.loads(out.read_text())
     assert report["truncated_sentences"] == 2 and report["max_positions"] == 128

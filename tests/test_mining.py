@@ -80,11 +80,6 @@ def test_tune_threshold_maximises_f1():
     assert threshold == 0.6 and measured["f1"] == pytest.approx(75.0) and measured["found"] == 3
 
 
-@pytest.fixture
-def checkpoint(trained_checkpoint):
-    return trained_checkpoint
-
-
 @pytest.fixture(scope="module")
 def mining_set(tmp_path_factory):
     """60 held-out gettext translations (not among the 2,500 pairs the corpus trains on) hidden among 200 German
@@ -99,8 +94,10 @@ def mining_set(tmp_path_factory):
     return out
 
 
-def test_mining_a_real_set_equals_a_computation_by_hand(checkpoint, data_dir, mining_set, tmp_path, run_command):
-    model = ["--checkpoint", checkpoint, "--data", data_dir]
+def test_mining_a_real_set_equals_a_computation_by_hand(
+    trained_checkpoint, data_dir, mining_set, tmp_path, run_command
+):
+    model = ["--checkpoint", trained_checkpoint, "--data", data_dir]
     run_command(
         "cxlm-embed",
         *model,
@@ -242,7 +239,7 @@ def bucc_fixture(directory, pairs, split, offset=0, with_gold=True):
     write_bucc(directory, "de", split, foreign, english, gold)
 
 
-def test_bucc_reader_and_command_on_official_format_fixtures(checkpoint, data_dir, tmp_path, run_command):
+def test_bucc_reader_and_command_on_official_format_fixtures(trained_checkpoint, data_dir, tmp_path, run_command):
     pairs = usable_pairs("de", 3200)[2500:]
     bucc_fixture(tmp_path / "bucc", pairs[:50], "training")
     bucc_fixture(tmp_path / "bucc", pairs[50:90], "sample", offset=5000)
@@ -260,7 +257,7 @@ def test_bucc_reader_and_command_on_official_format_fixtures(checkpoint, data_di
         "--lang",
         "de",
         "--checkpoint",
-        checkpoint,
+        trained_checkpoint,
         "--data",
         data_dir,
         "--out",
@@ -332,10 +329,10 @@ def test_bucc_gold_naming_unknown_ids_is_one_line(tmp_path):
         bucc.read_split(str(tmp_path), "fr", "training")
 
 
-def test_embed_writes_a_memory_mapped_file_in_chunks(checkpoint, data_dir, tmp_path, run_command):
+def test_embed_writes_a_memory_mapped_file_in_chunks(trained_checkpoint, data_dir, tmp_path, run_command):
     text = tmp_path / "in.txt"
     text.write_text("".join(f"{p[1]}\n" for p in usable_pairs("de", 2600)[2500:]), encoding="utf-8")
-    model = ["--checkpoint", checkpoint, "--data", data_dir, "--lang", "de"]
+    model = ["--checkpoint", trained_checkpoint, "--data", data_dir, "--lang", "de"]
     run_command("cxlm-embed", *model, "--input", str(text), "--out", str(tmp_path / "a.npy"), "--chunk", "7")
     run_command("cxlm-embed", *model, "--input", str(text), "--out", str(tmp_path / "b.npy"), "--dtype", "float32")
     a, b = np.load(tmp_path / "a.npy", mmap_mode="r"), np.load(tmp_path / "b.npy")
@@ -349,14 +346,23 @@ def test_embed_writes_a_memory_mapped_file_in_chunks(checkpoint, data_dir, tmp_p
     assert result.returncode == 2 and "is empty" in result.stderr and not (tmp_path / "e.npy").exists()
 
 
-def test_pairs_mode_hides_and_finds_translations(checkpoint, data_dir, tmp_path, run_command):
+def test_pairs_mode_hides_and_finds_translations(trained_checkpoint, data_dir, tmp_path, run_command):
     """make demo's mining step: held-out pairs hidden among sentences without a translation, per language."""
     pairs = usable_pairs("de", 3200)[2500:2700]
     (tmp_path / "pairs").mkdir()
     (tmp_path / "pairs" / "en-de.en").write_text("".join(p[0] + "\n" for p in pairs), encoding="utf-8")
     (tmp_path / "pairs" / "en-de.de").write_text("".join(p[1] + "\n" for p in pairs), encoding="utf-8")
     out = tmp_path / "mining.json"
-    argv = ["--checkpoint", checkpoint, "--data", data_dir, "--pairs", str(tmp_path / "pairs"), "--hidden", "50"]
+    argv = [
+        "--checkpoint",
+        trained_checkpoint,
+        "--data",
+        data_dir,
+        "--pairs",
+        str(tmp_path / "pairs"),
+        "--hidden",
+        "50",
+    ]
     result = run_command("cxlm-mine", *argv, "--json", str(out))
     report = json.loads(out.read_text())["results"]
     assert report["de"]["foreign"] == report["de"]["english"] == 125 and 0 <= report["de"]["found"] <= 50
