@@ -52,9 +52,9 @@ def trained(data_dir, tmp_path_factory):
         "--tlm-pairs",
         "en-de,en-fr",
         "--max-update",
-        "300",
+        "200",
         "--validate-interval-updates",
-        "300",
+        "200",
     )
     return save_dir, result.stdout + result.stderr
 
@@ -64,7 +64,7 @@ def test_training_writes_checkpoints_and_logs_every_objective(trained):
     assert os.path.exists(os.path.join(save_dir, "checkpoint_last.pt"))
     assert os.path.exists(os.path.join(save_dir, "checkpoint_best.pt"))
     inner = records(log, "train_inner")
-    assert inner[-1]["num_updates"] == "300"
+    assert inner[-1]["num_updates"] == "200"
     for record in inner:
         assert {"mlm_loss", "mlm_ppl", "tlm_loss", "tlm_ppl", "ntxent_loss", "ntxent_acc", "loss"} <= set(record)
         assert "ppl" not in record  # no perplexity of the total, which holds the contrastive term
@@ -79,7 +79,8 @@ def test_contrastive_loss_falls_and_retrieval_accuracy_rises(trained):
     inner = [r for r in records(log, "train_inner") if int(r["num_updates"]) % 25 == 0]
     loss = [float(r["ntxent_loss"]) for r in inner]
     acc = [float(r["ntxent_acc"]) for r in inner]
-    # Chance for 64 views is 1/63 = 1.6%; measured on this data: 6.0 -> 4.5 bits, 1.6% -> 10%.
+    # Chance for 64 views is 1/63 = 1.6%; measured on this data (updates 25 -> 150-200): 4.2 -> 1.3 bits,
+    # 37% -> 82%, and an MLM perplexity of 1,933 -> 700.
     assert sum(loss[-3:]) / 3 < loss[0] - 0.8, loss
     assert sum(acc[-3:]) / 3 > acc[0] + 4.0, acc
     mlm_ppl = [float(r["mlm_ppl"]) for r in inner]
@@ -88,10 +89,10 @@ def test_contrastive_loss_falls_and_retrieval_accuracy_rises(trained):
 
 def test_resume_continues_from_the_last_checkpoint(trained, data_dir):
     save_dir, _ = trained
-    result = train(data_dir, save_dir, "--mlm-langs", "en,de,fr", "--tlm-pairs", "en-de,en-fr", "--max-update", "310")
+    result = train(data_dir, save_dir, "--mlm-langs", "en,de,fr", "--tlm-pairs", "en-de,en-fr", "--max-update", "210")
     output = result.stdout + result.stderr
-    assert "Loaded checkpoint" in output and "@ 300 updates" in output
-    assert records(output, "train")[-1]["train_num_updates"] == "310"
+    assert "Loaded checkpoint" in output and "@ 200 updates" in output
+    assert records(output, "train")[-1]["train_num_updates"] == "210"
 
 
 def test_hydra_config(data_dir, tmp_path):

@@ -24,22 +24,27 @@ MOSES_LANGS = ("ar", "bg", "de", "el", "es", "fr", "hi", "ru", "tr", "ur", "vi")
 
 
 def learn_codes(path, texts, merges=300):
-    """A small fastBPE codes file ('left right count', most frequent pair first) learned from the words."""
+    """A small fastBPE codes file ('left right count', most frequent pair first) learned from the words. Pair counts
+    are updated in the words a merge touches only, as fastBPE does (recounting every word costs 10 s)."""
     tokenizer = XLMTokenizer.__new__(XLMTokenizer)  # its Moses and lowercasing steps, without codes yet
     counts = collections.Counter(w for lang, lines in texts.items() for s in lines for w in tokenizer.words(s, lang))
-    words = {(*w[:-1], w[-1] + END): c for w, c in counts.items()}
+    words = [[*w[:-1], w[-1] + END] for w in counts]
+    frequency = list(counts.values())
+    pairs, holders = collections.Counter(), collections.defaultdict(set)
+    for index, word in enumerate(words):
+        for pair in zip(word, word[1:]):
+            pairs[pair] += frequency[index]
+            holders[pair].add(index)
     with open(path, "w", encoding="utf-8") as out:
         for _ in range(merges):
-            pairs = collections.Counter()
-            for word, count in words.items():
-                for pair in zip(word, word[1:]):
-                    pairs[pair] += count
-            if not pairs:
+            (left, right), count = max(pairs.items(), key=lambda item: (item[1], item[0]), default=(None, 0))
+            if count <= 0:
                 break
-            (left, right), count = pairs.most_common(1)[0]
             out.write(f"{left} {right} {count}\n")
-            merged = {}
-            for word, n in words.items():
+            for index in holders.pop((left, right)):
+                word, n = words[index], frequency[index]
+                for pair in zip(word, word[1:]):
+                    pairs[pair] -= n
                 symbols, i = [], 0
                 while i < len(word):
                     if i + 1 < len(word) and (word[i], word[i + 1]) == (left, right):
@@ -48,8 +53,11 @@ def learn_codes(path, texts, merges=300):
                     else:
                         symbols.append(word[i])
                         i += 1
-                merged[tuple(symbols)] = merged.get(tuple(symbols), 0) + n
-            words = merged
+                for pair in zip(symbols, symbols[1:]):
+                    pairs[pair] += n
+                    holders[pair].add(index)
+                words[index] = symbols
+            del pairs[(left, right)]
     return path
 
 
