@@ -69,9 +69,11 @@ def _measure(method, n, sample, k, results):
 
 
 def measure(method, n, sample, k):
-    """Run one method in a fresh process (its own peak memory). Spawned, not forked: a fork of a process whose
-    OpenMP threads (torch's, faiss's) have started can hang in the child."""
-    context = multiprocessing.get_context("spawn")
+    """Run one method in a fresh process (its own peak memory). Forked from a fork server, never from this process:
+    a fork of a process whose OpenMP threads (torch's, faiss's) have started can hang in the child. The server
+    imports this module once (torch, faiss, fairseq: 6 s), so each measurement starts at once."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])  # read when the server starts: the first measurement
     results = context.Queue()
     process = context.Process(target=_measure, args=(method, n, sample, k, results))
     process.start()
