@@ -147,6 +147,13 @@ def epoch_checkpoints(directory: str) -> List[Tuple[int, str]]:
     return sorted(found)
 
 
+def updates_in_name(path: str) -> Optional[int]:
+    """The number of updates in the name fairseq gives a checkpoint saved every --save-interval-updates
+    (checkpoint_<epoch>_<updates>.pt); None for any other name."""
+    match = _UPDATES.match(os.path.basename(path))
+    return int(match.group(2)) if match else None
+
+
 def candidates(directory: str) -> List[str]:
     """Every checkpoint worth comparing in a directory: per epoch, per update interval, or best/last."""
     if not os.path.isdir(directory):

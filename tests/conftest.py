@@ -48,7 +48,8 @@ def scripts_checkpoint(scripts_data, tmp_path_factory):
 @pytest.fixture(scope="session")
 def trained_checkpoint(data_dir, tmp_path_factory):
     """The session's one trained model for the evaluation and mining tests (tests must not write beside it):
-    60 updates of the 2-layer, 64-wide model on MLM en, de, TLM en-de, en-fr and NT-Xent over data_dir."""
+    60 updates of the 2-layer, 64-wide model on MLM en, de, TLM en-de, en-fr and NT-Xent over data_dir, saved after
+    30 and 60 updates too (checkpoint_1_30.pt, checkpoint_1_60.pt: a run's checkpoints)."""
     from helpers import train_in_process
 
     save = tmp_path_factory.mktemp("trained")
@@ -56,7 +57,7 @@ def trained_checkpoint(data_dir, tmp_path_factory):
         data_dir,
         save,
         *("--mlm-langs", "en,de", "--tlm-pairs", "en-de,en-fr", "--batch-size", "16", "--max-update", "60"),
-        *("--no-epoch-checkpoints", "--disable-validation"),
+        *("--no-epoch-checkpoints", "--disable-validation", "--save-interval-updates", "30"),
     )
     return str(save / "checkpoint_last.pt")
 

@@ -113,18 +113,29 @@ def fairseq_train(data, save_dir, *options, check=True, env=None):
     return run_tool("fairseq-train", *train_argv(data, save_dir, *options), check=check, env=env)
 
 
-def train_in_process(data, save_dir, *options):
-    """fairseq-train with train_argv in this process, as fairseq's own tests train (tests/test_binaries.py): for a
-    fixture that needs a trained checkpoint, not a test of the command (no 5-8 s of imports)."""
+def fairseq_train_in_process(*argv):
+    """fairseq-train with these arguments in this process, as fairseq's own tests train (tests/test_binaries.py):
+    for a run that makes what a test needs or compares against, not a test of the command (no 6 s of imports)."""
     from fairseq import options as fairseq_options
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
     from fairseq.distributed import utils as distributed_utils
     from fairseq_cli import train
 
-    args = fairseq_options.parse_args_and_arch(
-        fairseq_options.get_training_parser(), train_argv(data, save_dir, *options)
-    )
+    args = fairseq_options.parse_args_and_arch(fairseq_options.get_training_parser(), [str(a) for a in argv])
     distributed_utils.call_main(convert_namespace_to_omegaconf(args), train.main)
+
+
+def train_in_process(data, save_dir, *options):
+    """fairseq_train's run (train_argv) in this process."""
+    fairseq_train_in_process(*train_argv(data, save_dir, *options))
+
+
+def preprocess_in_process(*argv):
+    """fairseq-preprocess with these arguments in this process, as fairseq's own tests binarize their data."""
+    from fairseq import options as fairseq_options
+    from fairseq_cli import preprocess
+
+    preprocess.main(fairseq_options.get_preprocessing_parser().parse_args([str(a) for a in argv]))
 
 
 def fairseq_trainer(data, save_dir, *options):

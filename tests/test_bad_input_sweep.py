@@ -35,7 +35,7 @@ from fairseq_contrastive_xlm.cli import (
     xnli_prepare,
 )
 
-from helpers import fairseq_train
+from helpers import fairseq_train, train_in_process
 
 COMMANDS = {
     "cxlm-prepare": prepare,
@@ -64,7 +64,7 @@ def bad(data_dir, tmp_path_factory):
     """The bad inputs, and the good ones they are mixed with: a trained checkpoint, its data directory, text."""
     root = tmp_path_factory.mktemp("bad_inputs")
     checkpoint = root / "good" / "checkpoint_last.pt"
-    fairseq_train(
+    train_in_process(
         data_dir,
         root / "good",
         "--tlm-pairs",

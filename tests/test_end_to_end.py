@@ -9,7 +9,16 @@ import pytest
 import torch
 from fairseq import checkpoint_utils
 
-from helpers import REPO, SMALL_ARGV, USER_DIR, build_model, build_task, fairseq_train, run_tool
+from helpers import (
+    REPO,
+    SMALL_ARGV,
+    USER_DIR,
+    build_model,
+    build_task,
+    fairseq_train,
+    fairseq_train_in_process,
+    run_tool,
+)
 
 
 def train(data, save_dir, *extra, check=True):
@@ -176,8 +185,7 @@ def test_hydra_language_tables_follow_the_task_and_a_contradiction_is_refused(da
 def roberta_checkpoint(data_dir, tmp_path_factory):
     """A checkpoint saved by fairseq's own roberta model (XLM-R's architecture), same dictionary."""
     save_dir = str(tmp_path_factory.mktemp("roberta"))
-    run_tool(
-        "fairseq-train",
+    fairseq_train_in_process(
         os.path.join(data_dir, "mono", "en"),
         "--task",
         "masked_lm",

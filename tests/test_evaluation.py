@@ -255,6 +255,30 @@ def test_retrieval_and_map_of_a_pairs_directory(trained_checkpoint, data_dir, tm
     assert matplotlib.image.imread(str(tmp_path / "map.png")).shape[0] > 400
 
 
+def test_retrieval_of_every_checkpoint_of_a_run_in_one_process(trained_checkpoint, data_dir, tmp_path, capsys):
+    run, pairs = os.path.dirname(trained_checkpoint), tmp_path / "pairs"
+    pairs.mkdir()
+    translations = {
+        "de": "Datei öffnen\nSpeichern unter\nBeenden\n",
+        "fr": "Ouvrir le fichier\nEnregistrer sous\nQuitter\n",
+    }
+    for lang, text in translations.items():
+        (pairs / f"en-{lang}.en").write_text("Open file\nSave as\nQuit\n")
+        (pairs / f"en-{lang}.{lang}").write_text(text, encoding="utf-8")
+    argv = ["--data", data_dir, "--pairs", str(pairs)]
+    retrieval.main(["--checkpoint", run, *argv, "--json", str(tmp_path / "out" / "heldout_{updates}.json")])
+    assert sorted(os.listdir(tmp_path / "out")) == ["heldout_30.json", "heldout_60.json"]
+    assert capsys.readouterr().out.count("== ") == 2
+    for updates in (30, 60):  # each as a run on that checkpoint alone reports it
+        alone = tmp_path / f"alone_{updates}.json"
+        retrieval.main(["--checkpoint", os.path.join(run, f"checkpoint_1_{updates}.pt"), *argv, "--json", str(alone)])
+        assert json.loads((tmp_path / "out" / f"heldout_{updates}.json").read_text()) == json.loads(alone.read_text())
+    with pytest.raises(SystemExit) as exit_:  # one file for several checkpoints: refused before any work
+        retrieval.main(["--checkpoint", run, *argv, "--json", str(tmp_path / "one.json")])
+    assert exit_.value.code == 2 and "{updates} or {name}" in capsys.readouterr().err
+    assert not (tmp_path / "one.json").exists()
+
+
 def test_masked_lm_loss_counts_every_item(data_dir):
     task = build_task(data_dir)
     task.load_dataset("valid")

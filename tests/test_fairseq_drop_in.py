@@ -12,7 +12,7 @@ import sys
 
 from fairseq.data import Dictionary
 
-from helpers import REPO, USER_DIR, logged_train_metrics, run_tool
+from helpers import REPO, USER_DIR, logged_train_metrics, preprocess_in_process, run_tool
 
 
 def random_sentences(path, count, max_length, rng):
@@ -22,9 +22,8 @@ def random_sentences(path, count, max_length, rng):
 
 
 def preprocess(directory, *extra):
-    """fairseq's preprocess_lm_data: --only-source over train/valid/test.out."""
-    run_tool(
-        "fairseq-preprocess",
+    """fairseq's preprocess_lm_data (in this process, as there): --only-source over train/valid/test.out."""
+    preprocess_in_process(
         "--only-source",
         *extra,
         "--destdir",

@@ -6,7 +6,7 @@ import pytest
 from fairseq_contrastive_xlm.errors import UserInputError
 from fairseq_contrastive_xlm.languages import check_code, parse_langs, parse_pairs
 
-from helpers import ONE_LAYER, fairseq_train, logged_train_metrics, synthetic_data_dir
+from helpers import ONE_LAYER, logged_train_metrics, synthetic_data_dir, train_in_process
 
 ODD = ["zh_Hans", "ta_rom", "my_zaw", "war", "scn", "nds", "zh_min_nan", "simple"]
 HUNDRED = ["en", *ODD, *(f"x{i:02d}" for i in range(91))]
@@ -47,7 +47,7 @@ def hundred_languages(tmp_path_factory):
 
 def test_training_over_100_languages_with_language_embeddings_and_pairs(hundred_languages, tmp_path):
     pairs = ",".join(f"en-{lang}" for lang in ODD)
-    fairseq_train(
+    train_in_process(
         hundred_languages,
         tmp_path,
         *ONE_LAYER,

@@ -12,7 +12,7 @@ from fairseq.data import Dictionary
 
 from fairseq_contrastive_xlm.cli import gettext_corpus, prepare
 
-from helpers import ONE_LAYER, fairseq_train, logged_train_metrics, run_tool
+from helpers import ONE_LAYER, logged_train_metrics, preprocess_in_process, train_in_process
 
 SMALL = ["--vocab-size", "1000", "--valid-size", "100", "--test-size", "100", "--workers", "2"]
 
@@ -80,7 +80,7 @@ def test_layout_and_manifest(prepared):
 
 
 def test_the_task_trains_on_it(prepared, tmp_path):
-    fairseq_train(
+    train_in_process(
         prepared,
         tmp_path / "ckpt",
         *ONE_LAYER,
@@ -282,8 +282,7 @@ def test_binarized_files_are_fairseq_preprocess_bytes(prepared, tmp_path):
     lines = [" ".join(words[i : i + 7]) for i in range(40)] + ["▁unknown-piece " + words[3], ""]
     text.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     write_binarized(str(text), str(tmp_path / "ours"), dictionary)
-    run_tool(
-        "fairseq-preprocess",
+    preprocess_in_process(  # fairseq-preprocess's main, in this process
         *("--only-source", "--srcdict", os.path.join(data, "dict.txt"), "--trainpref", str(text)),
         *("--destdir", str(tmp_path / "theirs"), "--workers", "1"),
     )

@@ -9,7 +9,7 @@ import sys
 import torch
 from fairseq import checkpoint_utils
 
-from helpers import EVERY_UPDATE, ONE_LAYER, REPO, fairseq_train, train_argv, update_checkpoints
+from helpers import EVERY_UPDATE, ONE_LAYER, REPO, fairseq_train, train_argv, train_in_process, update_checkpoints
 
 RUN = [
     *ONE_LAYER,
@@ -34,11 +34,11 @@ def checkpoint(path):
 
 
 def test_resumed_run_continues_the_run_it_resumes(data_dir, tmp_path):
-    fairseq_train(data_dir, tmp_path / "straight", *RUN, "--max-update", "4")
-    fairseq_train(data_dir, tmp_path / "resumed", *RUN, "--max-update", "2")
+    train_in_process(data_dir, tmp_path / "straight", *RUN, "--max-update", "4")  # the reference, and the first
+    train_in_process(data_dir, tmp_path / "resumed", *RUN, "--max-update", "2")  # half, in this process
     first = checkpoint(tmp_path / "resumed" / "checkpoint_last.pt")
     assert int(first["model"]["ntxent_queue.filled"]) == 2 * 2 * 8  # both sides of 8 pairs, twice
-    fairseq_train(data_dir, tmp_path / "resumed", *RUN, "--max-update", "4")  # resumes from checkpoint_last.pt
+    fairseq_train(data_dir, tmp_path / "resumed", *RUN, "--max-update", "4")  # a new process resumes from _last
 
     straight_run, resumed_run = (update_checkpoints(tmp_path / name, 4) for name in ("straight", "resumed"))
     for update in (3, 4):
@@ -56,7 +56,7 @@ def test_resumed_run_continues_the_run_it_resumes(data_dir, tmp_path):
 
 
 def test_checkpoint_without_queue_still_loads_with_a_warning(data_dir, tmp_path):
-    fairseq_train(data_dir, tmp_path, *RUN, "--max-update", "1")
+    train_in_process(data_dir, tmp_path, *RUN, "--max-update", "1")
     state = torch.load(tmp_path / "checkpoint_last.pt", weights_only=True)  # the file as it is (no upgrade)
     state["model"] = {k: v for k, v in state["model"].items() if not k.startswith("ntxent_queue.")}
     torch.save(state, tmp_path / "checkpoint_last.pt")  # as written before checkpoints kept the queue

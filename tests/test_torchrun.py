@@ -31,7 +31,16 @@ import pytest
 import torch
 from fairseq.data import indexed_dataset
 
-from helpers import BIN, EN_DE_NO_DROPOUT, EVERY_UPDATE, REPO, fairseq_train, train_argv, update_checkpoints
+from helpers import (
+    BIN,
+    EN_DE_NO_DROPOUT,
+    EVERY_UPDATE,
+    REPO,
+    fairseq_train,
+    train_argv,
+    train_in_process,
+    update_checkpoints,
+)
 
 UPDATES = 3
 PAIRS_PER_WORKER = 8
@@ -121,7 +130,7 @@ def repeated_data_dir(data_dir, tmp_path_factory):
 @pytest.fixture(scope="module")
 def one_process(repeated_data_dir, tmp_path_factory):
     save = tmp_path_factory.mktemp("one_process")
-    fairseq_train(repeated_data_dir, save, *ENGINE, "--batch-size", str(2 * PAIRS_PER_WORKER))
+    train_in_process(repeated_data_dir, save, *ENGINE, "--batch-size", str(2 * PAIRS_PER_WORKER))
     masked = masked_per_view(save)
     assert sum(masked) > 0, masked  # copies stood in one step
     return updates_of(save), masked

@@ -17,7 +17,7 @@ from fairseq_contrastive_xlm.xnli import finetune
 from fairseq_contrastive_xlm.xnli.evaluate import select_best
 from fairseq_contrastive_xlm.xnli.formats import MULTINLI_JSONL, XNLI_MT_TSV, XNLI_TSV, by_language, read
 
-from helpers import USER_DIR, logged_train_metrics, run_tool, train_in_process
+from helpers import USER_DIR, fairseq_train_in_process, logged_train_metrics, run_tool, train_in_process
 from xnli_fixtures import write_multinli_jsonl, write_xnli_dir, write_xnli_mt_train
 
 
@@ -148,7 +148,8 @@ def finetuned(xnli_bin, pretrained, tmp_path_factory):
         max_epoch=2,
         extra=["--cpu", "--num-workers", "0"],
     )
-    run_tool(*argv)
+    assert argv[0] == "fairseq-train"
+    fairseq_train_in_process(*argv[1:])
     return save
 
 

@@ -60,11 +60,9 @@ while IFS=$'\t' read -r name options <&3; do
       --validate-interval-updates "$UPDATES" --save-interval-updates "$INTERVAL" --no-epoch-checkpoints \
       --save-dir "$dir/checkpoints" $options --seed "$seed" > "$dir/train.log" 2>&1
     echo $(( $(date +%s) - began )) > "$dir/seconds.txt"
-    for ckpt in "$dir"/checkpoints/checkpoint_*_*.pt; do
-      updates=${ckpt##*_}; updates=${updates%.pt}
-      cxlm-retrieval --checkpoint "$ckpt" --data "$DEMO/data" --pairs "$DEMO/raw/heldout" \
-        --json "$dir/heldout_$updates.json" > /dev/null 2>&1
-    done
+    # every checkpoint_1_<updates>.pt of the run, in one process
+    cxlm-retrieval --checkpoint "$dir/checkpoints" --data "$DEMO/data" --pairs "$DEMO/raw/heldout" \
+      --json "$dir/heldout_{updates}.json" > /dev/null 2>&1
     last=$dir/checkpoints/checkpoint_last.pt
     cxlm-perplexity --checkpoint "$last" --data "$DEMO/data" --split "$SPLIT" --json "$dir/perplexity.json" > /dev/null 2>&1
     if [ -d "$TATOEBA" ]; then

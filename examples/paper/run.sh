@@ -29,13 +29,21 @@ USER_DIR=$PWD/fairseq_contrastive_xlm
 abs() { python3 -c 'import os, sys; print(os.path.abspath(sys.argv[1]))' "$1"; }
 DATA=$(abs "$DATA"); XNLI=$(abs "$XNLI"); START=$(abs "$START"); OUT=$(abs "$OUT")
 if [ -d "$START" ]; then START=$START/model.pt; fi  # a folder cxlm-import wrote
-MODEL=${MODEL:-$(python3 -c 'import sys; from fairseq_contrastive_xlm.xnli.finetune import hydra_model_overrides as o; print(" ".join(o(sys.argv[1])))' "$START")}
+# The model's shape, read from START when MODEL is not given: only once a model is to be trained (reading it imports
+# fairseq, 6 s), so that a rerun after every model is done costs nothing.
+model_shape() {
+  if [ -z "${MODEL:-}" ] && [ -z "${model_read:-}" ]; then
+    MODEL=$(python3 -c 'import sys; from fairseq_contrastive_xlm.xnli.finetune import hydra_model_overrides as o; print(" ".join(o(sys.argv[1])))' "$START")
+    model_read=1
+  fi
+}
 TOTAL=$(python3 -c "import json, math; n = json.load(open('$XNLI/xnli.json'))['examples']['train']; print(math.ceil(n / $BATCH) * $EPOCHS)")
 
 for model in $MODELS; do
   run=$OUT/$model
   if [ -f "$run/xnli/results.json" ]; then echo "== $model: done before"; continue; fi
   mkdir -p "$run"
+  model_shape
   if [ "$model" = baseline ]; then
     pretrained=$START; finetune_config=baseline
   else
