@@ -113,21 +113,42 @@ def fairseq_train(data, save_dir, *options, check=True, env=None):
     return run_tool("fairseq-train", *train_argv(data, save_dir, *options), check=check, env=env)
 
 
-def fairseq_train_in_process(*argv):
+def fairseq_train_in_process(*argv) -> str:
     """fairseq-train with these arguments in this process, as fairseq's own tests train (tests/test_binaries.py):
-    for a run that makes what a test needs or compares against, not a test of the command (no 6 s of imports)."""
+    for a run that makes what a test needs or compares against, or whose logged lines are what the test reads (no
+    6 s of imports). Returns what it logged, in fairseq-train's format."""
+    import logging
+
     from fairseq import options as fairseq_options
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
     from fairseq.distributed import utils as distributed_utils
     from fairseq_cli import train
 
-    args = fairseq_options.parse_args_and_arch(fairseq_options.get_training_parser(), [str(a) for a in argv])
-    distributed_utils.call_main(convert_namespace_to_omegaconf(args), train.main)
+    class Lines(logging.Handler):
+        def __init__(self):
+            super().__init__(logging.INFO)
+            self.setFormatter(logging.Formatter("%(asctime)s | %(levelname)s | %(name)s | %(message)s"))
+            self.lines = []
+
+        def emit(self, record):
+            self.lines.append(self.format(record))
+
+    lines, root = Lines(), logging.getLogger()
+    level = root.level
+    root.addHandler(lines)
+    root.setLevel(logging.INFO)  # fairseq-train's own level (pytest leaves the root logger at WARNING)
+    try:
+        args = fairseq_options.parse_args_and_arch(fairseq_options.get_training_parser(), [str(a) for a in argv])
+        distributed_utils.call_main(convert_namespace_to_omegaconf(args), train.main)
+    finally:
+        root.removeHandler(lines)
+        root.setLevel(level)
+    return "\n".join(lines.lines)
 
 
-def train_in_process(data, save_dir, *options):
-    """fairseq_train's run (train_argv) in this process."""
-    fairseq_train_in_process(*train_argv(data, save_dir, *options))
+def train_in_process(data, save_dir, *options) -> str:
+    """fairseq_train's run (train_argv) in this process; returns what it logged."""
+    return fairseq_train_in_process(*train_argv(data, save_dir, *options))
 
 
 def preprocess_in_process(*argv):

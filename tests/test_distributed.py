@@ -19,9 +19,10 @@ def free_port():
 
 
 def run_workers(fn, *args, world=2):
-    """The workers fork from a server that imported distributed_workers and helpers (with fairseq) once, rather
-    than each importing them anew (6 s a process); never from this process, whose OpenMP threads have started."""
-    mp.set_forkserver_preload(["distributed_workers", "helpers"])  # read when the server starts: the first call
+    """The workers fork from a server that imported the plugin (and with it torch and fairseq) once, rather than
+    each importing it anew (6 s a process); never from this process, whose OpenMP threads have started. (Python
+    3.11's fork server leaves sys.path as it is: the tests' own modules cannot be preloaded, and need not be.)"""
+    mp.set_forkserver_preload(["fairseq_contrastive_xlm"])  # read when the server starts: the first call
     mp.start_processes(fn, args=(world, free_port(), *args), nprocs=world, join=True, start_method="forkserver")
 
 

@@ -20,7 +20,7 @@ from fairseq_contrastive_xlm.prepare.pipeline import Corpus, PrepareOptions, pre
 from fairseq_contrastive_xlm.tokenization.tokenizers import SentencePieceTokenizer, encode_line
 
 from corpus import LANGS, SCRIPTS, train_on_scripts
-from helpers import fairseq_train
+from helpers import train_in_process
 
 trained = train_on_scripts
 
@@ -240,7 +240,7 @@ def test_an_imported_xlmr_is_prepared_for_and_continued_by_fairseq_train(scripts
         spm_model=str(imported / "spm.model"), dict=str(imported / "dict.txt"), valid_size=0, test_size=0, workers=2
     )
     prepare([corpus], str(tmp_path / "data"), options)
-    result = fairseq_train(
+    output = train_in_process(
         tmp_path / "data",
         tmp_path / "continued",
         "--tlm-pairs",
@@ -270,6 +270,5 @@ def test_an_imported_xlmr_is_prepared_for_and_continued_by_fairseq_train(scripts
         "--disable-validation",
         "--no-epoch-checkpoints",
     )
-    output = result.stdout + result.stderr
     assert f"Loaded checkpoint {imported / 'model.pt'}" in output
     assert os.path.isfile(tmp_path / "continued" / "checkpoint_last.pt")

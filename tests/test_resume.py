@@ -61,15 +61,15 @@ def test_checkpoint_without_queue_still_loads_with_a_warning(data_dir, tmp_path)
     state["model"] = {k: v for k, v in state["model"].items() if not k.startswith("ntxent_queue.")}
     torch.save(state, tmp_path / "checkpoint_last.pt")  # as written before checkpoints kept the queue
 
-    result = fairseq_train(data_dir, tmp_path, *RUN, "--max-update", "2")
-    assert "the checkpoint carries no negatives queue of 48 keys" in result.stdout + result.stderr
+    output = train_in_process(data_dir, tmp_path, *RUN, "--max-update", "2")
+    assert "the checkpoint carries no negatives queue of 48 keys" in output
     resumed = checkpoint(tmp_path / "checkpoint_last.pt")
     assert resumed["optimizer_history"][-1]["num_updates"] == 2
     assert int(resumed["model"]["ntxent_queue.filled"]) == 2 * 8  # refilled from the one update since
 
     # Continuing with another queue size restarts the queue, with the same warning, rather than failing.
-    result = fairseq_train(data_dir, tmp_path, *RUN, "--ntxent-queue-size", "32", "--max-update", "3")
-    assert "the checkpoint carries no negatives queue of 32 keys" in result.stdout + result.stderr
+    output = train_in_process(data_dir, tmp_path, *RUN, "--ntxent-queue-size", "32", "--max-update", "3")
+    assert "the checkpoint carries no negatives queue of 32 keys" in output
     assert int(checkpoint(tmp_path / "checkpoint_last.pt")["model"]["ntxent_queue.filled"]) == 2 * 8
 
 
@@ -109,5 +109,5 @@ def test_killed_while_saving_leaves_the_last_checkpoint_whole(data_dir, tmp_path
 
     last = checkpoint(tmp_path / "checkpoint_last.pt")  # loadable: the first save's, untouched
     assert last["optimizer_history"][-1]["num_updates"] == 1
-    fairseq_train(data_dir, tmp_path, *RUN, "--max-update", "2")  # and the run resumes from it
+    train_in_process(data_dir, tmp_path, *RUN, "--max-update", "2")  # and the run resumes from it
     assert checkpoint(tmp_path / "checkpoint_last.pt")["optimizer_history"][-1]["num_updates"] == 2

@@ -9,7 +9,7 @@ import pytest
 
 from fairseq_contrastive_xlm.errors import UserInputError
 
-from helpers import ONE_LAYER, build_task, fairseq_train, synthetic_data_dir, train_in_process
+from helpers import ONE_LAYER, build_task, synthetic_data_dir, train_in_process
 
 SHARDS = 3
 
@@ -34,8 +34,7 @@ TRAIN = [*ONE_LAYER, "--mlm-langs", "en,de", "--tlm-pairs", "en-de", "--batch-si
 
 
 def test_epoch_k_reads_shard_k_minus_1_mod_n_and_validation_the_first(shards, tmp_path):
-    result = fairseq_train(os.pathsep.join(shards), tmp_path, *TRAIN, "--max-epoch", "4")
-    output = result.stdout + result.stderr
+    output = train_in_process(os.pathsep.join(shards), tmp_path, *TRAIN, "--max-epoch", "4")
     assert shard_of_each_epoch(output, 4) == {1: shards[0], 2: shards[1], 3: shards[2], 4: shards[0]}
     validated = set(re.findall(r"valid, epoch \d+: shard (\S+)", output))
     assert validated == {shards[0]}  # validation always on the first shard
@@ -45,8 +44,7 @@ def test_epoch_k_reads_shard_k_minus_1_mod_n_and_validation_the_first(shards, tm
 def test_a_run_resumed_in_epoch_2_reads_shard_1_again(shards, tmp_path):
     """An epoch of 3 batches: update 4 is in epoch 2; the restart continues epoch 2 on shard 1."""
     train_in_process(os.pathsep.join(shards), tmp_path, *TRAIN, "--max-update", "4", "--save-interval-updates", "4")
-    result = fairseq_train(os.pathsep.join(shards), tmp_path, *TRAIN, "--max-update", "7")
-    output = result.stdout + result.stderr
+    output = train_in_process(os.pathsep.join(shards), tmp_path, *TRAIN, "--max-update", "7")
     assert "Loaded checkpoint" in output, output[-3000:]
     assert shard_of_each_epoch(output, 2) == {2: shards[1]}, output[-3000:]
 
