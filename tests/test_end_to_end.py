@@ -1,5 +1,5 @@
 """fairseq's own command lines with the plugin: fairseq-train, fairseq-hydra-train, resuming, restoring a
-stock RoBERTa checkpoint, and refusing an unsafe one. Real text, a tiny model, a few hundred CPU updates."""
+stock RoBERTa checkpoint, and refusing an unsafe one. Real text, a tiny model, 200 CPU updates."""
 
 import fractions
 import json

@@ -17,7 +17,6 @@ from helpers import (
     build_model,
     build_task,
     fairseq_trainer,
-    logged_train_metrics,
     train_in_process,
 )
 
@@ -153,7 +152,7 @@ def test_fairseq_dummy_batch_adds_no_pairs_and_no_keys(data_dir, tmp_path):
 
 def test_training_with_a_queue(data_dir, tmp_path):
     save = tmp_path / "ckpt"
-    train_in_process(
+    output = train_in_process(
         data_dir,
         save,
         *ONE_LAYER,
@@ -173,7 +172,7 @@ def test_training_with_a_queue(data_dir, tmp_path):
         "simple",
         "--disable-validation",
     )
-    assert "ntxent_acc" in logged_train_metrics(save / "checkpoint_last.pt")  # what fairseq logged, as it printed it
+    assert "ntxent_acc" in output
     state = checkpoint_utils.load_checkpoint_to_cpu(str(save / "checkpoint_last.pt"))
     # Saved with the model (tests/test_resume.py: a resumed run continues exactly): 6 updates of 16 pairs' 2 sides.
     assert int(state["model"]["ntxent_queue.filled"]) == 6 * 2 * 16

@@ -54,7 +54,7 @@ def fp32_losses(data_dir, tmp_path_factory):
     ],
 )
 def test_fairseq_train_in_each_precision_follows_fp32(data_dir, tmp_path, fp32_losses, flag, tolerance):
-    train_in_process(data_dir, tmp_path, *PRECISION_RUN, flag)  # fairseq-train's main (fp16 overflow: a process)
+    train_in_process(data_dir, tmp_path, *PRECISION_RUN, flag)  # its main in-process; the overflow test: a process
     losses, state = per_update_losses(tmp_path)
     assert all(math.isfinite(loss) for loss in losses)
     assert losses == pytest.approx(fp32_losses, abs=tolerance, rel=0)

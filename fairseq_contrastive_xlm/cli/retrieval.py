@@ -107,7 +107,7 @@ def json_path(pattern: str, checkpoint: str) -> str:
     updates = updates_in_name(checkpoint)
     if updates is None and "{updates}" in pattern:
         raise UserInputError(f"{checkpoint} has no number of updates in its name: use {{name}} in --json instead")
-    return pattern.format(name=name, updates=updates)
+    return pattern.replace("{name}", name).replace("{updates}", str(updates))  # other braces stay as written
 
 
 @command("cxlm-retrieval")
