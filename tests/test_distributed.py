@@ -77,5 +77,5 @@ def test_criterion_under_ddp_matches_one_process(tmp_path, data_dir):
         torch.testing.assert_close(distributed, grad, rtol=1e-4, atol=1e-5, msg=lambda m: f"{name}: {m}")
     for r in ranks:
         torch.testing.assert_close(
-            r["grads"]["ntxent_head.dense.weight"], ranks[0]["grads"]["ntxent_head.dense.weight"]
+            r["grads"]["ntxent_head.out_proj.weight"], ranks[0]["grads"]["ntxent_head.out_proj.weight"]
         )

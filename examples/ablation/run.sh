@@ -22,9 +22,9 @@ TATOEBA=${TATOEBA:-../shared/data/tatoeba}
 ONLY=${ONLY:-}
 SPLIT=${SPLIT:-test}  # where perplexity is measured
 MODEL=${MODEL:---encoder-layers 4 --encoder-embed-dim 128 --encoder-ffn-embed-dim 512 --encoder-attention-heads 4}
-# The study's baseline, which every variant changes: the defaults it began from (first-token pooling; the default is
-# mean pooling since this study). BASELINE= runs the variants against today's defaults.
-BASELINE=${BASELINE---ntxent-pooling first}
+# The study's baseline, which every variant changes: the defaults it began from (first-token pooling and the MLP head;
+# the defaults are mean pooling and a linear head since this study). BASELINE= runs the variants against today's.
+BASELINE=${BASELINE---ntxent-pooling first --ntxent-head mlp}
 for needed in "$DEMO/data/dict.txt" "$DEMO/raw/heldout"; do
   [ -e "$needed" ] || { echo "error: $needed is missing: run 'make demo' first (or set DEMO)" >&2; exit 2; }
 done
