@@ -94,14 +94,14 @@ LONGEST_FIRST = (
     "test_ablation.py",
     "test_recipes.py",
     "test_torchrun.py",
-    "test_precision.py",
-    "test_resume.py",
     "test_xnli.py",
-    "test_shards.py",
-    "test_bench.py",
     "test_fairseq_drop_in.py",
+    "test_bench.py",
+    "test_resume.py",
+    "test_precision.py",
+    "test_shards.py",
+    "test_evaluation.py",
     "test_huggingface.py",
-    "test_distributed.py",
 )
 
 
