@@ -1,14 +1,26 @@
 from setuptools import find_packages, setup
 
+# transformers reads a SentencePiece model through protobuf when it builds the exported tokenizer.
+HF = ["transformers>=5,<6", "tokenizers", "safetensors", "huggingface_hub", "protobuf"]
+# The test and style tools (their pins: requirements-dev.txt, which make test installs).
+DEV = ["pytest>=8", "pytest-xdist>=3", "ruff>=0.6"]
+
 setup(
     name="fairseq-contrastive-xlm",
     version="0.1.0",
     description="Contrastive learning (NT-Xent over translation pairs) for cross-lingual LM pretraining: "
     "a fairseq plugin",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=open("README.md", encoding="utf-8").read(),  # the front page; docs/ holds the rest
     long_description_content_type="text/markdown",
     license="MIT",
-    python_requires=">=3.10",
+    # The pinned fairseq 0.12 build (requirements-fairseq.txt) is a CPython 3.11 wheel for x86-64 Linux only: the
+    # official fairseq 0.12.2 sdist no longer builds and predates Python 3.11 (README, "Installation").
+    python_requires="==3.11.*",
+    classifiers=[
+        "Programming Language :: Python :: 3.11",
+        "Operating System :: POSIX :: Linux",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
     packages=find_packages(include=["fairseq_contrastive_xlm", "fairseq_contrastive_xlm.*"]),
     package_data={"fairseq_contrastive_xlm": ["config/*.yaml", "config/*/*.yaml", "config/*/*/*.yaml"]},
     # fairseq is deliberately not listed: its metadata pulls torchaudio, which replaces the CPU torch with a
@@ -35,14 +47,33 @@ setup(
             "cxlm-bench-mining = fairseq_contrastive_xlm.cli.bench_mining:main",
         ],
     },
+    # What the package imports. fairseq itself is installed apart (above), so its own runtime needs are listed here.
     install_requires=[
-        "torch>=2.6",
-        "numpy<2",
+        "torch>=2.6",  # the weights-only checkpoint loader that compat.py allow-lists for
+        "numpy>=1.24,<2",  # fairseq 0.12 calls np.compat.long, which NumPy 2 removed
+        "sentencepiece>=0.2",
+        "sacremoses>=0.1",  # XLM's Moses tokenization (cxlm-prepare --tokenizer xlm, XLM imports)
+        "PyYAML>=6",
+        "matplotlib>=3.7",
+        "scikit-learn>=1.3",
+        "tqdm>=4.60",
+        # fairseq 0.12's runtime needs (its metadata would also pull torchaudio, which replaces torch)
         "hydra-core>=1.3,<1.4",
         "omegaconf>=2.3,<2.4",
-        "sentencepiece",
-        "matplotlib",
-        "scikit-learn",
-        "tqdm",
+        "bitarray>=2",
+        "regex",
+        "sacrebleu>=1.4.12",
+        "cffi",
+        "packaging",
     ],
+    # Optional parts: a missing one is named with its extra in one line (optional.py).
+    extras_require={
+        "hf": HF,  # cxlm-import hf, cxlm-export-hf
+        "st": [*HF, "sentence-transformers>=6,<7"],  # --st-model, the export's sentence-transformers modules
+        "mining": ["faiss-cpu>=1.7"],  # cxlm-mine, cxlm-bench-mining
+        "logging": ["tensorboardX>=2.6", "wandb>=0.17"],  # fairseq's --tensorboard-logdir and --wandb-project
+        "dev": DEV,
+        "all": [*HF, "sentence-transformers>=6,<7", "faiss-cpu>=1.7", "tensorboardX>=2.6", "wandb>=0.17"],
+    },
+)
 )

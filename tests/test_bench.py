@@ -44,8 +44,10 @@ def test_smoke_run_prints_every_table_and_target(data_dir, tmp_path, run_command
         "a fairseq masked_lm+roberta",
         "b ours MLM",
         "c ours MLM+TLM",
+        "d +NT-Xent, mean",
         "d +NT-Xent, first",
         "d +NT-Xent, max",
+        "e +NT-Xent --mlm-on-views, mean",
         "e +NT-Xent --mlm-on-views, first",
         "e +NT-Xent --mlm-on-views, max",
     ):
@@ -55,6 +57,7 @@ def test_smoke_run_prints_every_table_and_target(data_dir, tmp_path, run_command
         "data_path_b_over_a_tokens_per_s",
         "contrastive_d_over_c_time_per_lm_token_mlm_on_views",
         "contrastive_d_over_c_time_per_lm_token_separate_views",
+        "contrastive_d_over_c_time_per_lm_token_defaults",
         "ntxent_1024_negatives_share_of_step_smoke",
     ]
     for name, measured, sign, goal, verdict in targets:

@@ -5,7 +5,7 @@
 #
 #   make demo                                  # once: the corpus (runs/demo/data, runs/demo/raw/heldout)
 #   examples/ablation/run.sh                   # all variants, 2 seeds, 400 updates: about 3 minutes a run on 2 cores
-#   ONLY="default views_dropout_0" SEEDS="1 2 3" UPDATES=800 examples/ablation/run.sh
+#   ONLY="default views_dropout_0.1" SEEDS="1 2 3" UPDATES=800 examples/ablation/run.sh
 #
 # A run whose results exist is skipped, so the script can be run again after an interruption or with more seeds.
 set -euo pipefail
@@ -22,8 +22,9 @@ TATOEBA=${TATOEBA:-../shared/data/tatoeba}
 ONLY=${ONLY:-}
 SPLIT=${SPLIT:-test}  # where perplexity is measured
 MODEL=${MODEL:---encoder-layers 4 --encoder-embed-dim 128 --encoder-ffn-embed-dim 512 --encoder-attention-heads 4}
-# The study's baseline, which every variant changes: the defaults it began from (first-token pooling and the MLP head;
-# the defaults are mean pooling and a linear head since this study). BASELINE= runs the variants against today's.
+# The study's baseline, which every variant changes: first-token pooling and the MLP head (the package's defaults,
+# mean pooling and a linear head, are the variant pool_mean_head_linear). BASELINE= runs the variants against the
+# package's defaults instead.
 BASELINE=${BASELINE---ntxent-pooling first --ntxent-head mlp}
 for needed in "$DEMO/data/dict.txt" "$DEMO/raw/heldout"; do
   [ -e "$needed" ] || { echo "error: $needed is missing: run 'make demo' first (or set DEMO)" >&2; exit 2; }

@@ -5,6 +5,7 @@ import torch
 
 from ..languages import parse_numbers
 from .training import (
+    DEFAULT_POOLING,
     MLM,
     MLM_TLM,
     ON_VIEWS,
@@ -141,6 +142,12 @@ def target_lines(settings, ratios, scaling, step_ms):
         target(
             "contrastive_d_over_c_time_per_lm_token_separate_views",
             max(ratios[f"d/c time per LM token (separate views, {p})"] for p in SEPARATE),
+            1.10,
+            lower_is_better=True,
+        ),
+        target(
+            "contrastive_d_over_c_time_per_lm_token_defaults",
+            ratios[f"d/c time per LM token (separate views, {DEFAULT_POOLING})"],
             1.10,
             lower_is_better=True,
         ),

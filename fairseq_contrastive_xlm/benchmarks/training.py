@@ -25,8 +25,11 @@ SIZES = {
     "base": dict(layers=12, dim=768, heads=12, ffn=3072),  # XLM-R base
 }
 STOCK, MLM, MLM_TLM = "a fairseq masked_lm+roberta", "b ours MLM", "c ours MLM+TLM"
-SEPARATE = {"first": "d +NT-Xent, first", "max": "d +NT-Xent, max"}
-ON_VIEWS = {"first": "e +NT-Xent --mlm-on-views, first", "max": "e +NT-Xent --mlm-on-views, max"}
+# Every pooling, the default (mean) first: its row is what a user's run costs.
+POOLINGS = ("mean", "first", "max")
+DEFAULT_POOLING = "mean"
+SEPARATE = {pooling: f"d +NT-Xent, {pooling}" for pooling in POOLINGS}
+ON_VIEWS = {pooling: f"e +NT-Xent --mlm-on-views, {pooling}" for pooling in POOLINGS}
 
 
 @dataclasses.dataclass
@@ -129,9 +132,9 @@ def training_configs(settings, mono, pair):
         MLM: [*ours, "--ntxent-pairs", "none"],
         MLM_TLM: [*ours, "--tlm-pairs", pair, "--ntxent-pairs", "none"],
     }
-    for pooling in ("first", "max"):
+    for pooling in POOLINGS:
         configs[SEPARATE[pooling]] = [*ours, "--tlm-pairs", pair, "--ntxent-pooling", pooling]
-    for pooling in ("first", "max"):
+    for pooling in POOLINGS:
         configs[ON_VIEWS[pooling]] = [*ours, "--tlm-pairs", pair, "--ntxent-pooling", pooling, "--mlm-on-views"]
     return configs
 

@@ -6,7 +6,7 @@
 Same model size and tokens per batch (--max-tokens) everywhere:
   (a) stock fairseq: task masked_lm, model roberta, criterion masked_lm, on DATA/mono/<lang>
   (b) ours, MLM only          (c) ours, MLM + TLM
-  (d) ours, MLM + TLM + NT-Xent with separate unmasked views, first-token and max pooling
+  (d) ours, MLM + TLM + NT-Xent with separate unmasked views: mean (the default), first-token and max pooling
   (e) the same with --mlm-on-views: the views' one forward also trains MLM on them
 Each runs --warmup updates that are not timed, then --repeats windows of --updates train steps (data
 loading included); the median and spread of the windows are reported, then the largest memory of --repeats

@@ -28,7 +28,7 @@ class DataDirectory:
         if not os.path.isfile(self.dictionary_path):
             raise UserInputError(
                 f"{self.dictionary_path} is missing: the data directory needs one shared fairseq dictionary "
-                "(see the README, 'The data directory')"
+                "(see docs/data.md, 'The data directory')"
             )
 
     def load_dictionary(self) -> Dictionary:

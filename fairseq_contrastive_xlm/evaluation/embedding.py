@@ -14,6 +14,7 @@ from ..atomic import atomic_path
 from ..checkpoints import is_contrastive_xlm, load
 from ..errors import UserInputError
 from ..models.contrastive_xlm import language_ids
+from ..optional import require
 from ..text_files import text_lines
 from ..tokenization import tokenizers
 
@@ -122,7 +123,7 @@ class SentenceTransformerEmbedder:
     def __init__(self, path: str, cpu: bool = False):
         if not os.path.isfile(os.path.join(path, "modules.json")):
             raise UserInputError(f"{path} is not a sentence-transformers folder (no modules.json)")
-        from sentence_transformers import SentenceTransformer
+        SentenceTransformer = require("sentence_transformers").SentenceTransformer
 
         try:
             self.model = SentenceTransformer(path, device="cpu" if cpu or not torch.cuda.is_available() else None)

@@ -18,10 +18,12 @@ from typing import Dict, List, NamedTuple, Sequence, Set, Tuple
 
 import numpy as np
 
+from ..optional import require
+
 STRATEGIES = ("max", "intersect", "forward", "backward")
 # Above this many database vectors the IVF index: at 100,000 a side it mined 3.7x faster than the exact index (13.5 s
 # against 50.5 s on 2 cores) and agreed on 96.4% of nearest neighbours, on unclustered random vectors, its worst
-# case; at 10,000 the exact index takes 0.6 s (cxlm-bench-mining; README "Mining translations").
+# case; at 10,000 the exact index takes 0.6 s (cxlm-bench-mining; docs/performance.md, "Mining").
 IVF_ABOVE = 100_000
 
 
@@ -33,7 +35,7 @@ def unit_rows(x: np.ndarray) -> np.ndarray:
 
 def build_index(database: np.ndarray, kind: str = "auto"):
     """A faiss inner-product index over unit-length rows: 'flat' (exact), 'ivf', or 'auto' (ivf above IVF_ABOVE)."""
-    import faiss
+    faiss = require("faiss")
 
     n, dim = database.shape
     if kind == "auto":

@@ -23,6 +23,7 @@ import torch
 
 from ..errors import UserInputError
 from ..modules import SENTENCE_ENCODER
+from ..optional import require
 from ..tokenization.tokenizers import SPM_SPECIALS, load_sentencepiece
 from .xlm import FAIRSEQ_PAD
 
@@ -85,7 +86,7 @@ def read_folder(hf_dir: str) -> Tuple[dict, Dict[str, torch.Tensor]]:
             config = json.load(f)
     except (ValueError, UnicodeDecodeError) as err:
         raise UserInputError(f"{config_path} is not a JSON configuration ({err})") from None
-    from safetensors.torch import load_file as load_safetensors
+    load_safetensors = require("safetensors.torch").load_file
 
     def load_file(path):
         try:
@@ -222,7 +223,7 @@ def ours_to_roberta(model, rows: List[int], label_names: Optional[List[str]], in
     """(transformers config, state dict) of an XLMRobertaForMaskedLM, or ...ForSequenceClassification when the
     model carries fairseq's sentence_prediction head. input_lang (default: the model's --input-lang) becomes
     token type 0, so that inputs without token_type_ids are read as that language, as our model reads them."""
-    from transformers import XLMRobertaConfig
+    XLMRobertaConfig = require("transformers").XLMRobertaConfig
 
     args = model.args
     if args.encoder_normalize_before:
@@ -296,7 +297,7 @@ def ours_to_roberta(model, rows: List[int], label_names: Optional[List[str]], in
 
 def ours_to_xlm(model, rows: List[int]):
     """(transformers config, state dict) of an XLMWithLMHeadModel, for a model with XLM's output layer."""
-    from transformers import XLMConfig
+    XLMConfig = require("transformers").XLMConfig
 
     args = model.args
     if args.encoder_normalize_before or args.activation_fn not in ("gelu", "relu"):
@@ -358,7 +359,7 @@ def ours_to_xlm(model, rows: List[int]):
 
 def build_hf_model(config, state, **options):
     """The transformers model of config.architectures[0] (built with `options`) holding exactly `state`."""
-    import transformers
+    transformers = require("transformers")
 
     model = getattr(transformers, config.architectures[0])(config, **options)
     missing, unexpected = model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
@@ -370,7 +371,7 @@ def build_hf_model(config, state, **options):
 def write_tokenizer(spm_model: str, out_dir: str, max_length: int):
     """XLM-R's tokenizer over our SentencePiece model: AutoTokenizer then encodes to our ids, and truncation=True
     cuts at max_length, the model's usable positions."""
-    from transformers import XLMRobertaTokenizer
+    XLMRobertaTokenizer = require("transformers").XLMRobertaTokenizer
 
     staging = os.path.join(out_dir, ".spm")
     os.makedirs(staging)

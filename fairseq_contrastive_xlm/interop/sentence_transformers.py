@@ -11,6 +11,7 @@ from typing import Optional
 
 import torch
 
+from ..optional import require
 from .huggingface import build_hf_model, write_tokenizer
 
 TRANSFORMER_DIR = "0_Transformer"  # the cut encoder of a model pooled at a middle layer
@@ -35,9 +36,9 @@ def write(
 ):
     """Add modules.json and the module folders to `folder`, which holds the exported transformers model (config,
     state: what ours_to_roberta gave) and its tokenizer. pooling/layer default to the model's NT-Xent ones."""
-    import transformers
-    from sentence_transformers import __version__ as st_version
-    from sentence_transformers.sentence_transformer import modules as st
+    transformers = require("transformers")
+    st_version = require("sentence_transformers").__version__
+    st = require("sentence_transformers.sentence_transformer.modules")
 
     pooling = pooling or model.args.ntxent_pooling
     cut = embedding_layer(model, model.args.ntxent_layer if layer is None else layer)
@@ -89,7 +90,7 @@ def write(
 
 def write_cut_encoder(out: str, config, state: dict, layers: int, spm_model: str, max_length: int):
     """An XLMRobertaModel of the export's first `layers` layers (its last hidden state is our layer `layers`)."""
-    from transformers import XLMRobertaConfig
+    XLMRobertaConfig = require("transformers").XLMRobertaConfig
 
     cut = XLMRobertaConfig.from_dict({**config.to_dict(), "num_hidden_layers": layers})
     cut.architectures = ["XLMRobertaModel"]

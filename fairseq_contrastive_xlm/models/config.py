@@ -101,8 +101,8 @@ class ContrastiveXLMConfig(FairseqDataclass):
     ntxent_pooling: POOLING_CHOICES = field(
         default="mean",
         metadata={
-            "help": "sentence embedding for NT-Xent: mean over real tokens (the default: it retrieved 52.7% of make "
-            "demo's held-out translations against 39.4% for the first token), first token (SE) or max-pool (ME)"
+            "help": "sentence embedding for NT-Xent: mean over real tokens, the first token (the paper's SE) or "
+            "max over real tokens (ME)"
         },
     )
     ntxent_layer: int = field(
@@ -116,9 +116,8 @@ class ContrastiveXLMConfig(FairseqDataclass):
     ntxent_head: HEAD_CHOICES = field(
         default="linear",
         metadata={
-            "help": "the projection head's shape: 'linear' (one Linear; with mean pooling it retrieved 56.9% of make "
-            "demo's held-out translations against 53.8% for the MLP, two seeds each), 'mlp' (SimCLR's "
-            "Linear-ReLU-Linear, the paper's) or 'none' (NT-Xent compares the pooled embeddings themselves)"
+            "help": "the projection head's shape: 'linear' (one Linear layer), 'mlp' (SimCLR's Linear-ReLU-Linear, "
+            "the paper's) or 'none' (NT-Xent compares the pooled embeddings themselves)"
         },
     )
     ntxent_head_hidden: int = field(
@@ -128,9 +127,8 @@ class ContrastiveXLMConfig(FairseqDataclass):
         default=0.0,
         metadata={
             "help": "dropout of the NT-Xent views' forward (hidden, attention and activation dropout alike), apart "
-            "from the MLM/TLM forwards, which keep the model's. 0 (the default) measured 2.4 times the held-out "
-            "retrieval of the model's 0.1 at make demo's size (README, 'Choosing the contrastive settings'); "
-            "> 0: every dropout of the views' forward at this probability (the model's --dropout, say)"
+            "from the MLM/TLM forwards, which keep the model's. 0: no dropout in the views; > 0: every dropout of "
+            "the views' forward at this probability (the model's --dropout, say)"
         },
     )
     ntxent_temperature: float = field(

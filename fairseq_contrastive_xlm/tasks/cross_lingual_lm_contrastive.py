@@ -1,6 +1,6 @@
 """cross_lingual_lm_contrastive: XLM's MLM and TLM, plus translation pairs as NT-Xent views.
 
-Reads one data directory (see data/data_directory.py and the README) and builds, for each split, a
+Reads one data directory (see data/data_directory.py and docs/data.md) and builds, for each split, a
 batch that holds an MLM sub-batch (monolingual blocks of the --mlm-langs), a TLM sub-batch (pairs of
 the --tlm-pairs) and the paired views of the --ntxent-pairs, each part present only when enabled.
 """
@@ -34,7 +34,7 @@ class CrossLingualLMContrastiveConfig(FairseqDataclass):
     data: str = field(
         default=MISSING,
         metadata={
-            "help": "data directory: dict.txt, mono/<lang>/ and para/<src>-<tgt>/ (see the README); or shards "
+            "help": "data directory: dict.txt, mono/<lang>/ and para/<src>-<tgt>/ (see docs/data.md); or shards "
             "DIR/shard0:DIR/shard1:... (fairseq's way): epoch k trains on shard (k - 1) mod N, validation on the first"
         },
     )

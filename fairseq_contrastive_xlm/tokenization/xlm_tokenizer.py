@@ -6,7 +6,7 @@ XLM-15 (and XLM's other released models) lowercased; XLM-17 and XLM-100 did not 
 configs for them say do_lowercase_and_remove_accent: False). A directory records which in SETTINGS_FILE.
 
 Chinese and Thai: XLM segmented them with the Stanford segmenter and PyThaiNLP before BPE; here they go through
-Moses like every other language, so their pieces differ from XLM's (see the README).
+Moses like every other language, so their pieces differ from XLM's (see docs/models.md).
 """
 
 import functools
