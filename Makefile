@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 READY := $(VENV)/.ready
+DEV_READY := $(VENV)/.dev-ready
 
 .PHONY: test demo format clean
 
@@ -14,15 +15,20 @@ $(READY): requirements.txt requirements-fairseq.txt setup.py
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(READY)
 
-test: $(READY)
+$(DEV_READY): $(READY) requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(DEV_READY)
+
+test: $(DEV_READY)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest -n auto --maxprocesses 4 --dist loadfile --no-loadscope-reorder tests
 
+
 demo: $(READY)
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH bash examples/demo/run.sh
 
-format: $(READY)
+format: $(DEV_READY)
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 

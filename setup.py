@@ -76,4 +76,3 @@ setup(
         "all": [*HF, "sentence-transformers>=6,<7", "faiss-cpu>=1.7", "tensorboardX>=2.6", "wandb>=0.17"],
     },
 )
-)

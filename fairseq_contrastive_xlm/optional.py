@@ -22,9 +22,7 @@ class MissingDependencyError(UserInputError):
 
     def __init__(self, module: str):
         extra, needed_for = EXTRAS[module]
-        super().__init__(
-            f"{module} is not installed; it is needed for {needed_for}: pip install '{PACKAGE}[{extra}]'"
-        )
+        super().__init__(f"{module} is not installed; it is needed for {needed_for}: pip install '{PACKAGE}[{extra}]'")
 
 
 def require(module: str):
