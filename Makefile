@@ -22,6 +22,7 @@ $(DEV_READY): $(READY) requirements-dev.txt
 test: $(DEV_READY)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	PYTHON=$(PYTHON) bash tests/check_install.sh
 	$(PY) -m pytest -n auto --maxprocesses 4 --dist loadfile --no-loadscope-reorder tests
 
 
@@ -33,4 +34,4 @@ format: $(DEV_READY)
 	$(PY) -m ruff format .
 
 clean:
-	rm -rf $(VENV) runs
+	rm -rf $(VENV) .venv-install-check runs

@@ -65,14 +65,17 @@ setup(
         "sacrebleu>=1.4.12",
         "cffi",
         "packaging",
+        # fairseq's text_to_speech task logs "Please install tensorboardX" on every import without it, before any
+        # message of ours; it also serves --tensorboard-logdir
+        "tensorboardX>=2.6",
     ],
     # Optional parts: a missing one is named with its extra in one line (optional.py).
     extras_require={
         "hf": HF,  # cxlm-import hf, cxlm-export-hf
         "st": [*HF, "sentence-transformers>=6,<7"],  # --st-model, the export's sentence-transformers modules
         "mining": ["faiss-cpu>=1.7"],  # cxlm-mine, cxlm-bench-mining
-        "logging": ["tensorboardX>=2.6", "wandb>=0.17"],  # fairseq's --tensorboard-logdir and --wandb-project
+        "logging": ["wandb>=0.17"],  # fairseq's --wandb-project
         "dev": DEV,
-        "all": [*HF, "sentence-transformers>=6,<7", "faiss-cpu>=1.7", "tensorboardX>=2.6", "wandb>=0.17"],
+        "all": [*HF, "sentence-transformers>=6,<7", "faiss-cpu>=1.7", "wandb>=0.17"],
     },
 )
