@@ -42,7 +42,8 @@ def test_no_module_imports_an_optional_package_directly():
     [("transformers", "hf"), ("sentence_transformers", "st"), ("faiss", "mining"), ("safetensors.torch", "hf")],
 )
 def test_a_missing_package_names_its_extra(monkeypatch, module, extra):
-    monkeypatch.setitem(sys.modules, module.split(".")[0], None)  # what import sees when it is not installed
+    for name in {module.split(".")[0], module}:  # what import sees when it is not installed (even if imported)
+        monkeypatch.setitem(sys.modules, name, None)
     with pytest.raises(optional.MissingDependencyError) as raised:
         optional.require(module)
     message = str(raised.value)
