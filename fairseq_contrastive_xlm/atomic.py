@@ -6,6 +6,7 @@ beside its target and moved into place only when complete. On any failure the te
 """
 
 import contextlib
+import json
 import os
 import shutil
 
@@ -27,6 +28,19 @@ def atomic_path(path: str, suffix: str = ".partial"):
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
+
+
+def write_lines(path: str, lines):
+    """Each of lines (strings without their newline) as a line of path, whole or not at all."""
+    with atomic_path(path) as partial, open(partial, "w", encoding="utf-8") as f:
+        for line in lines:
+            f.write(line + "\n")
+
+
+def write_json(path: str, obj, **options):
+    """obj as JSON in path (indented; json.dump's options on top), whole or not at all."""
+    with atomic_path(path) as partial, open(partial, "w", encoding="utf-8") as f:
+        json.dump(obj, f, **{"indent": 2, "ensure_ascii": False, **options})
 
 
 def refuse_existing(out: str, force: bool):

@@ -78,14 +78,6 @@ def select_langs(text: str, option: str, available, default=None) -> List[str]:
     return langs
 
 
-def parse_numbers(text: str, option: str, kind=float) -> list:
-    """'1e-5,3e-5' -> [1e-05, 3e-05]: a comma list of numbers for grid and benchmark options."""
-    try:
-        return [kind(part) for part in (p.strip() for p in (text or "").split(",")) if part]
-    except ValueError:
-        raise UserInputError(f"{option}: {text!r} is not a comma-separated list of {kind.__name__} values") from None
-
-
 def _refuse_duplicates(items, option):
     seen = set()
     for item in items:

@@ -18,7 +18,7 @@ pushing a sentence away from itself teaches nothing.
 """
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import NamedTuple, Optional, Tuple, Union
 
 import torch
 import torch.distributed as dist
@@ -30,8 +30,19 @@ class NTXentResult:
     loss: torch.Tensor  # summed over this worker's 2N views, float32
     correct: torch.Tensor  # how many of those views rank their translation first
     views: int  # 2N
-    temperature: float  # the temperature used (fixed, or the learned one's value)
+    temperature: Union[float, torch.Tensor]  # the temperature used (fixed, or the learned one's value, detached)
     masked: int = 0  # negatives left out of the denominators as the same sentence as the query or its positive
+
+
+class SentenceIds(NamedTuple):
+    """The sentence ids of the views in the layout of nt_xent_gathered: this worker's two sides, every worker's
+    (gathered, in rank order), and those of the extra negatives (None: they have none)."""
+
+    a: torch.Tensor
+    b: torch.Tensor
+    all_a: torch.Tensor
+    all_b: torch.Tensor
+    extra: Optional[torch.Tensor]
 
 
 def _world(group) -> int:
@@ -99,7 +110,7 @@ def gather_rows(x: torch.Tensor, group=None) -> torch.Tensor:
 def nt_xent(
     z_a: torch.Tensor,
     z_b: torch.Tensor,
-    temperature: float,
+    temperature: Union[float, torch.Tensor],
     group: Optional[object] = None,
     extra_negatives: Optional[torch.Tensor] = None,
     sentence_ids: Optional[Tuple[torch.Tensor, torch.Tensor]] = None,
@@ -125,7 +136,7 @@ def nt_xent(
     ids = None
     if sentence_ids is not None:
         ids_a, ids_b = sentence_ids
-        ids = (ids_a, ids_b, gather_rows(ids_a, group), gather_rows(ids_b, group), extra_ids)
+        ids = SentenceIds(ids_a, ids_b, gather_rows(ids_a, group), gather_rows(ids_b, group), extra_ids)
     return nt_xent_gathered(z_a, z_b, all_a, all_b, offset, temperature, extra_negatives, ids)
 
 
@@ -135,18 +146,19 @@ def nt_xent_gathered(
     all_a: torch.Tensor,
     all_b: torch.Tensor,
     offset: int,
-    temperature: float,
+    temperature: Union[float, torch.Tensor],
     extra_negatives: Optional[torch.Tensor] = None,
-    ids: Optional[tuple] = None,
+    ids: Optional[SentenceIds] = None,
 ) -> NTXentResult:
     """NT-Xent of this worker's pairs once every worker's views are gathered.
 
     z_a, z_b: N x D unit-length views of this worker, which are rows offset..offset+N of all_a, all_b
     (M x D, every worker's views in rank order, as gather_with_grad returns them).
-    ids: None, or the sentence ids (ids_a, ids_b, all_ids_a, all_ids_b, extra_ids) in the same layout, extra_ids
-    (those of extra_negatives) possibly None.
+    ids: None, or the views' SentenceIds.
+    temperature: a float, or a tensor (a learned temperature, positive by construction: not checked here, as
+    that would wait for the device every step).
     """
-    if temperature <= 0:
+    if not torch.is_tensor(temperature) and temperature <= 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
     n, m = z_a.size(0), all_a.size(0)
     queries = torch.cat([z_a, z_b])  # 2N x D: this worker's views
@@ -172,13 +184,14 @@ def nt_xent_gathered(
     else:
         loss = F.cross_entropy(logits, positive_cols, reduction="sum")
         correct = (logits.detach().argmax(dim=-1) == positive_cols).sum()
-    return NTXentResult(loss=loss, correct=correct, views=2 * n, temperature=float(temperature), masked=masked)
+    logged = temperature.detach() if torch.is_tensor(temperature) else float(temperature)  # no device sync
+    return NTXentResult(loss=loss, correct=correct, views=2 * n, temperature=logged, masked=masked)
 
 
 def same_sentence(ids, m, width, rows, self_cols, positive_cols) -> torch.Tensor:
     """2N x width: True where a candidate (neither the query itself nor its positive) has the id of the query's
     sentence or of its positive's. Candidates without an id (extra negatives given without ids) are kept."""
-    ids_a, ids_b, all_a, all_b, extra = ids
+    ids_a, ids_b, all_a, all_b, extra = ids.a, ids.b, ids.all_a, ids.all_b, ids.extra
     known = torch.cat([all_a, all_b] + ([extra] if extra is not None and width > 2 * m else []))
     own, positive = torch.cat([ids_a, ids_b]), torch.cat([ids_b, ids_a])
     same = (known.unsqueeze(0) == own.unsqueeze(1)) | (known.unsqueeze(0) == positive.unsqueeze(1))

@@ -16,16 +16,21 @@ trap 'rm -rf "$WORK"' EXIT
 fail() { echo "check_install: $*" >&2; exit 1; }
 pip_quietly() { "$@" >"$WORK/pip.log" 2>&1 || { cat "$WORK/pip.log" >&2; fail "$* failed"; }; }
 
+# The package is built from a copy of its files, so that setuptools' build/ stays out of the checkout.
+mkdir "$WORK/src"
+cp -r setup.py README.md fairseq_contrastive_xlm "$WORK/src/"
+find "$WORK/src" -name __pycache__ -prune -exec rm -rf {} +
+
 # The venv is built from nothing when it is missing or setup.py or a requirements file changed since; otherwise
 # only the package is reinstalled, so the commands always run today's code with the dependencies it declares.
 if [ ! -f "$STAMP" ] || [ -n "$(find setup.py requirements.txt requirements-fairseq.txt -newer "$STAMP")" ]; then
   rm -rf "$VENV"
   "$PYTHON" -m venv "$VENV"
-  pip_quietly "$VENV/bin/pip" install -c requirements.txt .
+  pip_quietly "$VENV/bin/pip" install -c requirements.txt "$WORK/src"
   pip_quietly "$VENV/bin/pip" install --no-deps -r requirements-fairseq.txt
   touch "$STAMP"
 else
-  pip_quietly "$VENV/bin/pip" install --no-deps --force-reinstall .
+  pip_quietly "$VENV/bin/pip" install --no-deps --force-reinstall "$WORK/src"
 fi
 BIN=$ROOT/$VENV/bin
 

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from fairseq_contrastive_xlm.atomic import atomic_path, staged_directory
+from fairseq_contrastive_xlm.atomic import atomic_path, staged_directory, write_json, write_lines
 from fairseq_contrastive_xlm.errors import UserInputError
 
 
@@ -71,3 +71,22 @@ def test_an_existing_target_is_refused_without_force_and_replaced_with_it(tmp_pa
         with open(os.path.join(staging, "new.txt"), "w", encoding="utf-8") as f:
             f.write("new")
     assert os.listdir(out) == ["new.txt"] and os.listdir(tmp_path) == ["data"]
+
+
+def test_lines_and_json_are_written_whole_or_not_at_all(tmp_path):
+    lines, report = tmp_path / "lines.txt", tmp_path / "report.json"
+    write_lines(str(lines), (f"line {i}" for i in range(3)))
+    write_json(str(report), {"lines": 3, "text": "Größe"})
+    assert lines.read_text() == "line 0\nline 1\nline 2\n"
+    assert report.read_text(encoding="utf-8") == '{\n  "lines": 3,\n  "text": "Größe"\n}'
+
+    def failing():
+        yield "first"
+        raise RuntimeError("the source broke")
+
+    with pytest.raises(RuntimeError):
+        write_lines(str(lines), failing())
+    with pytest.raises(TypeError):
+        write_json(str(report), {"not json": object()})
+    assert lines.read_text() == "line 0\nline 1\nline 2\n" and '"lines": 3' in report.read_text()
+    assert sorted(os.listdir(tmp_path)) == ["lines.txt", "report.json"]  # no temporary left

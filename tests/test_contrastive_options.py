@@ -18,7 +18,7 @@ from helpers import batch_of, build_criterion, build_model, build_task
 
 @pytest.fixture(scope="module")
 def task(data_dir):
-    task = build_task(data_dir, mlm_langs="en", tlm_pairs="en-de")
+    task = build_task(data_dir, mlm_langs="en", tlm_pairs="en-de", ntxent_pack_views=False)  # one row a view
     task.load_dataset("train")
     return task
 
@@ -50,7 +50,7 @@ def test_a_learned_temperature_is_used_clamped_and_trained(task):
     model = build_model(task, ntxent_learned_temperature=0.05, ntxent_temperature=0.5)
     assert model.ntxent_temperature().item() == pytest.approx(0.05)
     batch = batch_of(task, "train", range(6))
-    criterion = build_criterion(task, ntxent_weight=1.0, ntxent_pack_views=False)
+    criterion = build_criterion(task, ntxent_weight=1.0)
     loss, _, log = criterion(model, batch)
     projections = model(**batch["ntxent"]["net_input"], ntxent_projection=True)[0]
     expected = nt_xent(projections[:6], projections[6:], 0.05).loss

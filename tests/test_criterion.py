@@ -111,7 +111,7 @@ def test_rejects_bad_weights(task):
 
 
 def test_packed_views_keep_every_token_its_position_and_its_sentence(data_dir):
-    task = build_task(data_dir, mlm_on_views=True)
+    task = build_task(data_dir, mlm_on_views=True, ntxent_pack_views=False)
     task.load_dataset("train")
     views = batch_of(task, "train", range(40))["ntxent"]
     packed = pack_views(views, task.dictionary.pad())
@@ -147,15 +147,17 @@ def test_packed_views_keep_every_token_its_position_and_its_sentence(data_dir):
 def test_packed_views_give_the_loss_and_gradients_of_one_row_a_view(data_dir, mlm_on_views, pooling):
     """Each token of a packed row attends only within its own sentence: the loss and the gradients equal
     those of one padded row a view (float64, so summation order cannot hide or fake a difference)."""
-    task = build_task(data_dir, mlm_on_views=mlm_on_views)
-    task.load_dataset("train")
+    tasks = {pack: build_task(data_dir, mlm_on_views=mlm_on_views, ntxent_pack_views=pack) for pack in (False, True)}
+    for task in tasks.values():
+        task.load_dataset("train")
     torch.manual_seed(0)
-    model = build_model(task, ntxent_pooling=pooling).double()
-    views = batch_of(task, "train", range(24))["ntxent"]
+    model = build_model(tasks[False], ntxent_pooling=pooling).double()
     results = {}
-    for pack in (False, True):
+    for pack, task in tasks.items():
+        views = batch_of(task, "train", range(24))["ntxent"]  # the collater packs them, or not
+        assert ("segments" in views["net_input"]) == pack
         model.zero_grad()
-        ntxent, views_mlm = build_criterion(task, ntxent_pack_views=pack).ntxent_loss(model, views)
+        ntxent, views_mlm = build_criterion(task).ntxent_loss(model, views)
         (ntxent.loss + (views_mlm[0] if views_mlm else 0)).backward()
         results[pack] = (ntxent, views_mlm, grads(model))
     (one, one_mlm, one_grads), (packed, packed_mlm, packed_grads) = results[False], results[True]

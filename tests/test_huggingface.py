@@ -14,7 +14,7 @@ from transformers import AutoModelForMaskedLM, AutoTokenizer, XLMRobertaConfig, 
 
 from fairseq_contrastive_xlm.checkpoints import load
 from fairseq_contrastive_xlm.cli import export_hf, import_checkpoint
-from fairseq_contrastive_xlm.interop.huggingface import HF_SPM_FILE
+from fairseq_contrastive_xlm.interop.hf_layout import HF_SPM_FILE
 from fairseq_contrastive_xlm.prepare.cleaning import normalise
 from fairseq_contrastive_xlm.prepare.pipeline import Corpus, PrepareOptions, prepare
 from fairseq_contrastive_xlm.tokenization.tokenizers import SentencePieceTokenizer, encode_line

@@ -111,6 +111,29 @@ def test_the_criterion_uses_and_fills_the_queue_in_training_only(data_dir):
     assert second["ntxent_loss"] > first["ntxent_loss"]
 
 
+def test_one_call_of_the_model_reads_the_queue_then_fills_it(data_dir):
+    """The model owns the queue's order: its forward returns the keys and ids as they were before the batch (a
+    copy, which the enqueue that follows leaves as it was), then enqueues the batch's keys itself."""
+    task = build_task(data_dir)
+    task.load_dataset("train")
+    torch.manual_seed(0)
+    model = build_model(task, ntxent_queue_size=40).train()
+    views = batch_of(task, "train", range(8))["ntxent"]
+    net_input, ids = views["net_input"], views["sentence_ids"]
+    _, extra = model(**net_input, ntxent_projection=True, sentence_ids=ids, pairs=views["active_pairs"])
+    assert extra["negatives"] is None and model.ntxent_queue.filled == 16  # nothing before; the batch's 16 keys after
+    queued = model.ntxent_queue.negatives().clone()
+    _, extra = model(**net_input, ntxent_projection=True, sentence_ids=ids, pairs=views["active_pairs"])
+    torch.testing.assert_close(extra["negatives"], queued, rtol=0, atol=0)  # the keys as the forward found them
+    assert torch.equal(extra["negative_ids"], ids) and model.ntxent_queue.filled == 32
+    assert torch.equal(model.ntxent_queue.negatives()[:16], queued)  # the ring kept the first batch's keys
+    _, extra = model(**net_input, ntxent_projection=True, sentence_ids=ids, pairs=0)  # a dummy batch: read, no keys
+    assert len(extra["negatives"]) == 32 and model.ntxent_queue.filled == 32
+    model.eval()
+    _, extra = model(**net_input, ntxent_projection=True, sentence_ids=ids, pairs=views["active_pairs"])
+    assert "negatives" not in extra and model.ntxent_queue.filled == 32  # validation: in-batch negatives only
+
+
 def test_a_queued_copy_of_a_pair_is_masked(data_dir):
     """A pair queued by one batch and drawn again in the next is left out of its own views' denominators: each of
     its two views masks the two queued keys of its sentences. Off, nothing is masked and the loss is larger."""
@@ -179,10 +202,10 @@ def test_training_with_a_queue(data_dir, tmp_path):
 
 
 def test_one_forward_over_both_sides_equals_two_separate_forwards(data_dir):
-    """The criterion encodes the 2N views in one padded batch; each view must come out exactly as if it had
+    """The 2N views are encoded in one padded batch; each view must come out exactly as if it had
     been encoded with only its own side (padding differs, results do not). In float64, so that float32's
     summation-order noise (up to 2e-5 here) cannot hide or fake a difference."""
-    task = build_task(data_dir)
+    task = build_task(data_dir, ntxent_pack_views=False)  # one padded row a view (packing: test_criterion.py)
     task.load_dataset("train")
     torch.manual_seed(0)
     model = build_model(task).double()

@@ -10,6 +10,7 @@ import pytest
 from sentence_transformers import SentenceTransformer
 
 from fairseq_contrastive_xlm.cli import embed, export_hf, mine, retrieval
+from fairseq_contrastive_xlm.interop import hf_import
 from fairseq_contrastive_xlm.interop.sentence_transformers import TRANSFORMER_DIR
 
 from corpus import SCRIPTS, train_on_scripts
@@ -85,6 +86,21 @@ def test_sentence_transformers_encodes_as_cxlm_embed(checkpoints, scripts_data, 
     assert difference < 1e-5, difference
     # Not trivially equal: the pooling and the layer change the embeddings this much.
     assert np.abs(ours).max() > 1e-2
+
+
+def test_the_folder_records_the_pooling_its_modules_do_and_the_import_reads_it(checkpoints, scripts_data, tmp_path):
+    """One recorded pooling: exported with --pooling and --layer, the folder's config says what its 1_Pooling does
+    (not the pooling the model was trained with), and cxlm-import hf takes that back."""
+    data, _ = scripts_data
+    out = tmp_path / "export"
+    argv = ["--checkpoint", checkpoints["plain"], "--data", data, "--out", str(out), "--pooling", "max", "--layer", "1"]
+    export_hf.main(argv)
+    config = json.loads((out / "config.json").read_text())
+    pooling = json.loads((out / "1_Pooling" / "config.json").read_text())
+    assert (config["cxlm_pooling"], config["cxlm_layer"]) == ("max", 1)  # trained: mean of the last layer
+    assert pooling["pooling_mode"] == "max"
+    _, options = hf_import.hf_to_ours(*hf_import.read_folder(str(out)), str(out))
+    assert (options["ntxent_pooling"], options["ntxent_layer"]) == ("max", 1)
 
 
 def test_a_middle_layer_export_keeps_every_layer_for_mlm(checkpoints, scripts_data, tmp_path):

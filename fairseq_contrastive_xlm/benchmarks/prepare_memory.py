@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 
+from ..atomic import write_json
 from ..prepare.gettext_corpus import gettext_pairs
 
 LANGS = ("de", "fr", "ru", "el", "zh_CN")  # Latin, Cyrillic, Greek and Han scripts
@@ -94,8 +95,7 @@ def main(argv=None):
     }
     print(f"peak RSS ratio {report['peak_rss_ratio']:.2f} for {report['size_ratio']:.1f}x the lines (target <= 1.5)")
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=2)
+        write_json(args.json, report)
     return report
 
 

@@ -3,7 +3,6 @@ ours to stock, NT-Xent alone as the negatives grow, negatives at a memory budget
 
 import torch
 
-from ..languages import parse_numbers
 from .training import (
     DEFAULT_POOLING,
     MLM,
@@ -101,7 +100,7 @@ def negatives_budget(settings, device, argv, memory_label):
                 run_config(f"batch x{scale}", scaled, settings, device),
             )
         )
-    for size in parse_numbers(settings.queue_sizes, "--queue-sizes", int):
+    for size in settings.queue_sizes:
         queued = [*argv, "--ntxent-queue-size", str(size)]
         budget.append(
             ("queue", f"--ntxent-queue-size {size}", size, run_config(f"queue {size}", queued, settings, device))

@@ -46,7 +46,7 @@ class BenchSettings:
     repeats: int  # timed windows, then as many untimed steps whose largest memory is reported
     fp16: bool
     bf16: bool
-    queue_sizes: str  # momentum-queue sizes to measure (comma list)
+    queue_sizes: tuple  # momentum-queue sizes to measure
     smoke: bool  # a tiny, quick run: fewer sizes in the scaling and budget tables
 
 

@@ -2,10 +2,9 @@
 package has applied the shims of compat.py (log format, known warnings) to every one of them."""
 
 import functools
-import json
 import sys
 
-from ..atomic import atomic_path
+from ..atomic import write_json  # noqa: F401  the commands' one way to write JSON (re-exported for them)
 from ..errors import UserInputError
 
 
@@ -24,9 +23,3 @@ def command(prog):
         return run
 
     return wrap
-
-
-def write_json(path, obj):
-    """Write obj as JSON to path, whole or not at all (under PATH.partial, then renamed)."""
-    with atomic_path(path) as partial, open(partial, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, ensure_ascii=False)

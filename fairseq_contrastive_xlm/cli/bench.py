@@ -39,6 +39,7 @@ from ..benchmarks.precision import precision_check
 from ..benchmarks.report import run_all
 from ..benchmarks.training import SIZES, BenchSettings, find_pair
 from . import command, write_json
+from .inputs import parse_numbers
 
 
 def parse_args(argv):
@@ -85,6 +86,7 @@ def parse_args(argv):
     if args.smoke:
         args.size, args.max_tokens, args.updates, args.warmup, args.repeats = "smoke", 1024, 2, 1, 2
         args.queue_sizes = "512"
+    args.queue_sizes = tuple(parse_numbers(args.queue_sizes, "--queue-sizes", int))
     args.size = args.size or ("base" if gpu else "small")
     args.max_tokens = args.max_tokens or (16384 if gpu else 4096)
     return args

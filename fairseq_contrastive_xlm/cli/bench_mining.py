@@ -19,8 +19,8 @@ import argparse
 import torch
 
 from ..benchmarks.mining import DIM, embedding_throughput, mining_table
-from ..languages import parse_numbers
 from . import command, write_json
+from .inputs import parse_numbers
 
 
 def parse_args(argv):

@@ -15,7 +15,7 @@ import logging
 import os
 import zipfile
 
-from ..atomic import atomic_path
+from ..atomic import atomic_path, write_lines
 from ..errors import UserInputError
 from ..languages import ISO_639_1, XNLI_LANGUAGES, select_langs
 from ..prepare import sources, wikipedia
@@ -30,8 +30,7 @@ def languages(text, allowed, option="--langs"):
 
 
 def write_args(out, lines):
-    with open(os.path.join(out, "cxlm-prepare.args"), "w", encoding="utf-8") as f:
-        f.writelines(line + "\n" for line in lines)
+    write_lines(os.path.join(out, "cxlm-prepare.args"), lines)
 
 
 def get_wikipedia(args):

@@ -10,10 +10,10 @@ retrieval tests, and appear in no training file (monolingual ones included).
 """
 
 import argparse
-import json
 import logging
 import os
 
+from ..atomic import write_json, write_lines
 from ..errors import UserInputError
 from ..languages import select_langs
 from ..prepare.gettext_corpus import LOCALE_DIR, XNLI_LOCALES, gettext_pairs, shuffled
@@ -51,11 +51,6 @@ def parse_args(argv):
     parser.add_argument("--locale-dir", default=LOCALE_DIR, help=f"where the catalogs are (default {LOCALE_DIR})")
     parser.add_argument("--seed", type=int, default=1, help="order of the pairs (default 1)")
     return parser.parse_args(argv)
-
-
-def write_lines(path, lines):
-    with open(path, "w", encoding="utf-8") as f:
-        f.writelines(line + "\n" for line in lines)
 
 
 @command("cxlm-gettext-corpus")
@@ -104,8 +99,10 @@ def main(argv=None):
         path = os.path.join(args.out, "mono.en")
         write_lines(path, dict.fromkeys(english))  # each English message once, in first-seen order
         prepare_args.append(f"--mono en:{path}")
-    with open(os.path.join(args.out, "corpus.json"), "w", encoding="utf-8") as f:
-        json.dump({"source": args.locale_dir, "pairs": counts, "heldout_per_language": args.heldout}, f, indent=2)
+    write_json(
+        os.path.join(args.out, "corpus.json"),
+        {"source": args.locale_dir, "pairs": counts, "heldout_per_language": args.heldout},
+    )
     write_lines(os.path.join(args.out, "cxlm-prepare.args"), prepare_args)
     print(" ".join(prepare_args))
 

@@ -18,7 +18,7 @@ import shutil
 from ..atomic import staged_directory
 from ..checkpoints import write_checkpoint, write_dictionary
 from ..errors import UserInputError
-from ..interop import huggingface, xlm
+from ..interop import hf_import, hf_layout, xlm
 from ..modules import SENTENCE_ENCODER
 from ..tokenization import tokenizers
 from ..tokenization.xlm_tokenizer import lowercases, read_codes, record_lowercase
@@ -69,13 +69,13 @@ def import_xlm(args):
 
 
 def import_hf(args):
-    config, weights = huggingface.read_folder(args.path)
-    state, options = huggingface.hf_to_ours(config, weights, args.path)
-    spm_model = os.path.join(args.path, huggingface.HF_SPM_FILE)
+    config, weights = hf_import.read_folder(args.path)
+    state, options = hf_import.hf_to_ours(config, weights, args.path)
+    spm_model = os.path.join(args.path, hf_layout.HF_SPM_FILE)
     if not os.path.isfile(spm_model):
         raise UserInputError(f"{spm_model} is missing: the dictionary is made from XLM-R's SentencePiece model")
     rows = state[SENTENCE_ENCODER + "embed_tokens.weight"].size(0)
-    words = huggingface.sentencepiece_words(spm_model, rows, args.path)
+    words = hf_import.sentencepiece_words(spm_model, rows, args.path)
     with staged_directory(args.out, args.force) as staging:
         write_dictionary(os.path.join(staging, "dict.txt"), words)
         shutil.copy(spm_model, os.path.join(staging, tokenizers.SPM_FILE))

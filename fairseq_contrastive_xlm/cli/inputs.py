@@ -4,6 +4,7 @@
 import argparse
 from typing import Dict, List, NamedTuple
 
+from ..errors import UserInputError
 from ..evaluation import tatoeba
 from ..evaluation.embedding import SentenceEmbedder, SentenceTransformerEmbedder
 from ..languages import select_langs
@@ -93,3 +94,11 @@ def pair_sets(args, default_langs=None) -> Dict[str, PairSet]:
         }
     source, target = tatoeba.read_aligned(args.src, args.tgt)
     return {f"{args.src_lang}-{args.tgt_lang}": PairSet(source, target, args.src_lang, args.tgt_lang)}
+
+
+def parse_numbers(text: str, option: str, kind=float) -> list:
+    """'1e-5,3e-5' -> [1e-05, 3e-05]: a comma list of numbers for grid and benchmark options."""
+    try:
+        return [kind(part) for part in (p.strip() for p in (text or "").split(",")) if part]
+    except ValueError:
+        raise UserInputError(f"{option}: {text!r} is not a comma-separated list of {kind.__name__} values") from None

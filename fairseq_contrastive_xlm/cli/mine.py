@@ -27,7 +27,7 @@ threshold tuned on the hidden pairs, precision, recall and F1 reported (make dem
 
 import argparse
 
-from ..atomic import atomic_path
+from ..atomic import write_lines
 from ..evaluation import mining
 from ..evaluation import mining_runs as runs
 from . import command, write_json
@@ -82,13 +82,6 @@ def parse_args(argv):
         if args.tune and args.threshold is not None:
             parser.error("give --threshold or --tune, not both")
     return args
-
-
-def write_lines(path: str, lines):
-    """All or nothing: under PATH.partial, then renamed."""
-    with atomic_path(path) as partial, open(partial, "w", encoding="utf-8") as f:
-        for line in lines:
-            f.write(line + "\n")
 
 
 def print_scores(name, threshold, scores):

@@ -20,11 +20,12 @@ import sys
 
 from ..checkpoints import candidates
 from ..errors import UserInputError
-from ..languages import parse_numbers, select_langs
+from ..languages import select_langs
 from ..xnli import finetune
 from ..xnli.evaluate import dev_scores, select_best
 from ..xnli.prepare import read_summary
 from . import command, write_json
+from .inputs import parse_numbers
 
 logger = logging.getLogger("cxlm-xnli-grid")
 

@@ -24,7 +24,7 @@ An item's size is the sum of its samples' sizes, so --max-tokens bounds the whol
 
 Items are ordered by the length of their TLM sequence (else by their whole size), so TLM batches carry
 little padding, while the views, drawn on their own, keep mixed lengths within a batch: its negatives are
-not all of one length (the criterion packs them, so their mixed lengths cost little padding).
+not all of one length (the collater packs them, so their mixed lengths cost little padding).
 """
 
 import logging
@@ -33,91 +33,14 @@ from typing import Dict, List
 import numpy as np
 from fairseq.data import FairseqDataset
 
-from ..errors import UserInputError
+from .batching import batches_within_budget, duplicates_in_batches
+from .collate import packed_size
+from .sampling import RANDOM_STREAMS, apportion, permutations, sampling_probs, smallest_uint
 
 logger = logging.getLogger(__name__)
 
 OBJECTIVES = ("mlm", "tlm", "ntxent")
 PAIR_OBJECTIVES = ("tlm", "ntxent")  # whose items are translation pairs, never repeated within a batch
-
-
-def smallest_uint(largest: int):
-    """The smallest unsigned integer type that holds 0..largest: the per-epoch arrays hold one entry an item, a
-    million or more of them on every rank."""
-    return np.min_scalar_type(max(int(largest), 0))
-
-
-def sampling_probs(counts: np.ndarray, alpha: float) -> np.ndarray:
-    shares = counts / counts.sum()
-    weights = np.where(counts > 0, shares**alpha, 0.0)
-    return weights / weights.sum()
-
-
-def apportion(probs: np.ndarray, total: int) -> np.ndarray:
-    """Whole slot counts summing to total, as close to probs * total as can be (largest remainders)."""
-    exact = probs * total
-    counts = np.floor(exact).astype(np.int64)
-    rest = int(total - counts.sum())
-    if rest > 0:
-        counts[np.argsort(-(exact - counts), kind="stable")[:rest]] += 1
-    return counts
-
-
-def permutations(size: int, count: int, seed) -> tuple:
-    """count items of range(size) drawn without replacement: a permutation, then (when count > size) another,
-    the j-th seeded by (*seed, j). Returns the items and the round (which permutation) of each."""
-    rounds = -(-count // size)
-    items = np.concatenate([np.random.default_rng([*seed, j]).permutation(size) for j in range(rounds)])[:count]
-    return items, np.arange(count) // size
-
-
-def duplicates_in_batches(batches, keys) -> np.ndarray:
-    """A flag for every place of the concatenated batches: True where its key (one array per objective, one
-    key per place) already stood earlier in the same batch."""
-    lengths = np.array([len(b) for b in batches], dtype=np.int64)
-    batch_of = np.repeat(np.arange(len(batches)), lengths)
-    places = np.arange(len(batch_of))
-    repeated = np.zeros(len(batch_of), dtype=bool)
-    for key in keys:
-        order = np.lexsort((places, key, batch_of))
-        same = (batch_of[order][1:] == batch_of[order][:-1]) & (key[order][1:] == key[order][:-1])
-        repeated[order[1:][same]] = True
-    return repeated
-
-
-def batches_within_budget(padded, views, max_tokens, max_sentences=None, multiple=1):
-    """(start, end) runs of consecutive items whose cost fits max_tokens: for each padded part (per-item sizes)
-    the run's length times its longest item, plus the items' views. Greedy, as a loop over items would form
-    them (tests/test_data.py keeps that loop as the definition); here each run is found with numpy over a window
-    of the next items, doubled until the run ends inside it. A full run is cut to a multiple of `multiple` items
-    when it holds at least that many, the rest starting the next run, as fairseq's batch_by_size does."""
-    total = len(views)
-    padded = (
-        np.stack([np.asarray(p, dtype=np.int64) for p in padded]) if len(padded) else np.zeros((0, total), np.int64)
-    )
-    before = np.concatenate([[0], np.cumsum(views, dtype=np.int64)])  # view tokens before each item
-    limit = max_sentences if max_sentences and max_sentences > 0 else total
-    runs, start, window = [], 0, 64
-    while start < total:
-        while True:
-            stop = min(total, start + window, start + limit)
-            longest = np.maximum.accumulate(padded[:, start:stop], axis=1).sum(axis=0)
-            cost = np.arange(1, stop - start + 1) * longest + (before[start + 1 : stop + 1] - before[start])
-            over = np.flatnonzero(cost > max_tokens)
-            if len(over) or stop == total or stop - start == limit:
-                fit = int(over[0]) if len(over) else stop - start
-                break
-            window *= 2
-        if fit == 0:
-            cost = int(padded[:, start].sum() + views[start])
-            raise UserInputError(f"one item of the batch takes {cost} tokens, more than --max-tokens {max_tokens}")
-        count = fit
-        if start + count < total and multiple > 1 and count >= multiple:
-            count -= count % multiple
-        runs.append((start, start + count))
-        start += count
-        window = max(64, 2 * count)
-    return runs
 
 
 class MultiObjectiveDataset(FairseqDataset):
@@ -161,17 +84,33 @@ class MultiObjectiveDataset(FairseqDataset):
                 chosen = which == k
                 parts[name][chosen] = np.asarray(dataset.sizes)[item[chosen]]
         self.parts = parts
+        self.views = self._view_sizes()
         sizes = sum(part.astype(np.int64) for part in parts.values())
         self.sizes = sizes.astype(smallest_uint(sizes.max(initial=0)))
         # Batches are formed by the length of the TLM sequences, the longest part and the one whose length
         # varies (MLM blocks are nearly all full), so that they carry little padding.
         self.order_sizes = parts["tlm"] if "tlm" in parts else self.sizes
 
+    def _view_sizes(self):
+        """Each item's two NT-Xent views' lengths, (a, b), for the batch budget; None without views of that kind."""
+        if "ntxent" not in self.draws or not all(hasattr(d, "view_sizes") for d in self.objectives["ntxent"]):
+            return None
+        which, item = self.draws["ntxent"]
+        sides = []
+        for side in (0, 1):
+            datasets = self.objectives["ntxent"]
+            sizes = np.zeros(self.length, dtype=self.parts["ntxent"].dtype)
+            for k, dataset in enumerate(datasets):
+                chosen = which == k
+                sizes[chosen] = dataset.view_sizes[side][item[chosen]]
+            sides.append(sizes)
+        return tuple(sides)
+
     def _draw(self, name, epoch):
         """For every slot of the epoch: which dataset of the objective, which item in it, and its round (the
         how-manieth permutation of that dataset's items this epoch, 0 for all but upsampled ones)."""
         counts = self.counts[name]
-        objective = OBJECTIVES.index(name)
+        objective = RANDOM_STREAMS[name]
         which_type, item_type = smallest_uint(len(counts) - 1), smallest_uint(counts.max() - 1)
         if not self.random_draws:
             flat = np.arange(self.length) % counts.sum()
@@ -224,7 +163,7 @@ class MultiObjectiveDataset(FairseqDataset):
         by round, so that the copies of an upsampled item sit apart, then in shuffled order."""
         if not self.random_draws:
             return np.argsort(self.order_sizes, kind="stable")
-        shuffled = np.random.default_rng([self.seed, self.epoch, len(OBJECTIVES)]).random(self.length)
+        shuffled = np.random.default_rng([self.seed, self.epoch, RANDOM_STREAMS["order"]]).random(self.length)
         return np.lexsort((shuffled, self.rounds, self.order_sizes))
 
     def item_keys(self, indices, objectives=OBJECTIVES):
@@ -261,16 +200,30 @@ class MultiObjectiveDataset(FairseqDataset):
 
     def _runs(self, indices, max_tokens, max_sentences, required_batch_size_multiple):
         """Consecutive runs of the ordered items, as fairseq batches them (every item kept: see
-        compat.keep_last_batch), except with max_tokens: a batch is then bounded by what it computes, each
-        MLM and TLM sub-batch padded to its own longest sample, and the views costing their own tokens (the
-        criterion packs them). fairseq would count every item as long as the batch's longest item, whose
-        views are of random length here, and fill batches less (83% instead of 95% on the tests' corpus)."""
+        compat.keep_last_batch), except with max_tokens: a batch is then bounded by exactly what the collater
+        builds, each MLM and TLM sub-batch padded to its own longest sample, and the views packed into rows as
+        wide as the longest (or, unpacked, one padded row a view). fairseq would count every item as long as the
+        batch's longest item, whose views are of random length here, and fill batches less."""
         if max_tokens is None:
             batches = super().batch_by_size(indices, None, max_sentences, required_batch_size_multiple)
             return [np.asarray(batch) for batch in batches]
         padded = [self.parts[name][indices] for name in self.parts if name != "ntxent"]
-        views = self.parts["ntxent"][indices] if "ntxent" in self.parts else np.zeros(len(indices), np.uint8)
-        runs = batches_within_budget(padded, views, max_tokens, max_sentences, required_batch_size_multiple)
+        views, exact_views = np.zeros(len(indices), np.uint8), None
+        if self.views is not None:
+            a, b = (side[indices].astype(np.int64) for side in self.views)
+            if self.objectives["ntxent"][0].pack:
+                views = a + b  # what packing cannot go below; exact_views then counts the packed rows
+
+                def exact_views(start, stop):
+                    return packed_size([*a[start:stop].tolist(), *b[start:stop].tolist()])
+
+            else:
+                padded.append(2 * np.maximum(a, b))  # 2N rows as long as the longest view
+        elif "ntxent" in self.parts:
+            views = self.parts["ntxent"][indices]
+        runs = batches_within_budget(
+            padded, views, max_tokens, max_sentences, required_batch_size_multiple, exact_views=exact_views
+        )
         return [np.asarray(indices[start:end]) for start, end in runs]
 
     def filter_indices_by_size(self, indices, max_sizes):

@@ -89,9 +89,13 @@ class PairedViews(PairSamples):
     its own language, so that the one forward which embeds it also trains MLM on it. Each side carries the
     id of its unmasked tokens (sentence_id), by which NT-Xent tells a negative that is the same sentence."""
 
-    def __init__(self, corpus: ParallelCorpus, bos, pad, scheme: MaskingScheme = None, seed=None, stream=None):
+    def __init__(
+        self, corpus: ParallelCorpus, bos, pad, scheme: MaskingScheme = None, seed=None, stream=None, pack=True
+    ):
         super().__init__(corpus, scheme, seed, stream)
         self.bos, self.pad = bos, pad
+        self.pack = pack  # the collater packs the views (collate.pack_views); the batch budget counts them so
+        self.view_sizes = (corpus.src_sizes + 1, corpus.tgt_sizes + 1)  # <s> a </s>, <s> b </s>
 
     def __getitem__(self, index):
         a, b = self.corpus[index]
@@ -110,4 +114,4 @@ class PairedViews(PairSamples):
         return item
 
     def collater(self, items):
-        return views_batch(items, self.pad)
+        return views_batch(items, self.pad, self.pack)

@@ -1,5 +1,5 @@
 """Exporting a contrastive_xlm checkpoint as a Hugging Face folder (cxlm-export-hf): which transformers class it
-becomes, the conversion, the tokenizer and the model card. The weight mappings are in interop/huggingface.py."""
+becomes, the conversion, the tokenizer and the model card. The weight mappings are in hf_export.py."""
 
 import glob
 import json
@@ -12,15 +12,28 @@ from ..atomic import staged_directory
 from ..checkpoints import is_contrastive_xlm, load
 from ..errors import UserInputError
 from ..tokenization import tokenizers
-from . import huggingface, sentence_transformers
+from . import hf_export, sentence_transformers
 
 
 class SentenceOptions(NamedTuple):
-    """How the sentence-transformers modules embed (None: as the model was trained)."""
+    """How the exported folder embeds sentences (None: as the model was trained)."""
 
     pooling: Optional[str] = None
     layer: Optional[int] = None
     projection: bool = False
+
+    def resolved(self, model, checkpoint: str) -> "SentenceOptions":
+        """The options with the model's own filled in (its --ntxent-pooling and --ntxent-layer), checked against
+        the model: the one place the export's sentence options are decided."""
+        if self.projection and model.ntxent_head is None:
+            raise UserInputError(
+                f"{checkpoint} has no projection head (it was trained without NT-Xent): drop --projection"
+            )
+        layers = model.args.encoder_layers
+        layer = model.args.ntxent_layer if self.layer is None else self.layer
+        if not -layers - 1 <= layer <= layers:
+            raise UserInputError(f"--layer {layer} is outside the model's layers 0..{layers}")
+        return SentenceOptions(self.pooling or model.args.ntxent_pooling, layer, self.projection)
 
 
 def export(
@@ -35,30 +48,37 @@ def export(
     model, task, cfg = load(checkpoint, data=data, cpu=True)
     if not is_contrastive_xlm(model):
         raise UserInputError(f"{checkpoint} is not a contrastive_xlm checkpoint")
-    if sentence.projection and model.ntxent_head is None:
-        raise UserInputError(f"{checkpoint} has no projection head (it was trained without NT-Xent): drop --projection")
-    layers = model.args.encoder_layers
-    if sentence.layer is not None and not -layers - 1 <= sentence.layer <= layers:
-        raise UserInputError(f"--layer {sentence.layer} is outside the model's layers 0..{layers}")
+    sentence = sentence.resolved(model, checkpoint)
     spm_model = os.path.join(data, tokenizers.SPM_FILE)
     spm_model = spm_model if os.path.isfile(spm_model) else None
     if model.args.lm_head == "xlm":
         if model.classification_heads:
             raise UserInputError("a classifier with XLM's output layer has no exportable Hugging Face equivalent")
-        config, state = huggingface.ours_to_xlm(model, huggingface.hf_vocabulary(task.source_dictionary, None))
+        config, state = hf_export.ours_to_xlm(model, hf_export.hf_vocabulary(task.source_dictionary, None))
         spm_model = None  # XLM's vocabulary is not XLM-R's SentencePiece layout
     else:
-        rows = huggingface.hf_vocabulary(task.source_dictionary, spm_model)
+        rows = hf_export.hf_vocabulary(task.source_dictionary, spm_model)
         if model.classification_heads and model.args.pooler_activation_fn != "tanh":
             raise UserInputError("XLMRobertaForSequenceClassification's head uses tanh (--pooler-activation-fn tanh)")
-        config, state = huggingface.ours_to_roberta(model, rows, label_names(task), input_lang)
-    hf_model = huggingface.build_hf_model(config, state)
+        config, state = hf_export.ours_to_roberta(
+            model, rows, label_names(task), input_lang, pooling=sentence.pooling, layer=sentence.layer
+        )
+    hf_model = hf_export.build_hf_model(config, state)
     with staged_directory(out, force) as staging:
         hf_model.save_pretrained(staging)
         embedding = None
         if spm_model:
-            huggingface.write_tokenizer(spm_model, staging, model.encoder.max_positions())
-            embedding = sentence_transformers.write(staging, model, config, state, spm_model, *sentence)
+            hf_export.write_tokenizer(spm_model, staging, model.encoder.max_positions())
+            embedding = sentence_transformers.write(
+                staging,
+                model,
+                config,
+                state,
+                spm_model,
+                pooling=sentence.pooling,
+                layer=sentence.layer,
+                projection=sentence.projection,
+            )
         with open(os.path.join(staging, "README.md"), "w", encoding="utf-8") as f:
             f.write(model_card(out, checkpoint, cfg, config, spm_model, embedding))
     return config
@@ -137,7 +157,7 @@ def model_card(out: str, checkpoint: str, cfg, config, spm_model, embedding=None
     elif hasattr(config, "cxlm_pooling"):
         lines += [
             "",
-            f"Sentence embeddings as trained: `{config.cxlm_pooling}` pooling of layer {config.cxlm_layer} "
+            f"Sentence embeddings: `{config.cxlm_pooling}` pooling of layer {config.cxlm_layer} "
             "(`-1`: the last) of the hidden states.",
         ]
     training = {section: cfg.get(section) for section in ("task", "model", "criterion", "optimization", "optimizer")}

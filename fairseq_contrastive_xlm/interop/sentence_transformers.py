@@ -7,12 +7,11 @@ that encoder cut to that layer in TRANSFORMER_DIR (the folder's own model keeps 
 
 import json
 import os
-from typing import Optional
 
 import torch
 
 from ..optional import require
-from .huggingface import build_hf_model, write_tokenizer
+from .hf_export import build_hf_model, write_tokenizer
 
 TRANSFORMER_DIR = "0_Transformer"  # the cut encoder of a model pooled at a middle layer
 ST_POOLING = {"first": "cls", "mean": "mean", "max": "max"}  # ours -> sentence-transformers' pooling_mode
@@ -30,18 +29,19 @@ def write(
     config,
     state: dict,
     spm_model: str,
-    pooling: Optional[str] = None,
-    layer: Optional[int] = None,
-    projection: bool = False,
+    *,
+    pooling: str,
+    layer: int,
+    projection: bool,
 ):
     """Add modules.json and the module folders to `folder`, which holds the exported transformers model (config,
-    state: what ours_to_roberta gave) and its tokenizer. pooling/layer default to the model's NT-Xent ones."""
+    state: what ours_to_roberta gave) and its tokenizer; pooling, layer and projection as export.SentenceOptions
+    resolved them."""
     transformers = require("transformers")
     st_version = require("sentence_transformers").__version__
     st = require("sentence_transformers.sentence_transformer.modules")
 
-    pooling = pooling or model.args.ntxent_pooling
-    cut = embedding_layer(model, model.args.ntxent_layer if layer is None else layer)
+    cut = embedding_layer(model, layer)
     max_length = model.encoder.max_positions()
     modules = []  # (path, module) in order
     transformer_path = ""

@@ -20,10 +20,10 @@ import torch
 
 from ..errors import CheckpointRefusedError, UserInputError
 from ..modules import SENTENCE_ENCODER
+from . import FAIRSEQ_PAD
 
 XLM_EOS, XLM_PAD, XLM_UNK, XLM_MASK = 1, 2, 3, 5  # <s> is 0; <special1> is XLM's mask word
 XLM_SPECIALS = 14  # <s> </s> <pad> <unk> <special0> ... <special9>
-FAIRSEQ_PAD = 1
 
 # XLM pickles numpy arrays and scalars in "params": exactly what that needs, for this one load (numpy 1.26
 # pickles an array's dtype by its class, e.g. numpy.dtypes.Float64DType).

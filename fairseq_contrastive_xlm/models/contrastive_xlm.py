@@ -22,6 +22,7 @@ from omegaconf import OmegaConf
 
 from ..errors import UserInputError
 from ..languages import XNLI_LANGUAGES
+from ..model_wrappers import data_parallel_group
 from ..modules import (
     SENTENCE_ENCODER,
     ContrastiveXLMSentenceEncoder,
@@ -57,20 +58,27 @@ class ContrastiveXLMEncoder(RobertaEncoder):
         masked_tokens=None,
         positions=None,
         lang_ids=None,
+        segments=None,
         **unused,
     ):
-        x, extra = self.extract_features(src_tokens, return_all_hiddens, positions=positions, lang_ids=lang_ids)
+        x, extra = self.extract_features(
+            src_tokens, return_all_hiddens, positions=positions, lang_ids=lang_ids, segments=segments
+        )
         if not features_only:
             x = self.output_layer(x, masked_tokens=masked_tokens)
         return x, extra
 
-    def extract_features(self, src_tokens, return_all_hiddens=False, positions=None, lang_ids=None, **kwargs):
+    def extract_features(
+        self, src_tokens, return_all_hiddens=False, positions=None, lang_ids=None, segments=None, **kwargs
+    ):
+        """segments: packed rows (data.collate.pack_views), each token attending only within its own sentence."""
         out = self.sentence_encoder(
             src_tokens,
             return_all_hiddens=return_all_hiddens,
             token_embeddings=kwargs.get("token_embeddings"),
             positions=positions,
             lang_ids=lang_ids,
+            segments=segments,
         )
         features = out["encoder_out"][0].transpose(0, 1)  # T x B x C -> B x T x C
         return features, {
@@ -150,29 +158,34 @@ class ContrastiveXLMModel(RobertaModel):
     def langs(self):
         return self.args.langs.split(",") if self.args.langs else []
 
-    def forward(self, src_tokens, ntxent_projection=False, masked_tokens=None, **kwargs):
+    def forward(self, src_tokens, ntxent_projection=False, masked_tokens=None, sentence_ids=None, pairs=None, **kwargs):
         """As RoBERTa (MLM logits, features or classification head), and with ntxent_projection=True the
         projected sentence embeddings that NT-Xent compares (of packed views too: see encode_and_pool), with
-        the temperature to compare them at as extra["temperature"] (ntxent_temperature()); if
-        masked_tokens is given, the same forward also returns the MLM logits of those tokens as
-        extra["lm_logits"] (masked views, --mlm-on-views).
+        in extra:
+        - "temperature", to compare them at (ntxent_temperature());
+        - "lm_logits", the MLM logits of masked_tokens from the same forward (masked views, --mlm-on-views);
+        - "negatives" and "negative_ids", with a negatives queue in training: the queue's keys and their sentence
+          ids as they were before this batch; then this batch's views (rows: the a sides, then the b sides, whose
+          ids are sentence_ids; only the first `pairs` of each side, None: all) join the queue, from every worker.
+          The queue reads and writes in this one place, in MoCo's order (modules/momentum_queue.py).
         Criterions call this through the (possibly DistributedDataParallel-wrapped) model, so every use of
         the weights is synchronised."""
-        if ntxent_projection:
-            with views_dropout(self.encoder.sentence_encoder, self.args.ntxent_dropout):
-                embeddings, final = encode_and_pool(
-                    self.encoder.sentence_encoder,
-                    src_tokens,
-                    self.args.ntxent_pooling,
-                    self.args.ntxent_layer,
-                    **kwargs,
-                )
-            # Through the (DDP-wrapped) forward, as every weight used: a learned temperature takes gradient.
-            extra = {"temperature": self.ntxent_temperature()}
-            if masked_tokens is not None:
-                extra["lm_logits"] = self.encoder.output_layer(final, masked_tokens=masked_tokens)
-            return (self.ntxent_head(embeddings) if self.ntxent_head is not None else embeddings), extra
-        return super().forward(src_tokens, masked_tokens=masked_tokens, **kwargs)
+        if not ntxent_projection:
+            return super().forward(src_tokens, masked_tokens=masked_tokens, **kwargs)
+        with views_dropout(self.encoder.sentence_encoder, self.args.ntxent_dropout):
+            embeddings, final = encode_and_pool(
+                self.encoder.sentence_encoder, src_tokens, self.args.ntxent_pooling, self.args.ntxent_layer, **kwargs
+            )
+        # Through the (DDP-wrapped) forward, as every weight used: a learned temperature takes gradient.
+        extra = {"temperature": self.ntxent_temperature()}
+        if masked_tokens is not None:
+            extra["lm_logits"] = self.encoder.output_layer(final, masked_tokens=masked_tokens)
+        if self.ntxent_queue is not None and self.training and sentence_ids is not None:
+            extra["negatives"], extra["negative_ids"] = self.ntxent_queue.snapshot()
+            self.ntxent_queue.enqueue(
+                self._ntxent_online(), sentence_ids, data_parallel_group(), pairs, src_tokens=src_tokens, **kwargs
+            )
+        return (self.ntxent_head(embeddings) if self.ntxent_head is not None else embeddings), extra
 
     def sentence_embedding(self, src_tokens, positions=None, lang_ids=None, pooling=None, layer=None, **unused):
         """B x C sentence embeddings (before the projection head) pooled from one layer's output."""
@@ -192,30 +205,11 @@ class ContrastiveXLMModel(RobertaModel):
             return self.args.ntxent_temperature
         return 1.0 / self.ntxent_log_scale.clamp(max=math.log(100.0)).exp()
 
-    # The negatives queue (MoCo): the criterion asks for negatives and enqueues each training batch's views;
-    # the task moves the momentum encoder after every optimizer step.
+    # The negatives queue (MoCo): forward reads and fills it; the task moves the momentum encoder after every
+    # optimizer step, the one place that sees the weights change (once per update, whatever --update-freq).
 
     def _ntxent_online(self):
         return nn.ModuleList([self.encoder.sentence_encoder, self.ntxent_head])
-
-    def ntxent_negatives(self):
-        """Keys of earlier training batches to widen the NT-Xent candidates (None: in-batch negatives only,
-        always in evaluation, so that validation accuracy stays comparable)."""
-        if self.ntxent_queue is None or not self.training:
-            return None
-        return self.ntxent_queue.negatives()
-
-    def ntxent_negative_ids(self):
-        """The sentence ids of ntxent_negatives()."""
-        if self.ntxent_queue is None or not self.training:
-            return None
-        return self.ntxent_queue.negative_ids()
-
-    def ntxent_enqueue(self, net_input, sentence_ids, group=None, pairs=None):
-        """Push this batch's views, encoded by the momentum encoder and gathered from every worker, with their
-        sentence ids; pairs=0 pushes none of this worker's (fairseq's dummy batch)."""
-        if self.ntxent_queue is not None and self.training:
-            self.ntxent_queue.enqueue(self._ntxent_online(), sentence_ids, group=group, pairs=pairs, **net_input)
 
     def momentum_update(self):
         """The momentum encoder takes a step towards the model's weights (after an optimizer step)."""

@@ -1,7 +1,7 @@
 """Negatives beyond the batch for NT-Xent: a queue of earlier batches' views, encoded by a momentum encoder
 (MoCo; InfoXLM's cross-lingual contrast uses the same device). As MoCo's builder, one class owns the
-momentum encoder, the queue, the enqueue and the momentum update; the model exposes them to the criterion
-(negatives, enqueue) and the task (the update after each optimizer step).
+momentum encoder, the queue, the enqueue and the momentum update; the model's forward reads and fills it in
+that order (snapshot, then enqueue), and the task triggers the update after each optimizer step.
 
 In-batch negatives cost activation memory for every sentence; a queue entry costs one projection vector
 (ntxent_proj_dim floats), so 65,536 negatives take 32 MB at 128 dimensions. The queue's entries must come from
@@ -86,6 +86,13 @@ class MomentumQueue:
 
     def negative_ids(self):
         return None if self.ids is None else self.ids[: self.filled]
+
+    def snapshot(self):
+        """(keys, their sentence ids) as they are now, copied: the enqueue that follows writes the ring in place,
+        and the loss's backward still needs the keys it compared with. (None, None) before the first push."""
+        if self.keys is None:
+            return None, None
+        return self.negatives().clone(), self.negative_ids().clone()
 
     @torch.no_grad()
     def push(self, keys: torch.Tensor, ids: torch.Tensor):

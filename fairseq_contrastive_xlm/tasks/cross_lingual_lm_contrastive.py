@@ -17,11 +17,13 @@ from fairseq.tasks import FairseqTask, register_task
 from fairseq.tasks.language_modeling import SAMPLE_BREAK_MODE_CHOICES
 from omegaconf import II, MISSING
 
+from ..data.collate import without_pairs
 from ..data.data_directory import DataDirectory
 from ..data.masking import MaskingScheme
 from ..data.monolingual import MaskedBlocks
-from ..data.multi_objective import MultiObjectiveDataset, sampling_probs
+from ..data.multi_objective import MultiObjectiveDataset
 from ..data.parallel import PairedViews, ParallelCorpus, TLMPairs
+from ..data.sampling import sampling_probs
 from ..errors import UserInputError
 from ..languages import XNLI_LANGUAGES, parse_langs, parse_pairs
 from ..model_wrappers import unwrap
@@ -58,6 +60,15 @@ class CrossLingualLMContrastiveConfig(FairseqDataclass):
             "embeds them (logged as views_mlm_loss): the contrastive term then costs only the pooling, the "
             "projection head and the similarities. Each side is still encoded without its translation. "
             "Off: unmasked views, encoded in a forward of their own"
+        },
+    )
+    ntxent_pack_views: bool = field(
+        default=True,
+        metadata={
+            "help": "pack the NT-Xent views, whose lengths are mixed within a batch, into rows as wide as the "
+            "longest, each token attending only within its own sentence: almost no padding, the same "
+            "embeddings. Done by the collater; --max-tokens counts the packed rows. Off: one row a view, "
+            "padded to the longest (and counted so)"
         },
     )
     langs: str = field(
@@ -183,7 +194,13 @@ class CrossLingualLMContrastiveTask(FairseqTask):
             masking = self.masking if self.cfg.mlm_on_views else None
             objectives["ntxent"] = [
                 PairedViews(
-                    corpora[pair], self.dictionary.bos(), self.dictionary.pad(), masking, self.cfg.seed, next(stream)
+                    corpora[pair],
+                    self.dictionary.bos(),
+                    self.dictionary.pad(),
+                    masking,
+                    self.cfg.seed,
+                    next(stream),
+                    self.cfg.ntxent_pack_views,
                 )
                 for pair in self.ntxent_pairs
             ]
@@ -273,9 +290,9 @@ class CrossLingualLMContrastiveTask(FairseqTask):
     def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
         """fairseq's step. ignore_grad marks fairseq's dummy batch (a copy of an earlier batch, on a worker that ran
         out of data this epoch): its views must not become negatives of the other workers' pairs nor keys in the
-        queue, so the criterion gives it no pairs (it still runs, to take part in the workers' gathers)."""
+        queue, so its pairs are made inactive (it still runs, to take part in the workers' gathers)."""
         if ignore_grad and "ntxent" in sample:
-            sample = {**sample, "ntxent": {**sample["ntxent"], "dummy": True}}
+            sample = {**sample, "ntxent": without_pairs(sample["ntxent"])}
         return super().train_step(sample, model, criterion, optimizer, update_num, ignore_grad)
 
     def optimizer_step(self, optimizer, model, update_num):

@@ -10,7 +10,7 @@ import sentencepiece as spm
 from ..errors import UserInputError, check_input_file
 from .xlm_tokenizer import XLMTokenizer, recorded_lowercase
 
-SPM_FILE = "spm.model"  # a data directory's SentencePiece model (a Hugging Face folder's: huggingface.HF_SPM_FILE)
+SPM_FILE = "spm.model"  # a data directory's SentencePiece model (a Hugging Face folder's: hf_layout.HF_SPM_FILE)
 CODES_FILE = "codes"
 SPM_SPECIALS = 3  # SentencePiece's <unk> <s> </s>; fairseq has its own four (<s> <pad> </s> <unk>)
 
