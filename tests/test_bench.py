@@ -36,6 +36,32 @@ def test_step_memory_on_cpu_counts_the_tensors_saved_for_backward():
     assert with_weight.mb * 2**20 == pytest.approx(memory.mb * 2**20 + weight.numel() * 4)
 
 
+def test_ratios_are_taken_round_by_round_with_their_spread(capsys):
+    """A drift that slows every run of a round alike leaves the paired ratio unchanged: its spread is 0, while
+    the runs' own tokens/s spread by 2x."""
+    from fairseq_contrastive_xlm.benchmarks import report
+    from fairseq_contrastive_xlm.benchmarks.training import MLM, MLM_TLM, ON_VIEWS, SEPARATE, STOCK
+
+    def run(tokens_per_s, lm_share):
+        windows = [{"tokens_per_s": tokens_per_s * d, "lm_tokens_per_s": tokens_per_s * d * lm_share} for d in (1, 0.5)]
+        return {"windows": windows}
+
+    results = {STOCK: run(100, 1), MLM: run(95, 1), MLM_TLM: run(90, 1)}
+    results |= {name: run(60, 1) for name in ON_VIEWS.values()}
+    results |= {name: run(90, 0.8) for name in SEPARATE.values()}
+    results[SEPARATE["max"]]["windows"][1]["lm_tokens_per_s"] = 90 * 0.5 * 0.8 * 0.9  # one round 10% slower
+    ratios, spreads = report.ratios_of(results)
+    assert ratios["b/a tokens/s"] == pytest.approx(0.95) and spreads["b/a tokens/s"] == 0
+    assert ratios["d/c time per LM token (--mlm-on-views, mean)"] == pytest.approx(1.5)
+    assert ratios["d/c time per LM token (separate views, mean)"] == pytest.approx(1.25)
+    slow = [1.25, 1.25 / 0.9]
+    assert ratios["d/c time per LM token (separate views, max)"] == pytest.approx(sum(slow) / 2)
+    assert spreads["d/c time per LM token (separate views, max)"] == pytest.approx(
+        (slow[1] - slow[0]) / (sum(slow) / 2)
+    )
+    assert "over 2 rounds" in capsys.readouterr().out
+
+
 def test_smoke_run_prints_every_table_and_target(data_dir, tmp_path, run_command):
     out = tmp_path / "bench.json"
     result = run_command("cxlm-bench", "--data", data_dir, "--smoke", "--json", str(out))
@@ -59,6 +85,7 @@ def test_smoke_run_prints_every_table_and_target(data_dir, tmp_path, run_command
         "contrastive_d_over_c_time_per_lm_token_separate_views",
         "contrastive_d_over_c_time_per_lm_token_defaults",
         "ntxent_1024_negatives_share_of_step_smoke",
+        "largest_ratio_spread",
     ]
     for name, measured, sign, goal, verdict in targets:
         met = float(measured) <= float(goal) if sign == "<=" else float(measured) >= float(goal)
@@ -66,6 +93,9 @@ def test_smoke_run_prints_every_table_and_target(data_dir, tmp_path, run_command
     numbers = json.loads(out.read_text())
     runs = numbers["runs"]
     assert all(r["tokens_per_s"] > 0 and r["step_memory_mb"] > 0 for r in runs.values())
+    assert all(len(r["windows"]) == 2 for r in runs.values())  # --smoke: 2 rounds, one window of each run a round
+    spreads = numbers["ratio_spreads"]
+    assert set(spreads) == set(numbers["ratios"]) and all(s >= 0 for s in spreads.values())
     # plain views carry no LM loss, masked views do
     assert runs["d +NT-Xent, first"]["lm_tokens_per_batch"] < runs["d +NT-Xent, first"]["tokens_per_batch"]
     assert runs["e +NT-Xent --mlm-on-views, first"]["lm_tokens_per_batch"] == pytest.approx(

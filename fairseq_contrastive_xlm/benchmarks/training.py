@@ -139,72 +139,102 @@ def training_configs(settings, mono, pair):
     return configs
 
 
-def run_config(name, argv, settings, device):
-    """Median and spread of the timed windows, the largest step memory, and what a batch holds."""
-    logger.info(
-        "%s: %d warm-up updates, %d windows of %d, then memory",
-        name,
-        settings.warmup,
-        settings.repeats,
-        settings.updates,
-    )
-    trainer = build_trainer(argv)
-    stream = batches(trainer)
-    for _ in range(settings.warmup):
-        trainer.train_step([next(stream)])
-    windows, contents = [], []
-    for _ in range(settings.repeats):
-        synchronize(device)
+class TimedRun:
+    """One run's Trainer, warmed up and then timed a window at a time, so that runs can take turns (interleave)
+    and a drift of the machine's speed falls on all of them alike."""
+
+    def __init__(self, name, argv, settings, device):
+        logger.info("%s: building, then %d warm-up updates", name, settings.warmup)
+        self.name, self.settings, self.device = name, settings, device
+        self.trainer = build_trainer(argv)
+        self.stream = batches(self.trainer)
+        for _ in range(settings.warmup):
+            self.trainer.train_step([next(self.stream)])
+        # Every window trains on these same batches: batches differ in length and padding, and windows of
+        # different batches differed by more than the ratios being measured.
+        self.fixed = [next(self.stream) for _ in range(settings.updates)]
+        self.windows = []
+
+    def window(self):
+        """--updates batches loaded from the stream (a step's data loading), then --updates train steps on the
+        fixed batches, timed together."""
+        synchronize(self.device)
         began, tokens, lm = time.perf_counter(), 0, 0
-        for _ in range(settings.updates):
-            sample = next(stream)
-            trainer.train_step([sample])
+        for _ in range(self.settings.updates):
+            next(self.stream)
+        for sample in self.fixed:
+            self.trainer.train_step([sample])
             tokens += int(sample["ntokens"])
             lm += int(lm_tokens(sample))
-            contents.append(sample["ntxent"]["pairs"] if "ntxent" in sample else 0)
-        synchronize(device)
+        synchronize(self.device)
         seconds = time.perf_counter() - began
-        windows.append(
-            {
-                "updates_per_s": settings.updates / seconds,
-                "tokens_per_s": tokens / seconds,
-                "lm_tokens_per_s": lm / seconds,
-                "tokens": tokens,
-                "lm_tokens": lm,
-            }
-        )
-    model = unwrap(trainer.model)
-    memory = []  # batches differ (pair lengths, padding): the largest of a few untimed steps
+        window = {
+            "updates_per_s": self.settings.updates / seconds,
+            "tokens_per_s": tokens / seconds,
+            "lm_tokens_per_s": lm / seconds,
+            "tokens": tokens,
+            "lm_tokens": lm,
+        }
+        self.windows.append(window)
+        return window
+
+    def finish(self):
+        """Medians and spread of the windows, the largest memory of --repeats untimed steps, and what a batch
+        holds; the Trainer is released."""
+        model = unwrap(self.trainer.model)
+        memory = []  # batches differ (pair lengths, padding): the largest of a few untimed steps
+        for _ in range(self.settings.repeats):
+            with StepMemory(self.device, exclude=list(model.parameters())) as step:
+                self.trainer.train_step([next(self.stream)])
+            memory.append(step.mb)
+        queue = getattr(model, "ntxent_queue", None)
+        queue_mb = 0.0
+        if queue is not None and queue.keys is not None:
+            stored = [queue.keys, *queue.encoder.parameters()]  # the ring of keys and the momentum encoder
+            queue_mb = sum(t.numel() * t.element_size() for t in stored) / 2**20
+        windows, updates = self.windows, self.settings.updates
+
+        def median(key):
+            return statistics.median(w[key] for w in windows)
+
+        result = {
+            "updates_per_s": median("updates_per_s"),
+            "tokens_per_s": median("tokens_per_s"),
+            "lm_tokens_per_s": median("lm_tokens_per_s"),
+            "tokens_per_s_spread": [min(w["tokens_per_s"] for w in windows), max(w["tokens_per_s"] for w in windows)],
+            "tokens_per_batch": statistics.mean(w["tokens"] for w in windows) / updates,
+            "lm_tokens_per_batch": statistics.mean(w["lm_tokens"] for w in windows) / updates,
+            "pairs_per_batch": statistics.mean(b["ntxent"]["pairs"] if "ntxent" in b else 0 for b in self.fixed),
+            "step_memory_mb": max(memory),
+            "queue_memory_mb": queue_mb,
+            "windows": windows,
+        }
+        del self.trainer, self.stream, self.fixed, model, queue
+        gc.collect()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        logger.info("%s: %.1f tokens/s", self.name, result["tokens_per_s"])
+        return result
+
+
+def run_config(name, argv, settings, device):
+    """One run alone: its --repeats windows in a row."""
+    run = TimedRun(name, argv, settings, device)
     for _ in range(settings.repeats):
-        with StepMemory(device, exclude=list(model.parameters())) as step:
-            trainer.train_step([next(stream)])
-        memory.append(step.mb)
-    queue = getattr(model, "ntxent_queue", None)
-    queue_mb = 0.0
-    if queue is not None and queue.keys is not None:
-        stored = [queue.keys, *queue.encoder.parameters()]  # the ring of keys and the momentum encoder
-        queue_mb = sum(t.numel() * t.element_size() for t in stored) / 2**20
+        run.window()
+    return run.finish()
 
-    def median(key):
-        return statistics.median(w[key] for w in windows)
 
-    result = {
-        "updates_per_s": median("updates_per_s"),
-        "tokens_per_s": median("tokens_per_s"),
-        "lm_tokens_per_s": median("lm_tokens_per_s"),
-        "tokens_per_s_spread": [min(w["tokens_per_s"] for w in windows), max(w["tokens_per_s"] for w in windows)],
-        "tokens_per_batch": statistics.mean(w["tokens"] for w in windows) / settings.updates,
-        "lm_tokens_per_batch": statistics.mean(w["lm_tokens"] for w in windows) / settings.updates,
-        "pairs_per_batch": statistics.mean(contents),
-        "step_memory_mb": max(memory),
-        "queue_memory_mb": queue_mb,
-    }
-    del trainer, stream, model, queue
-    gc.collect()
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-    logger.info("%s: %.1f tokens/s", name, result["tokens_per_s"])
-    return result
+def run_interleaved(configs, settings, device):
+    """Every run built first, then --repeats rounds in which each times one window, the order rotated each
+    round: the windows of one round are minutes apart at most, so a ratio taken within a round is paired."""
+    runs = [TimedRun(name, argv, settings, device) for name, argv in configs.items()]
+    for round_number in range(settings.repeats):
+        logger.info("round %d of %d", round_number + 1, settings.repeats)
+        shift = round_number % len(runs)
+        for run in runs[shift:] + runs[:shift]:
+            run.window()
+    return {run.name: run.finish() for run in runs}
 
 
 def ntxent_scaling(device, gathered_sizes, local_pairs=32, dim=128, repeats=5):

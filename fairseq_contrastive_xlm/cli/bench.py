@@ -8,9 +8,10 @@ Same model size and tokens per batch (--max-tokens) everywhere:
   (b) ours, MLM only          (c) ours, MLM + TLM
   (d) ours, MLM + TLM + NT-Xent with separate unmasked views: mean (the default), first-token and max pooling
   (e) the same with --mlm-on-views: the views' one forward also trains MLM on them
-Each runs --warmup updates that are not timed, then --repeats windows of --updates train steps (data
-loading included); the median and spread of the windows are reported, then the largest memory of --repeats
-more steps.
+All runs are built first and warmed up (--warmup updates, not timed); then --repeats rounds, in each of which
+every run times one window of --updates train steps (data loading included), the order rotated each round. A
+ratio is taken within each round and reported as its median and spread, (max - min) / median, so that a drift
+of the machine's speed falls on both sides alike. Then the largest memory of --repeats more steps of each run.
 "Time per LM token" divides by the tokens that carry an MLM/TLM loss (MLM blocks, TLM pairs, masked
 views), so that (d)/(c) shows what the contrastive term costs on top of training the same LM tokens.
 Then NT-Xent alone as the number of gathered negatives grows (256 -> 8192), and the negatives reachable at a
@@ -60,7 +61,9 @@ def parse_args(argv):
     )
     parser.add_argument("--updates", type=int, default=8, help="updates per timed window (default 8)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed updates first (default 3)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed windows (default 3)")
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="interleaved rounds of timed windows (default %(default)s)"
+    )
     parser.add_argument("--fp16", action="store_true", help="fairseq's --fp16 (GPU)")
     parser.add_argument("--bf16", action="store_true", help="fairseq's --bf16 (GPU)")
     parser.add_argument("--queue-sizes", default="16384,65536", help="momentum-queue sizes to measure (comma list)")
