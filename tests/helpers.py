@@ -275,3 +275,38 @@ def synthetic_data_dir(root, langs, pairs, sentences_per_lang, pairs_per_pair, w
             for side in ("en", lang):
                 write_binarized(os.path.join(root, "para", pair, f"{split}.{pair}.{side}"), both)
     return str(root)
+
+
+def random_xlmr_folder(path, spm_model, token_types):
+    """A small random XLM-R in Hugging Face's layout, over the given SentencePiece model."""
+    import shutil
+
+    import sentencepiece as spm
+    import torch
+    from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
+
+    from fairseq_contrastive_xlm.interop.hf_layout import HF_SPM_FILE
+
+    torch.manual_seed(0)
+    pieces = spm.SentencePieceProcessor(model_file=spm_model).get_piece_size()
+    config = XLMRobertaConfig(
+        vocab_size=pieces + 2,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=66,
+        type_vocab_size=1,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )
+    model = XLMRobertaForMaskedLM(config).eval()
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "token_type" in name:
+                parameter.copy_(token_types(parameter))
+            elif "LayerNorm" in name or "layer_norm" in name or name.endswith("bias"):
+                parameter.normal_(0, 0.5)
+    model.save_pretrained(str(path))
+    shutil.copy(spm_model, path / HF_SPM_FILE)
+    return model

@@ -11,7 +11,7 @@ from corpus import usable_pairs
 from helpers import REPO
 
 
-def test_the_ablation_script_and_its_report(data_dir, tmp_path):
+def test_the_ablation_script_and_its_report(data_dir, trained_checkpoint, tmp_path):
     demo = tmp_path / "demo"
     (demo / "raw" / "heldout").mkdir(parents=True)
     os.symlink(data_dir, demo / "data")
@@ -55,6 +55,26 @@ def test_the_ablation_script_and_its_report(data_dir, tmp_path):
         script, cwd=REPO, env={**env, "SEEDS": "1 2", "ONLY": "default"}, capture_output=True, text=True
     )
     assert again.returncode == 0 and "default seed 1: done before" in again.stdout
+    # START: every run continues that checkpoint (the study on the paper's protocol), with fresh schedules
+    small = "--encoder-layers 2 --encoder-embed-dim 64 --encoder-ffn-embed-dim 128 --encoder-attention-heads 2"
+    continued = subprocess.run(
+        script,
+        cwd=REPO,
+        env={
+            **env,
+            "ONLY": "default",
+            "START": trained_checkpoint,
+            "BASELINE": "",
+            "MODEL": small,
+            "RUN": str(runs) + "_c",
+        },
+        capture_output=True,
+        text=True,
+    )
+    assert continued.returncode == 0, continued.stdout[-2000:] + continued.stderr[-3000:]
+    log = (tmp_path / "ablation_c" / "default" / "seed1" / "train.log").read_text()
+    assert f"Loaded checkpoint {trained_checkpoint}" in log  # from its 60 updates, counted again from 0:
+    assert {"heldout_2.json", "heldout_4.json"} <= set(os.listdir(tmp_path / "ablation_c" / "default" / "seed1"))
     report = json.loads((runs / "ablation.json").read_text())
     rows = report["rows"]
     assert set(rows) == {"default", "views_dropout_0", "char_ngram"}

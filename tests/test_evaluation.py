@@ -326,15 +326,40 @@ def test_summary_over_runs_reads_what_the_commands_wrote(trained_checkpoint, dat
     table = capsys.readouterr().out.splitlines()
     assert table[0] == "| run | MLM ppl | TLM ppl | held-out xx→en | held-out en→xx |"
     assert [line.split(" | ")[0] for line in table[2:]] == ["| baseline", "| contrastive_se_tlm"]  # the paper's order
-    rows = json.loads((runs / "summary.json").read_text())
+    summary = json.loads((runs / "summary.json").read_text())
+    rows = summary["rows"]
     ppl_results = json.loads((runs / "baseline" / "perplexity.json").read_text())["results"]
-    assert rows["baseline"]["MLM ppl"] == pytest.approx(
+    assert rows["baseline"]["mlm_ppl"] == pytest.approx(
         (ppl_results["mlm en"]["ppl"] + ppl_results["mlm de"]["ppl"]) / 2
     )
-    heldout = json.loads((runs / "contrastive_se_tlm" / "heldout.json").read_text())["average"]["cosine"]
-    assert rows["contrastive_se_tlm"]["held-out en→xx"] == heldout["en2xx_acc"]
-    assert "held-out xx→en" not in rows["baseline"] and table[2].endswith("|  |  |")
+    heldout = json.loads((runs / "contrastive_se_tlm" / "heldout.json").read_text())
+    assert rows["contrastive_se_tlm"]["heldout"]["de"] == {
+        "xx2en": heldout["results"]["de"]["cosine"]["xx2en_acc"],
+        "en2xx": heldout["results"]["de"]["cosine"]["en2xx_acc"],
+    }
+    assert rows["contrastive_se_tlm"]["heldout"]["mean"] == pytest.approx(
+        (heldout["average"]["cosine"]["xx2en_acc"] + heldout["average"]["cosine"]["en2xx_acc"]) / 2
+    )
+    assert rows["baseline"]["heldout"] is None and rows["baseline"]["mining_f1"] is None  # null, not left out
+    assert summary["forgetting"] is None and summary["seconds"] is None
+    assert "held-out xx→en" not in table[2] and table[2].endswith("|  |  |")
     assert (runs / "summary.md").read_text().splitlines() == table
+
+    # the demo's form: chosen rows in order, each language, the forgetting ratio and the durations
+    (runs / "seconds.json").write_text('{"stage1": 12.5, "total": 30}')
+    argv = ["--runs", str(runs), "--order", "contrastive_se_tlm,baseline", "--per-language"]
+    summarize.main([*argv, "--forgetting", "contrastive_se_tlm/baseline", "--seconds", str(runs / "seconds.json")])
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].startswith("| run | MLM ppl | TLM ppl | held-out de→en | held-out en→de | held-out xx→en")
+    assert table[0].endswith("| held-out mean |") and table[2].startswith("| contrastive_se_tlm |")
+    summary = json.loads((runs / "summary.json").read_text())
+    mlm = {name: summary["rows"][name]["mlm_ppl"] for name in ("contrastive_se_tlm", "baseline")}
+    assert summary["forgetting"] == pytest.approx(mlm["contrastive_se_tlm"] / mlm["baseline"])
+    assert f"= {summary['forgetting']:.3f}" in table[-1] and summary["seconds"] == {"stage1": 12.5, "total": 30}
+    for bad, message in ((["--order", "nothing"], "no run nothing"), (["--seconds", str(raw)], "not a JSON file")):
+        with pytest.raises(SystemExit):
+            summarize.main(["--runs", str(runs), *bad])
+        assert message in capsys.readouterr().err
     with pytest.raises(SystemExit):
         summarize.main(["--runs", str(runs / "notes")])
     assert "no results under" in capsys.readouterr().err

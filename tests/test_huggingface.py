@@ -7,10 +7,9 @@ import os
 import shutil
 
 import pytest
-import sentencepiece as spm
 import torch
 from fairseq.data import Dictionary
-from transformers import AutoModelForMaskedLM, AutoTokenizer, XLMRobertaConfig, XLMRobertaForMaskedLM
+from transformers import AutoModelForMaskedLM, AutoTokenizer
 
 from fairseq_contrastive_xlm.checkpoints import load
 from fairseq_contrastive_xlm.cli import export_hf, import_checkpoint
@@ -20,7 +19,7 @@ from fairseq_contrastive_xlm.prepare.pipeline import Corpus, PrepareOptions, pre
 from fairseq_contrastive_xlm.tokenization.tokenizers import SentencePieceTokenizer, encode_line
 
 from corpus import LANGS, SCRIPTS, train_on_scripts
-from helpers import train_in_process
+from helpers import random_xlmr_folder, train_in_process
 
 trained = train_on_scripts
 
@@ -154,33 +153,6 @@ def test_a_folder_without_an_mlm_head_imports_with_one_warning(scripts_data, tmp
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "MLM head" in r.getMessage()]
     assert len(warnings) == 1 and "lm_head.dense" in warnings[0] and "initialised fresh" in warnings[0]
     assert (tmp_path / "ours" / "model.pt").is_file()
-
-
-def random_xlmr_folder(path, spm_model, token_types):
-    """A small random XLM-R in Hugging Face's layout, over the given SentencePiece model."""
-    torch.manual_seed(0)
-    pieces = spm.SentencePieceProcessor(model_file=spm_model).get_piece_size()
-    config = XLMRobertaConfig(
-        vocab_size=pieces + 2,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=66,
-        type_vocab_size=1,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
-    )
-    model = XLMRobertaForMaskedLM(config).eval()
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "token_type" in name:
-                parameter.copy_(token_types(parameter))
-            elif "LayerNorm" in name or "layer_norm" in name or name.endswith("bias"):
-                parameter.normal_(0, 0.5)
-    model.save_pretrained(str(path))
-    shutil.copy(spm_model, path / HF_SPM_FILE)
-    return model
 
 
 def test_import_of_an_xlmr_folder_equals_transformers(scripts_data, tmp_path):

@@ -6,6 +6,8 @@
 #   make demo                                  # once: the corpus (runs/demo/data, runs/demo/raw/heldout)
 #   examples/ablation/run.sh                   # all variants, 2 seeds, 400 updates: about 3 minutes a run on 2 cores
 #   ONLY="default views_dropout_0.1" SEEDS="1 2 3" UPDATES=800 examples/ablation/run.sh
+#   START=runs/demo/pretrained/checkpoint_last.pt BASELINE= RUN=runs/ablation_continue VARIANTS=examples/ablation/continue.tsv \
+#     examples/ablation/run.sh         # the study on the paper's protocol: every run continues make demo's stage 1
 #
 # A run whose results exist is skipped, so the script can be run again after an interruption or with more seeds.
 set -euo pipefail
@@ -20,6 +22,7 @@ INTERVAL=${INTERVAL:-100}
 LANGS=${LANGS:-de,es,fr,ru}
 TATOEBA=${TATOEBA:-../shared/data/tatoeba}
 ONLY=${ONLY:-}
+START=${START:-}  # a checkpoint every run continues (--restore-file and the four resets); empty: from scratch
 SPLIT=${SPLIT:-test}  # where perplexity is measured
 MODEL=${MODEL:---encoder-layers 4 --encoder-embed-dim 128 --encoder-ffn-embed-dim 512 --encoder-attention-heads 4}
 # The study's baseline, which every variant changes: first-token pooling and the MLP head (the package's defaults,
@@ -29,6 +32,10 @@ BASELINE=${BASELINE---ntxent-pooling first --ntxent-head mlp}
 for needed in "$DEMO/data/dict.txt" "$DEMO/raw/heldout"; do
   [ -e "$needed" ] || { echo "error: $needed is missing: run 'make demo' first (or set DEMO)" >&2; exit 2; }
 done
+RESTORE=()
+if [ -n "$START" ]; then
+  RESTORE=(--restore-file "$START" --reset-optimizer --reset-dataloader --reset-meters --reset-lr-scheduler)
+fi
 MLM_LANGS="en,${LANGS}"
 TLM_PAIRS=$(echo "$LANGS" | sed 's/\([a-z][a-z]\)/en-\1/g')
 
@@ -59,7 +66,7 @@ while IFS=$'\t' read -r name options <&3; do
       --optimizer adam --adam-betas '(0.9,0.98)' --lr 5e-4 --lr-scheduler inverse_sqrt --warmup-updates 100 \
       --batch-size 32 --max-update "$UPDATES" --cpu --num-workers 0 --log-format simple --log-interval 100 \
       --validate-interval-updates "$UPDATES" --save-interval-updates "$INTERVAL" --no-epoch-checkpoints \
-      --save-dir "$dir/checkpoints" $options --seed "$seed" > "$dir/train.log" 2>&1
+      --save-dir "$dir/checkpoints" "${RESTORE[@]}" $options --seed "$seed" > "$dir/train.log" 2>&1
     echo $(( $(date +%s) - began )) > "$dir/seconds.txt"
     # every checkpoint_1_<updates>.pt of the run, in one process
     cxlm-retrieval --checkpoint "$dir/checkpoints" --data "$DEMO/data" --pairs "$DEMO/raw/heldout" \

@@ -4,7 +4,8 @@
     cxlm-import hf xlm-roberta-base --out xlmr               # a Hugging Face XLMRoberta folder (XLM-R, InfoXLM)
 
 writes DIR/model.pt (continue it with --restore-file DIR/model.pt; read it with --checkpoint DIR/model.pt
---data DIR) and DIR/dict.txt (the checkpoint's own dictionary); from XLM also DIR/params.json (XLM's training
+--data DIR), DIR/dict.txt (the checkpoint's own dictionary) and DIR/model.args (the fairseq-train options that
+build this model, one option and its value per line: fairseq-train ... $(cat DIR/model.args)); from XLM also DIR/params.json (XLM's training
 options) and, with --codes, DIR/codes (cxlm-prepare --tokenizer xlm --bpe-codes DIR/codes --dict DIR/dict.txt
 prepares data as XLM did); from Hugging Face DIR/spm.model (for cxlm-prepare --spm-model --dict).
 The folder appears whole or not at all.
@@ -15,8 +16,8 @@ import logging
 import os
 import shutil
 
-from ..atomic import staged_directory
-from ..checkpoints import write_checkpoint, write_dictionary
+from ..atomic import staged_directory, write_lines
+from ..checkpoints import model_argv, write_checkpoint, write_dictionary
 from ..errors import UserInputError
 from ..interop import hf_import, hf_layout, xlm
 from ..modules import SENTENCE_ENCODER
@@ -44,6 +45,20 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
+MODEL_ARGS_FILE = "model.args"
+
+
+def write_model_args(folder: str):
+    """folder/model.args: the options that build folder/model.pt's model, an option and its value a line."""
+    lines = []
+    for word in model_argv(os.path.join(folder, "model.pt")):
+        if word.startswith("--") or not lines:
+            lines.append(word)
+        else:
+            lines[-1] += " " + word
+    write_lines(os.path.join(folder, MODEL_ARGS_FILE), lines)
+
+
 def import_xlm(args):
     if args.codes:
         read_codes(args.codes)  # a clear error before any work
@@ -57,6 +72,7 @@ def import_xlm(args):
             record_lowercase(staging, lowercases(checkpoint["params"]))  # XLM-17 and XLM-100 are cased
         # The recorded data directory is the final one, so that --checkpoint works without --data too.
         write_checkpoint(os.path.join(staging, "model.pt"), os.path.abspath(args.out), options, state)
+        write_model_args(staging)
     logger.info(
         "%s: %d layers, %d wide, %d words, languages %s -> %s",
         args.path,
@@ -80,6 +96,7 @@ def import_hf(args):
         write_dictionary(os.path.join(staging, "dict.txt"), words)
         shutil.copy(spm_model, os.path.join(staging, tokenizers.SPM_FILE))
         write_checkpoint(os.path.join(staging, "model.pt"), os.path.abspath(args.out), options, state)
+        write_model_args(staging)
     logger.info(
         "%s: %d layers, %d wide, %d pieces -> %s",
         args.path,

@@ -14,16 +14,10 @@ from typing import Dict
 import numpy as np
 
 from . import plots
-from .summary import columns, read_json
+from .summary import columns, mean_retrieval, read_json
 
 _CURVE = re.compile(r"heldout_(\d+)\.json$")
 _VALID_ACC = re.compile(r"valid on 'valid' subset.*?ntxent_acc[ =]([\d.]+)")
-
-
-def mean_retrieval(report) -> float:
-    """Held-out retrieval: the cosine accuracy averaged over both directions and every language."""
-    average = report["average"]["cosine"]
-    return float(np.mean(list(average.values())))
 
 
 def seed_results(directory: str) -> Dict[str, object]:

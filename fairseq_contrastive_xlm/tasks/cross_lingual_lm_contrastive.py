@@ -76,7 +76,8 @@ class CrossLingualLMContrastiveConfig(FairseqDataclass):
         metadata={
             "help": "ordered language list; a language's id (for language embeddings) is its place here. "
             "Every language named by the options above must be in it. The model's language table is this one "
-            "(one --langs fills both; the Hydra configs interpolate model.langs from it)"
+            "(one --langs fills both; the Hydra configs interpolate model.langs from it); empty: the languages the "
+            "options above name, for a model without language embeddings"
         },
     )
     lang_sampling_alpha: float = field(
@@ -136,10 +137,12 @@ class CrossLingualLMContrastiveTask(FairseqTask):
             ntxent_pairs = list(tlm_pairs)
         else:
             ntxent_pairs = parse_pairs("" if cfg.ntxent_pairs.strip() == "none" else cfg.ntxent_pairs, "--ntxent-pairs")
-        langs = parse_langs(cfg.langs, "--langs")
+        named = mlm_langs + [lang for pair in tlm_pairs + ntxent_pairs for lang in pair]
+        # Empty: no language table (what cxlm-import records for XLM-R, which has no language embeddings), so no
+        # id to keep: the languages the options name.
+        langs = parse_langs(cfg.langs, "--langs") or list(dict.fromkeys(named))
         if cfg.mlm_on_views and not ntxent_pairs:
             raise UserInputError("--mlm-on-views masks the NT-Xent views, but there are none (--ntxent-pairs none)")
-        named = mlm_langs + [lang for pair in tlm_pairs + ntxent_pairs for lang in pair]
         unknown = sorted(set(named) - set(langs))
         if unknown:
             raise UserInputError(
