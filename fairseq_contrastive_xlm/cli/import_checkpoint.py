@@ -4,10 +4,11 @@
     cxlm-import hf xlm-roberta-base --out xlmr               # a Hugging Face XLMRoberta folder (XLM-R, InfoXLM)
 
 writes DIR/model.pt (continue it with --restore-file DIR/model.pt; read it with --checkpoint DIR/model.pt
---data DIR), DIR/dict.txt (the checkpoint's own dictionary) and DIR/model.args (the fairseq-train options that
-build this model, one option and its value per line: fairseq-train ... $(cat DIR/model.args)); from XLM also DIR/params.json (XLM's training
-options) and, with --codes, DIR/codes (cxlm-prepare --tokenizer xlm --bpe-codes DIR/codes --dict DIR/dict.txt
-prepares data as XLM did); from Hugging Face DIR/spm.model (for cxlm-prepare --spm-model --dict).
+--data DIR), DIR/dict.txt (the checkpoint's own dictionary) and DIR/model.args (the fairseq-train options
+that build this model, one option and its value per line: fairseq-train ... $(cat DIR/model.args)); from
+XLM also DIR/params.json (XLM's training options) and, with --codes, DIR/codes (cxlm-prepare --tokenizer xlm
+--bpe-codes DIR/codes --dict DIR/dict.txt prepares data as XLM did); from Hugging Face DIR/spm.model (for
+cxlm-prepare --spm-model --dict).
 The folder appears whole or not at all.
 """
 
