@@ -45,6 +45,7 @@ setup(
             "cxlm-embed = fairseq_contrastive_xlm.cli.embed:main",
             "cxlm-mine = fairseq_contrastive_xlm.cli.mine:main",
             "cxlm-bench-mining = fairseq_contrastive_xlm.cli.bench_mining:main",
+            "cxlm-extend-vocab = fairseq_contrastive_xlm.cli.extend_vocab:main",
         ],
     },
     # What the package imports. fairseq itself is installed apart (above), so its own runtime needs are listed here.
@@ -52,6 +53,7 @@ setup(
         "torch>=2.6",  # the weights-only checkpoint loader that compat.py allow-lists for
         "numpy>=1.24,<2",  # fairseq 0.12 calls np.compat.long, which NumPy 2 removed
         "sentencepiece>=0.2",
+        "protobuf",  # SentencePiece's ModelProto, which cxlm-extend-vocab appends pieces to
         "sacremoses>=0.1",  # XLM's Moses tokenization (cxlm-prepare --tokenizer xlm, XLM imports)
         "PyYAML>=6",
         "matplotlib>=3.7",

@@ -34,7 +34,7 @@ COMMON=(--optimizer adam --adam-betas '(0.9,0.98)' --lr-scheduler inverse_sqrt -
 # Stage 1, the pretrained model: MLM + TLM alone (no views are encoded: --ntxent-pairs none).
 PRETRAIN=(--criterion masked_lm_ntxent --ntxent-weight 0 --ntxent-pairs none --lr 5e-4 --warmup-updates 100 --seed 1)
 # Stage 2, the continuation: the settings the study on this protocol chose (docs/results.md#continuing-a-pretrained-model).
-CONTINUE=(--criterion masked_lm_ntxent --ntxent-temperature 0.1 --lr 5e-4 --warmup-updates 100 --seed "$SEED")
+CONTINUE=(--criterion masked_lm_ntxent --ntxent-temperature 0.1 --lr 1e-3 --warmup-updates 100 --seed "$SEED")
 START=$(date +%s)
 step() { echo; echo "== $* ($(( $(date +%s) - START )) s)"; }
 seconds_since() { echo $(( $(date +%s) - $1 )); }

@@ -4,7 +4,9 @@
         --mlm-langs en,de,fr --tlm-pairs en-de,en-fr --json ppl.json
 
 By default the languages and pairs the checkpoint was trained on. The masks of a validation or test split
-are fixed, so two checkpoints are compared on exactly the same predictions.
+are fixed, so two checkpoints are compared on exactly the same predictions. Beside perplexity, bits per
+character (bpc: the loss in bits times the split's tokens per character, as cxlm-prepare recorded them in
+DATA/manifest.json), which compares models of different tokenizers; '-' where the manifest records no characters.
 """
 
 import argparse
@@ -14,7 +16,7 @@ import os
 from ..checkpoints import load
 from ..criterions.masked_lm_ntxent import MaskedLmNTXentConfig, MaskedLmNTXentLoss
 from ..errors import UserInputError
-from ..evaluation.perplexity import masked_lm_loss, perplexity
+from ..evaluation.perplexity import bits_per_character, masked_lm_loss, perplexity, split_lengths
 from . import command, write_json
 
 
@@ -49,6 +51,7 @@ def main(argv=None):
     for kind, names in (("mlm", task.mlm_langs), ("tlm", ["-".join(p) for p in task.tlm_pairs])):
         for name, dataset in zip(names, objectives.get(kind, [])):
             loss, tokens = masked_lm_loss(model, criterion, dataset, args.batch_size)
+            lengths = split_lengths(args.data, kind, name, args.split)
             rows[f"{kind} {name}"] = {
                 "objective": kind,
                 "name": name,
@@ -58,12 +61,14 @@ def main(argv=None):
                 "masked_tokens": tokens,
                 "loss_bits": loss / max(tokens, 1) / math.log(2),
                 "ppl": perplexity(loss, tokens),
+                "bpc": bits_per_character(loss, tokens, *lengths) if lengths else None,
             }
     if not rows:
         raise UserInputError("nothing to score: give --mlm-langs and/or --tlm-pairs")
-    print(f"{'':<14}{'masked':>8}{'loss (bits)':>13}{'ppl':>10}")
+    print(f"{'':<14}{'masked':>8}{'loss (bits)':>13}{'ppl':>10}{'bpc':>8}")
     for key, row in rows.items():
-        print(f"{key:<14}{row['masked_tokens']:>8}{row['loss_bits']:>13.3f}{row['ppl']:>10.2f}")
+        bpc = "-" if row["bpc"] is None else f"{row['bpc']:.3f}"
+        print(f"{key:<14}{row['masked_tokens']:>8}{row['loss_bits']:>13.3f}{row['ppl']:>10.2f}{bpc:>8}")
     if args.json:
         write_json(args.json, {"checkpoint": os.path.abspath(args.checkpoint), "split": args.split, "results": rows})
         print(f"wrote {args.json}")

@@ -1,8 +1,11 @@
 """MLM and TLM perplexity of one language's or one pair's dataset, from the criterion's own LM loss (never
-the contrastive term). Validation and test masks are fixed (epoch 1), so the numbers are reproducible."""
+the contrastive term), and bits per character. Validation and test masks are fixed (epoch 1), so the numbers are
+reproducible."""
 
+import json
 import math
-from typing import Tuple
+import os
+from typing import Optional, Tuple
 
 import numpy as np
 import torch
@@ -31,3 +34,27 @@ def perplexity(loss_nats: float, tokens: int) -> float:
         return 2 ** (loss_nats / max(tokens, 1) / math.log(2))
     except OverflowError:
         return float("inf")
+
+
+def split_lengths(data: str, kind: str, name: str, split: str) -> Optional[Tuple[int, int]]:
+    """(tokens, characters) of one language's (mlm) or one pair's (tlm) split, as cxlm-prepare recorded them in
+    DATA/manifest.json; None where it records no characters (an older directory, or one prepared elsewhere)."""
+    path = os.path.join(data, "manifest.json")
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        manifest = json.load(f)
+    corpora = manifest.get("monolingual" if kind == "mlm" else "parallel") or {}
+    names = [name] if kind == "mlm" else [name, "-".join(reversed(name.split("-")))]
+    for candidate in names:
+        counts = ((corpora.get(candidate) or {}).get("splits") or {}).get(split) or {}
+        if counts.get("characters"):
+            return int(counts["tokens"]), int(counts["characters"])
+    return None
+
+
+def bits_per_character(loss_nats: float, masked: int, tokens: int, characters: int) -> float:
+    """The masked tokens' mean loss in bits, times the split's tokens per character: what the model pays a
+    character, comparable across tokenizations where perplexity is not (a token counts for the characters it
+    spells; <unk> for a whole run of characters it does not model, so compare where neither tokenizer has many)."""
+    return loss_nats / max(masked, 1) / math.log(2) * tokens / characters

@@ -23,6 +23,7 @@ class Corpus:
     kept: int = 0
     split_sizes: Dict[str, int] = field(default_factory=dict)
     tokens: Dict[str, int] = field(default_factory=dict)
+    characters: Dict[str, int] = field(default_factory=dict)  # of the cleaned lines, each with its line end
 
     @property
     def name(self):

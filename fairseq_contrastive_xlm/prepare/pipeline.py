@@ -216,22 +216,20 @@ def encode(tokenizer, files: List[Tuple[str, str]], workers: int, chunk: int = 2
 
 
 def filter_length_ratio(corpus: Corpus, prefix: str, max_ratio: float):
-    """Drop (from every split) the pairs whose lengths in pieces differ by more than max_ratio; streamed."""
+    """Drop (from every split, from the pieces and from the cleaned text) the pairs whose lengths in pieces differ by
+    more than max_ratio; streamed."""
     src, tgt = corpus.langs
     for s in SPLITS:
         base = prefix.format(s)
-        paths = (f"{base}.{src}.tok", f"{base}.{tgt}.tok")
+        paths = (f"{base}.{src}.tok", f"{base}.{tgt}.tok", f"{base}.{src}", f"{base}.{tgt}")
         kept = dropped = 0
-        with (
-            open(paths[0], encoding="utf-8") as a,
-            open(paths[1], encoding="utf-8") as b,
-            open(paths[0] + ".kept", "w", encoding="utf-8") as out_a,
-            open(paths[1] + ".kept", "w", encoding="utf-8") as out_b,
-        ):
-            for x, y in zip(a, b):
-                if ratio_ok(len(x.split()), len(y.split()), max_ratio):
-                    out_a.write(x)
-                    out_b.write(y)
+        with contextlib.ExitStack() as files:
+            inputs = [files.enter_context(open(path, encoding="utf-8")) for path in paths]
+            outputs = [files.enter_context(open(path + ".kept", "w", encoding="utf-8")) for path in paths]
+            for lines in zip(*inputs):
+                if ratio_ok(len(lines[0].split()), len(lines[1].split()), max_ratio):
+                    for out, line in zip(outputs, lines):
+                        out.write(line)
                     kept += 1
                 else:
                     dropped += 1
@@ -243,13 +241,17 @@ def filter_length_ratio(corpus: Corpus, prefix: str, max_ratio: float):
 
 
 def count_tokens(corpus: Corpus, prefix: str):
-    """Pieces per split, plus the </s> fairseq appends to every sentence."""
+    """Pieces per split, plus the </s> fairseq appends to every sentence; and characters of the cleaned text, plus
+    the line end that </s> stands for (bits per character: cxlm-perplexity)."""
     for s in SPLITS:
-        total = 0
+        tokens = characters = 0
         for lang in corpus.langs:
             with open(f"{prefix.format(s)}.{lang}.tok", encoding="utf-8") as f:
-                total += sum(len(line.split()) + 1 for line in f)
-        corpus.tokens[s] = total
+                tokens += sum(len(line.split()) + 1 for line in f)
+            with open(f"{prefix.format(s)}.{lang}", encoding="utf-8") as f:
+                characters += sum(len(line.rstrip("\n")) + 1 for line in f)
+        corpus.tokens[s] = tokens
+        corpus.characters[s] = characters
 
 
 def manifest(corpora: List[Corpus], options: PrepareOptions, dictionary_size: int) -> dict:
@@ -259,7 +261,10 @@ def manifest(corpora: List[Corpus], options: PrepareOptions, dictionary_size: in
             "lines_read": corpus.lines_read,
             "dropped": corpus.drops.as_dict(),
             "invalid_utf8_by_file": dict(corpus.drops.invalid_by_file),
-            "splits": {s: {"sentences": corpus.split_sizes[s], "tokens": corpus.tokens[s]} for s in SPLITS},
+            "splits": {
+                s: {"sentences": corpus.split_sizes[s], "tokens": corpus.tokens[s], "characters": corpus.characters[s]}
+                for s in SPLITS
+            },
         }
 
     return {
