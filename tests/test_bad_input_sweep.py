@@ -23,6 +23,7 @@ from fairseq_contrastive_xlm.cli import (
     embed,
     embed_plot,
     export_hf,
+    extend_vocab,
     gettext_corpus,
     import_checkpoint,
     mine,
@@ -56,6 +57,7 @@ COMMANDS = {
     "cxlm-embed": embed,
     "cxlm-mine": mine,
     "cxlm-bench-mining": bench_mining,
+    "cxlm-extend-vocab": extend_vocab,
 }
 
 
@@ -381,6 +383,48 @@ CASES = [
         "cxlm-bench-mining",
         "a truncated checkpoint",
         lambda p: ["--smoke", *with_model(p["truncated"], p["data"]), "--text", p["text"], "--json", p["out"]],
+        "cannot be read",
+    ),
+    (
+        "cxlm-extend-vocab",
+        "another run's data directory",
+        lambda p: [
+            *with_model(p["checkpoint"], p["other_data"]),
+            "--text",
+            f"el:{p['text']}",
+            "--pieces",
+            "5",
+            "--out",
+            p["out"],
+        ],
+        "word embeddings",
+    ),
+    (
+        "cxlm-extend-vocab",
+        "text that is not UTF-8",
+        lambda p: [
+            *with_model(p["checkpoint"], p["data"]),
+            "--text",
+            f"de:{p['latin1']}",
+            "--pieces",
+            "5",
+            "--out",
+            p["out"],
+        ],
+        "not UTF-8",
+    ),
+    (
+        "cxlm-extend-vocab",
+        "a truncated checkpoint",
+        lambda p: [
+            *with_model(p["truncated"], p["data"]),
+            "--text",
+            f"el:{p['text']}",
+            "--pieces",
+            "5",
+            "--out",
+            p["out"],
+        ],
         "cannot be read",
     ),
     (
