@@ -72,12 +72,16 @@ def grow(
 ) -> Dict[str, torch.Tensor]:
     """The model's weights with len(spellings) rows inserted at `entries` (before <mask>) in every vocabulary
     parameter. The negatives queue's momentum encoder is left out: a continuation starts it from the model."""
-    size = model[SENTENCE_ENCODER + "embed_tokens.weight"].size(0)
+    embeddings = SENTENCE_ENCODER + "embed_tokens.weight"
+    size = model[embeddings].size(0)
     grown = {}
-    for name, tensor in model.items():
+    for name in sorted(model, key=lambda name: name != embeddings):  # the embeddings first: a tied head reuses them
+        tensor = model[name]
         if name.startswith(QUEUE_PREFIX):
             continue
-        if name in VOCABULARY_ROWS:
+        if name == "encoder.lm_head.weight" and torch.equal(tensor, model[embeddings]):
+            grown[name] = grown[embeddings]  # tied: the output projection is the embedding matrix, grown once
+        elif name in VOCABULARY_ROWS:
             rows = new_rows(tensor, spellings, entries, init, share)
             grown[name] = torch.cat([tensor[:entries], rows, tensor[entries:]])
         elif tensor.dim() > 0 and tensor.size(0) == size and not name.startswith("classification_heads."):
@@ -86,7 +90,7 @@ def grow(
             grown[name] = tensor
     if any(name.startswith(QUEUE_PREFIX) for name in model):
         logger.info("the negatives queue and its momentum encoder are not carried; a continuation starts them anew")
-    return grown
+    return {name: grown[name] for name in model if name in grown}
 
 
 def vocabulary_files(data: str) -> Tuple[str, str]:
@@ -199,8 +203,10 @@ def extend_vocabulary(
     with staged_directory(out, force) as staging:
         with open(os.path.join(staging, SPM_FILE), "wb") as f:
             f.write(extension.extended(old, chosen, share).SerializeToString())
-        shutil.copy(dict_path, os.path.join(staging, "dict.txt"))
-        with open(os.path.join(staging, "dict.txt"), "a", encoding="utf-8") as f:
+        with open(dict_path, encoding="utf-8", newline="") as f:
+            old_lines = f.read().rstrip("\n").split("\n")  # not splitlines(): a piece may hold U+2028 and such
+        with open(os.path.join(staging, "dict.txt"), "w", encoding="utf-8", newline="") as f:
+            f.writelines(line + "\n" for line in old_lines)
             f.writelines(f"{p.piece} {p.count}\n" for p in chosen)
         if os.path.isfile(os.path.join(data, MODEL_ARGS)):
             shutil.copy(os.path.join(data, MODEL_ARGS), os.path.join(staging, MODEL_ARGS))

@@ -214,3 +214,28 @@ def test_bpe_codes_are_refused_in_one_line(trained_checkpoint, tmp_path, run_com
     )  # fmt: skip
     assert result.returncode == 2 and "BPE codes" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_random_init_keeps_a_tied_head_tied_and_a_dictionary_without_its_last_newline(
+    data_dir, trained_checkpoint, tmp_path
+):
+    from fairseq_contrastive_xlm.vocab_extension import extend_vocabulary
+
+    vocabulary = tmp_path / "vocabulary"
+    vocabulary.mkdir()
+    (vocabulary / "spm.model").write_bytes(open(os.path.join(data_dir, "spm.model"), "rb").read())
+    lines = open(os.path.join(data_dir, "dict.txt"), encoding="utf-8").read().rstrip("\n")
+    (vocabulary / "dict.txt").write_text(lines, encoding="utf-8")  # no newline at its end
+    text = write(tmp_path / "el.txt", sentences("el", 500))
+    out = tmp_path / "out"
+    extend_vocabulary(trained_checkpoint, str(vocabulary), [("el", text)], 20, str(out), init="random")
+    new_dict = (out / "dict.txt").read_text(encoding="utf-8").split("\n")
+    assert new_dict[: len(lines.split("\n"))] == lines.split("\n") and len(new_dict) == len(lines.split("\n")) + 21
+    model = read(str(out / "checkpoint.pt"))["model"]
+    embeddings = model[SENTENCE_ENCODER + "embed_tokens.weight"]
+    assert torch.equal(model["encoder.lm_head.weight"], embeddings)
+    first_new = len(lines.split("\n")) + 4
+    rows = embeddings[first_new : first_new + 20]
+    # fairseq's normal(0, 0.02): every row its own (the mean rule gives Greek's characters, spelled by no old piece,
+    # one and the same row)
+    assert torch.unique(rows, dim=0).size(0) == 20 and 0.015 < rows.std() < 0.025

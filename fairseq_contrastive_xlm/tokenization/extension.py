@@ -76,8 +76,14 @@ def lines_of(texts: Sequence[Tuple[str, str]]) -> Iterable[str]:
 
 
 def train_like(old: model_pb2.ModelProto, texts: Sequence[Tuple[str, str]], vocab_size: int, seed: int):
-    """A model of the new text with the old one's kind and normalisation (trained from an iterator into memory: a
-    file name would be recorded in the model)."""
+    """A model of the new text with the old one's kind and normalisation, of vocab_size pieces or, if the text has
+    more characters, that many (trained from an iterator into memory: a file name would be recorded in the
+    model)."""
+    # A unigram model holds every character it covers as a piece: fewer pieces than characters is an error.
+    characters = set()
+    for line in lines_of(texts):
+        characters.update(line)
+    vocab_size = max(vocab_size, len(characters) + 4)
     trainer = {name: getattr(old.trainer_spec, name) for name in SHARED_TRAINER_FIELDS}
     trainer["model_type"] = model_pb2.TrainerSpec.ModelType.Name(trainer["model_type"]).lower()
     spm.set_random_generator_seed(seed)
