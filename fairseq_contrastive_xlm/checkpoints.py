@@ -197,12 +197,18 @@ def write_checkpoint(path: str, data_dir: str, model_options: Dict[str, object],
         argv += ["--tokens-per-sample", str(model_options["max_positions"])]
     args = options.parse_args_and_arch(options.get_training_parser(), argv)
     cfg = convert_namespace_to_omegaconf(args)
+    save_weights(path, OmegaConf.to_container(cfg, resolve=True, enum_to_str=True), state)
+
+
+def save_weights(path: str, cfg: dict, state: Dict[str, torch.Tensor]):
+    """A checkpoint of `cfg` and `state` with no optimizer state (continue it with the four --reset-*), written as
+    fairseq writes its own (a temporary name, then moved into place)."""
     checkpoint = {
         "args": None,
-        "cfg": OmegaConf.to_container(cfg, resolve=True, enum_to_str=True),
+        "cfg": cfg,
         "model": state,
         "criterion": None,
-        # fairseq reads the last entry; no optimizer state comes with an import (continue with --reset-optimizer).
+        # fairseq reads the last entry; no optimizer state comes with it (continue with --reset-optimizer).
         "optimizer_history": [
             {
                 "criterion_name": "MaskedLmNTXentLoss",

@@ -19,7 +19,6 @@ import shutil
 from typing import Dict, List, Sequence, Tuple
 
 import torch
-from fairseq import checkpoint_utils
 from fairseq.data import Dictionary
 from omegaconf import OmegaConf
 
@@ -169,24 +168,6 @@ def extend_vocabulary(
     cfg["model"]["vocab_extension"] = record
     # As cxlm-import records it: our task over OUT (its dictionary), no objective; data comes with each command.
     cfg["task"].update(data=os.path.abspath(out), mlm_langs="", tlm_pairs="", ntxent_pairs="none")
-    extended_state = {
-        "args": None,
-        "cfg": cfg,
-        "model": grown,
-        "criterion": None,
-        # The optimizer's moments have the old shapes: a continuation takes --reset-optimizer (and the other resets).
-        "optimizer_history": [
-            {
-                "criterion_name": "MaskedLmNTXentLoss",
-                "optimizer_name": "none",
-                "lr_scheduler_state": {},
-                "num_updates": 0,
-            }
-        ],
-        "task_state": {},
-        "extra_state": {},
-        "last_optimizer_state": None,
-    }
     manifest = {
         **record,
         "pieces": [
@@ -210,7 +191,8 @@ def extend_vocabulary(
             f.writelines(f"{p.piece} {p.count}\n" for p in chosen)
         if os.path.isfile(os.path.join(data, MODEL_ARGS)):
             shutil.copy(os.path.join(data, MODEL_ARGS), os.path.join(staging, MODEL_ARGS))
-        checkpoint_utils.torch_persistent_save(extended_state, os.path.join(staging, "checkpoint.pt"))
+        # The optimizer's moments have the old shapes: none is carried (a continuation takes the four resets).
+        checkpoints.save_weights(os.path.join(staging, "checkpoint.pt"), cfg, grown)
         write_json(os.path.join(staging, "manifest.json"), manifest)
     logger.info(
         "%s: %d pieces added (ids %d-%d), <mask> moved from %d to %d",
