@@ -1,13 +1,11 @@
-"""From tokenised text to the data directory the task reads: one shared dictionary, then fairseq's binarized
-mmap datasets in fairseq-preprocess's layout, mono/<lang>/ and para/<src>-<tgt>/ (data/data_directory.py),
-written by fairseq's own builder (write_binarized says why not by fairseq-preprocess itself).
-"""
+"""The vocabulary of a data directory (a SentencePiece model trained here, the dictionary in its order), and
+tokenised text files binarized through fairseq's own builder (cxlm-xnli-prepare's named splits; cxlm-prepare
+writes its datasets from ids: indexed.py)."""
 
-import collections
 import io
 import os
 import shutil
-from typing import Dict, Iterable
+from typing import Dict, Optional
 
 import numpy as np
 import sentencepiece as spm
@@ -47,23 +45,19 @@ def train_sentencepiece(text_path: str, model_path: str, vocab_size: int, seed: 
     return model_path
 
 
-def build_dictionary(spm_model: str, encoded_train_files: Iterable[str], out_dir: str) -> str:
-    """DIR/dict.txt: every SentencePiece piece in the model's own order, with its count in the training text.
+def build_dictionary(spm_model: str, counts: Optional[np.ndarray], out_dir: str) -> str:
+    """DIR/dict.txt: every SentencePiece piece in the model's own order, with its count in the training text
+    (counts[SentencePiece id]; None: 0 each, for the order alone).
 
     As XLM-R's dictionary: fairseq index = SentencePiece id + 1 (fairseq's four specials in front, the model's
     three left out) and <mask> last, so Hugging Face's XLMRobertaTokenizer, which assumes exactly that,
     encodes to our ids (cxlm-export-hf), and no piece the model can produce is missing from the dictionary."""
     processor = load_sentencepiece(spm_model)
-    counts = collections.Counter()
-    for path in encoded_train_files:
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                counts.update(line.split())
     path = os.path.join(out_dir, "dict.txt")
     with open(path, "w", encoding="utf-8") as out:
         for piece_id in range(SPM_SPECIALS, processor.get_piece_size()):
-            piece = processor.id_to_piece(piece_id)
-            out.write(f"{piece} {counts[piece]}\n")
+            count = 0 if counts is None else int(counts[piece_id])
+            out.write(f"{processor.id_to_piece(piece_id)} {count}\n")
     return path
 
 
@@ -86,28 +80,6 @@ def write_binarized(text: str, prefix: str, dictionary: Dictionary) -> int:
             sentences += 1
     builder.finalize(indexed_dataset.index_file_path(prefix))
     return sentences
-
-
-def binarize_mono(data_dir: str, lang: str, files: Dict[str, str], dictionary: str):
-    """files: split -> tokenised text of `lang` -> DATA/mono/<lang>/<split>.{bin,idx} (and its dict.txt)."""
-    dest = os.path.join(data_dir, "mono", lang)
-    os.makedirs(dest, exist_ok=True)
-    shutil.copy(dictionary, os.path.join(dest, "dict.txt"))
-    loaded = Dictionary.load(dictionary)
-    for split, text in files.items():
-        write_binarized(text, os.path.join(dest, split), loaded)
-
-
-def binarize_pair(data_dir: str, src: str, tgt: str, prefixes: Dict[str, str], dictionary: str):
-    """prefixes: split -> P with tokenised P.<src> and P.<tgt> -> DATA/para/<src>-<tgt>/<split>.<src>-<tgt>.<lang>
-    (and dict.<src>.txt, dict.<tgt>.txt): fairseq-preprocess's layout."""
-    dest = os.path.join(data_dir, "para", f"{src}-{tgt}")
-    os.makedirs(dest, exist_ok=True)
-    loaded = Dictionary.load(dictionary)
-    for lang in (src, tgt):
-        shutil.copy(dictionary, os.path.join(dest, f"dict.{lang}.txt"))
-        for split, prefix in prefixes.items():
-            write_binarized(f"{prefix}.{lang}", os.path.join(dest, f"{split}.{src}-{tgt}.{lang}"), loaded)
 
 
 def binarize_named_splits(files: Dict[str, str], dictionary: str, dest_dir: str):

@@ -9,7 +9,9 @@ dropped as a whole. Everything streams: repeats are recognised by a 64-bit hash 
 import collections
 import itertools
 import unicodedata
-from typing import Iterable, Iterator, Optional, Tuple
+from typing import Iterable, Iterator, List, Optional, Tuple
+
+import numpy as np
 
 from .dedupe import SeenHashes, line_hashes
 
@@ -62,33 +64,59 @@ def clean_line(raw: bytes, max_chars: int, drops: DropCounts, path: str) -> Opti
 CHUNK = 65536  # lines cleaned, hashed and checked for repeats at a time
 
 
+def clean_mono_chunk(raw_chunk: List[bytes], path: str, max_chars: int) -> Tuple[List[str], np.ndarray, DropCounts]:
+    """The chunk's cleaned lines, their hashes (for the repeats check, which needs every earlier chunk and so is
+    the caller's: SeenHashes) and what was dropped. Runs in any process: cleaning is most of the time."""
+    drops = DropCounts()
+    texts = [t for t in (clean_line(raw, max_chars, drops, path) for raw in raw_chunk) if t is not None]
+    return texts, line_hashes(texts), drops
+
+
+def clean_pair_chunk(
+    raw_chunk: List[Tuple[bytes, bytes]], paths: Tuple[str, str], max_chars: int
+) -> Tuple[List[Tuple[str, str]], np.ndarray, DropCounts]:
+    """As clean_mono_chunk, for pairs: a pair is dropped if either side is, and counted once, under the first
+    side's reason; a pair repeats when both sides do."""
+    drops, kept = DropCounts(), []
+    for raw_src, raw_tgt in raw_chunk:
+        src = clean_line(raw_src, max_chars, drops, paths[0])
+        tgt = clean_line(raw_tgt, max_chars, drops, paths[1]) if src is not None else None
+        if src is not None and tgt is not None:
+            kept.append((src, tgt))
+    # Cleaned text holds no tab (whitespace runs become one space): the tab keeps the two sides apart.
+    return kept, line_hashes([f"{src}\t{tgt}" for src, tgt in kept]), drops
+
+
+def first_of_repeats(items: list, hashes: np.ndarray, seen: SeenHashes, drops: DropCounts) -> list:
+    """The items not seen before (in this chunk or an earlier one), in order; the others counted as duplicates."""
+    new = seen.first_seen(hashes)
+    drops["duplicate"] += int(len(items) - new.sum())
+    return items if new.all() else [item for item, keep in zip(items, new) if keep]
+
+
+def add_drops(total: DropCounts, chunk: DropCounts):
+    total.update(chunk)
+    total.invalid_by_file.update(chunk.invalid_by_file)
+
+
 def clean_mono(lines: Iterable[bytes], path: str, max_chars: int, drops: DropCounts) -> Iterator[str]:
     """Cleaned lines, the first of every repeat only (by 64-bit hash: dedupe.py), in order, streamed."""
     seen = SeenHashes()
     for raw_chunk in _chunks(lines):
-        texts = [t for t in (clean_line(raw, max_chars, drops, path) for raw in raw_chunk) if t is not None]
-        new = seen.first_seen(line_hashes(texts))
-        drops["duplicate"] += int(len(texts) - new.sum())
-        yield from (t for t, keep in zip(texts, new) if keep)
+        texts, hashes, chunk_drops = clean_mono_chunk(raw_chunk, path, max_chars)
+        add_drops(drops, chunk_drops)
+        yield from first_of_repeats(texts, hashes, seen, drops)
 
 
 def clean_pairs(
     pairs: Iterable[Tuple[bytes, bytes]], paths: Tuple[str, str], max_chars: int, drops: DropCounts
 ) -> Iterator[Tuple[str, str]]:
-    """A pair is dropped if either side is, and counted once, under the first side's reason; a pair repeats
-    when both sides do."""
+    """clean_pair_chunk's pairs, the first of every repeat only, in order, streamed."""
     seen = SeenHashes()
     for raw_chunk in _chunks(pairs):
-        kept = []
-        for raw_src, raw_tgt in raw_chunk:
-            src = clean_line(raw_src, max_chars, drops, paths[0])
-            tgt = clean_line(raw_tgt, max_chars, drops, paths[1]) if src is not None else None
-            if src is not None and tgt is not None:
-                kept.append((src, tgt))
-        # Cleaned text holds no tab (whitespace runs become one space): the tab keeps the two sides apart.
-        new = seen.first_seen(line_hashes([f"{src}\t{tgt}" for src, tgt in kept]))
-        drops["duplicate"] += int(len(kept) - new.sum())
-        yield from (pair for pair, keep in zip(kept, new) if keep)
+        kept, hashes, chunk_drops = clean_pair_chunk(raw_chunk, paths, max_chars)
+        add_drops(drops, chunk_drops)
+        yield from first_of_repeats(kept, hashes, seen, drops)
 
 
 def _chunks(items: Iterable, size: int = CHUNK) -> Iterator[list]:
@@ -97,8 +125,8 @@ def _chunks(items: Iterable, size: int = CHUNK) -> Iterator[list]:
         yield chunk
 
 
-def ratio_ok(src_len: int, tgt_len: int, max_ratio: float) -> bool:
+def ratio_ok(src_len, tgt_len, max_ratio: float):
     """Lengths in SentencePiece pieces, which compare fairly across scripts (characters do not: a Chinese
-    sentence has a quarter of the characters of its English translation)."""
-    shorter, longer = sorted((max(src_len, 1), max(tgt_len, 1)))
-    return longer / shorter <= max_ratio
+    sentence has a quarter of the characters of its English translation). Numbers or numpy arrays of them."""
+    src, tgt = np.maximum(src_len, 1), np.maximum(tgt_len, 1)
+    return np.maximum(src, tgt) / np.minimum(src, tgt) <= max_ratio

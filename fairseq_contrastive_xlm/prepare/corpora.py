@@ -8,6 +8,7 @@ from typing import Dict, List, Optional, Tuple
 from ..atomic import refuse_existing
 from ..errors import UserInputError, check_input_file
 from ..languages import check_code
+from ..text_files import count_lines
 from ..tokenization.tokenizers import load_sentencepiece
 from .cleaning import DropCounts
 
@@ -148,8 +149,3 @@ def check_corpora(corpora: List[Corpus], options: PrepareOptions, out: str, forc
     if options.shards < 1:
         raise UserInputError(f"--shards must be at least 1, got {options.shards}")
     refuse_existing(out, force)
-
-
-def count_lines(path):
-    with open(path, "rb") as f:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))

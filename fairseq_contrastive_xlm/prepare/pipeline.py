@@ -24,54 +24,99 @@ import time
 from typing import Dict, Iterator, List, Tuple
 
 import numpy as np
+from fairseq.data import Dictionary
 from tqdm import tqdm
 
 from .. import __version__
 from ..atomic import staged_directory
 from ..errors import UserInputError
+from ..text_files import binary_lines
 from ..tokenization import tokenizers
+from ..tokenization.tokenizers import load_sentencepiece
 from ..tokenization.xlm_tokenizer import SETTINGS_FILE, record_lowercase, recorded_lowercase
-from . import binarize
-from .cleaning import clean_mono, clean_pairs, ratio_ok
-from .corpora import Corpus, PrepareOptions, check_corpora, count_lines  # noqa: F401  (callers import them here too)
-from .layout import SPLITS, binarize_all, write_shards
+from . import binarize, indexed
+from .cleaning import DropCounts, add_drops, clean_mono_chunk, clean_pair_chunk, first_of_repeats, ratio_ok
+from .corpora import Corpus, PrepareOptions, check_corpora  # noqa: F401  (callers import them here too)
+from .dedupe import SeenHashes
+from .indexed import IndexedWriter
+from .layout import SPLITS, place, write_shards
+from .token_ids import IdEncoder, sentencepiece_table
 
 logger = logging.getLogger("cxlm-prepare")
 
 HELD_OUT_SHARE_MAX = 0.1  # valid + test never take more than this share of a corpus
 
 
-def _lines(path):
-    with open(path, "rb") as f:
-        for line in f:
-            yield line
+CHUNK_LINES = 16384  # lines a worker cleans or encodes at a time
 
 
-def clean(corpus: Corpus, options: PrepareOptions, work: str) -> str:
-    """Cleaned text, one file per side: WORK/clean.<name>.<lang>. Returns the prefix."""
+@contextlib.contextmanager
+def worker_map(workers: int, initializer=None, initargs=()):
+    """map(function, items) over `workers` processes, in order, at most 2 items a worker in flight; with one
+    worker, in this process (one core, so that one worker's speed is one core's)."""
+    if workers == 1:
+        if initializer:
+            initializer(*initargs)
+        yield map
+        return
+    context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    with context.Pool(workers, initializer=initializer, initargs=initargs) as pool:
+        yield lambda function, items: bounded_imap(pool, function, items, 2 * workers)
+
+
+def bounded_imap(pool, function, items, in_flight: int):
+    """pool.imap(function, items) with at most `in_flight` items handed out at a time. Pool.imap's feeder reads
+    its input as fast as it can, so a whole corpus would wait in memory for slower workers."""
+    pending = collections.deque()
+    for item in items:
+        pending.append(pool.apply_async(function, (item,)))
+        if len(pending) >= in_flight:
+            yield pending.popleft().get()
+    while pending:
+        yield pending.popleft().get()
+
+
+def line_chunks(files, size: int = CHUNK_LINES) -> Iterator[List[List[bytes]]]:
+    """The same `size` lines of each of the (line-aligned) files, a chunk at a time."""
+    while chunk := [list(itertools.islice(f, size)) for f in files]:
+        if not chunk[0]:
+            return
+        yield chunk
+
+
+def _clean_job(job):
+    """One chunk of raw lines -> its cleaned lines (a list a side), their hashes, and what was dropped."""
+    paths, max_chars, raw = job
+    if len(paths) == 2:
+        pairs, hashes, drops = clean_pair_chunk(list(zip(*raw)), paths, max_chars)
+        sides = [[p[0] for p in pairs], [p[1] for p in pairs]]
+    else:
+        texts, hashes, drops = clean_mono_chunk(raw[0], paths[0], max_chars)
+        sides = [texts]
+    return sides, hashes, dict(drops), dict(drops.invalid_by_file)
+
+
+def clean(corpus: Corpus, options: PrepareOptions, work: str, run) -> str:
+    """Cleaned text, one file per side: WORK/clean.<name>.<lang>, the first of every repeat only (dedupe.py).
+    Cleaning runs in the workers; the repeats check, which needs every earlier line, here. Returns the prefix."""
     prefix = os.path.join(work, f"clean.{corpus.name}")
-    outs = [open(f"{prefix}.{lang}", "w", encoding="utf-8") for lang in corpus.langs]
-    try:
-        if corpus.parallel:
-            raw = zip(_lines(corpus.paths[0]), _lines(corpus.paths[1]))
-            kept = clean_pairs(
-                tqdm(raw, desc=f"clean {corpus.name}", unit=" pairs", mininterval=2),
-                corpus.paths,
-                options.max_chars,
-                corpus.drops,
-            )
-            for src, tgt in kept:
-                outs[0].write(src + "\n")
-                outs[1].write(tgt + "\n")
-                corpus.kept += 1
-        else:
-            raw = tqdm(_lines(corpus.paths[0]), desc=f"clean {corpus.name}", unit=" lines", mininterval=2)
-            for text in clean_mono(raw, corpus.paths[0], options.max_chars, corpus.drops):
-                outs[0].write(text + "\n")
-                corpus.kept += 1
-    finally:
-        for out in outs:
-            out.close()
+    with contextlib.ExitStack() as files:
+        inputs = [binary_lines(path) for path in corpus.paths]  # an archive's damage named with its file
+        outs = [files.enter_context(open(f"{prefix}.{lang}", "w", encoding="utf-8")) for lang in corpus.langs]
+        seen = SeenHashes()
+        unit = " pairs" if corpus.parallel else " lines"
+        bar = files.enter_context(tqdm(desc=f"clean {corpus.name}", unit=unit, mininterval=2))
+        jobs = ((corpus.paths, options.max_chars, raw) for raw in line_chunks(inputs))
+        for sides, hashes, drops, invalid in run(_clean_job, jobs):
+            chunk_drops = DropCounts()
+            chunk_drops.update(drops)
+            chunk_drops.invalid_by_file.update(invalid)
+            add_drops(corpus.drops, chunk_drops)
+            kept = first_of_repeats(list(zip(*sides)), hashes, seen, corpus.drops)
+            for side, out in enumerate(outs):
+                out.writelines(item[side] + "\n" for item in kept)
+            corpus.kept += len(kept)
+            bar.update(len(kept) + sum(drops.values()))
     corpus.lines_read = corpus.kept + sum(corpus.drops.values())
     for path, count in corpus.drops.invalid_by_file.items():
         logger.warning("%s: dropped %d lines that are not valid UTF-8", path, count)
@@ -98,32 +143,30 @@ def held_out_sizes(n: int, valid: int, test: int, name: str) -> Tuple[int, int]:
     return scaled
 
 
-def split(corpus: Corpus, prefix: str, options: PrepareOptions, work: str) -> str:
-    """WORK/<split>.<name>.<lang>, the same random lines on both sides of a pair. Streams: only the held-out
-    line numbers are held (drawn without replacement, O(valid + test) memory)."""
+@dataclasses.dataclass
+class HeldOut:
+    """The cleaned lines that go to validation (part 1) and test (part 2), ascending; every other line trains.
+    O(valid + test) memory."""
+
+    lines: np.ndarray
+    parts: np.ndarray
+
+    def in_range(self, start: int, stop: int) -> Tuple[np.ndarray, np.ndarray]:
+        """The held-out lines in [start, stop), relative to start, and their parts."""
+        a, b = np.searchsorted(self.lines, [start, stop])
+        return self.lines[a:b] - start, self.parts[a:b]
+
+
+def split(corpus: Corpus, options: PrepareOptions) -> HeldOut:
+    """The same random lines on both sides of a pair, drawn without replacement."""
     valid, test = held_out_sizes(corpus.kept, options.valid_size, options.test_size, corpus.name)
     rng = np.random.default_rng([options.seed, *map(ord, corpus.name)])
     held = rng.choice(corpus.kept, size=valid + test, replace=False)
     parts = np.zeros(valid + test, dtype=np.int8)
     parts[:valid], parts[valid:] = 1, 2
     order = np.argsort(held)
-    held, parts = held[order], parts[order]
     corpus.split_sizes = {"train": corpus.kept - valid - test, "valid": valid, "test": test}
-    out_prefix = os.path.join(work, f"{{}}.{corpus.name}")
-    for lang in corpus.langs:
-        outs = [open(f"{out_prefix.format(s)}.{lang}", "w", encoding="utf-8") for s in SPLITS]
-        at = 0  # the next held-out line
-        with open(f"{prefix}.{lang}", encoding="utf-8") as f:
-            for number, line in enumerate(f):
-                if at < len(held) and held[at] == number:
-                    outs[parts[at]].write(line)
-                    at += 1
-                else:
-                    outs[0].write(line)
-        for out in outs:
-            out.close()
-        os.remove(f"{prefix}.{lang}")
-    return out_prefix
+    return HeldOut(held[order], parts[order])
 
 
 def sample_in_order(total: int, want: int, rng, block: int = 1 << 16) -> Iterator[np.ndarray]:
@@ -139,19 +182,27 @@ def sample_in_order(total: int, want: int, rng, block: int = 1 << 16) -> Iterato
         start += size
 
 
-def text_lines_of(path: str) -> Iterator[str]:
+def training_lines(path: str, held: HeldOut) -> Iterator[str]:
+    """The lines of a cleaned file that are not held out."""
+    held_lines = iter(held.lines.tolist())
+    next_held = next(held_lines, None)
     with open(path, encoding="utf-8") as f:
-        yield from f
+        for number, line in enumerate(f):
+            if number == next_held:
+                next_held = next(held_lines, None)
+            else:
+                yield line
 
 
-def sentencepiece_sample(corpora: List[Corpus], prefixes, options: PrepareOptions, path: str):
+def sentencepiece_sample(corpora: List[Corpus], cleaned, held, options: PrepareOptions, path: str):
     """A language-balanced sample of the training text: language l contributes a share proportional to
     (its share of the text) ** alpha, as XLM-R samples its languages."""
-    files: Dict[str, List[str]] = {}
+    files: Dict[str, List[Tuple[str, HeldOut]]] = {}
+    counts: Dict[str, int] = collections.Counter()
     for corpus in corpora:
         for lang in corpus.langs:
-            files.setdefault(lang, []).append(f"{prefixes[corpus.name].format('train')}.{lang}")
-    counts = {lang: sum(count_lines(f) for f in fs) for lang, fs in files.items()}
+            files.setdefault(lang, []).append((f"{cleaned[corpus.name]}.{lang}", held[corpus.name]))
+            counts[lang] += corpus.split_sizes["train"]
     total = sum(counts.values())
     weights = {lang: (n / total) ** options.sampling_alpha for lang, n in counts.items() if n}
     norm = sum(weights.values())
@@ -161,7 +212,7 @@ def sentencepiece_sample(corpora: List[Corpus], prefixes, options: PrepareOption
         for lang in sorted(weights):
             want = min(counts[lang], max(1, round(budget * weights[lang] / norm)))
             chosen = map(int, itertools.chain.from_iterable(sample_in_order(counts[lang], want, rng)))
-            lines = (line for name in files[lang] for line in text_lines_of(name))
+            lines = (line for name, held_out in files[lang] for line in training_lines(name, held_out))
             next_chosen = next(chosen, None)
             for index, line in enumerate(lines):
                 if index == next_chosen:
@@ -172,86 +223,84 @@ def sentencepiece_sample(corpora: List[Corpus], prefixes, options: PrepareOption
             logger.info("SentencePiece sample: %s %d of %d sentences", lang, want, counts[lang])
 
 
-_tokenizer = None  # each worker's own
+_encoder = None  # each worker's own
 
 
-def _load_tokenizer(kind, path, lowercase):
-    global _tokenizer
-    _tokenizer = tokenizers.load(kind, path, lowercase)
+def _load_encoder(kind, model, dictionary, lowercase, dtype, max_ratio):
+    global _encoder
+    _encoder = (IdEncoder(kind, model, dictionary, lowercase), np.dtype(dtype), max_ratio)
 
 
-def _encode_chunk(job):
-    lang, lines = job
-    return [tokenizers.encode_line(_tokenizer, line.rstrip("\n"), lang) for line in lines]
+def _encode_job(job):
+    """One chunk of cleaned lines (a UTF-8 block a side) -> for each split, each side's ids (with </s>) and
+    sentence sizes, with the chunk's counts; pairs whose lengths differ too much are dropped here."""
+    encoder, dtype, max_ratio = _encoder
+    langs, blocks, held_lines, held_parts = job
+    sides = []
+    for lang, block in zip(langs, blocks):
+        texts = block.decode("utf-8").split("\n")[:-1]
+        ids, lengths = encoder.encode(texts, lang)
+        sizes = lengths + 1  # and </s>
+        with_eos = np.full(int(sizes.sum()), encoder.dictionary.eos(), dtype=dtype)
+        is_piece = np.ones(len(with_eos), dtype=bool)
+        is_piece[np.cumsum(sizes) - 1] = False
+        with_eos[is_piece] = ids
+        characters = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1  # and the line end
+        sides.append((with_eos, sizes, characters))
+    keep = np.ones(len(sides[0][1]), dtype=bool)
+    if len(sides) == 2:
+        keep = ratio_ok(sides[0][1] - 1, sides[1][1] - 1, max_ratio)
+    labels = np.zeros(len(keep), dtype=np.int8)
+    labels[held_lines] = held_parts
+    splits = []
+    for part in range(len(SPLITS)):
+        chosen = keep & (labels == part)
+        outputs = [(ids[np.repeat(chosen, sizes)], sizes[chosen]) for ids, sizes, _ in sides]
+        tokens = sum(int(out_sizes.sum()) for _, out_sizes in outputs)
+        characters = sum(int(chars[chosen].sum()) for _, _, chars in sides)
+        splits.append((outputs, int(chosen.sum()), tokens, characters))
+    return splits, int((~keep).sum())
 
 
-def bounded_imap(pool, function, items, in_flight: int):
-    """pool.imap(function, items) with at most `in_flight` items handed out at a time. Pool.imap's feeder reads
-    its input as fast as it can, so a whole corpus would wait in memory for slower workers."""
-    pending = collections.deque()
-    for item in items:
-        pending.append(pool.apply_async(function, (item,)))
-        if len(pending) >= in_flight:
-            yield pending.popleft().get()
-    while pending:
-        yield pending.popleft().get()
+def cleaned_blocks(prefix: str, corpus: Corpus, held: HeldOut) -> Iterator[tuple]:
+    """_encode_job's inputs: CHUNK_LINES cleaned lines of each side at a time, with the held-out lines among them."""
+    with contextlib.ExitStack() as files:
+        inputs = [files.enter_context(open(f"{prefix}.{lang}", "rb")) for lang in corpus.langs]
+        start = 0
+        for chunk in line_chunks(inputs):
+            stop = start + len(chunk[0])
+            yield (corpus.langs, [b"".join(lines) for lines in chunk], *held.in_range(start, stop))
+            start = stop
 
 
-def encode(tokenizer, files: List[Tuple[str, str]], workers: int, chunk: int = 2000):
-    """Every (file F, its language) -> F.tok, in parallel workers, in order."""
-    total = sum(count_lines(f) for f, _ in files)
-    context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    with (
-        context.Pool(
-            workers, initializer=_load_tokenizer, initargs=(tokenizer.kind, tokenizer.path, tokenizer.lowercase)
-        ) as pool,
-        tqdm(total=total, desc="encode", unit=" lines", mininterval=2) as bar,
-    ):
-        for path, lang in files:
-            with open(path, encoding="utf-8") as f, open(path + ".tok", "w", encoding="utf-8") as out:
-                chunks = iter(lambda: (lang, [line for _, line in zip(range(chunk), f)]), (lang, []))
-                for encoded in bounded_imap(pool, _encode_chunk, chunks, 2 * workers):
-                    out.writelines(line + "\n" for line in encoded)
-                    bar.update(len(encoded))
-
-
-def filter_length_ratio(corpus: Corpus, prefix: str, max_ratio: float):
-    """Drop (from every split, from the pieces and from the cleaned text) the pairs whose lengths in pieces differ by
-    more than max_ratio; streamed."""
-    src, tgt = corpus.langs
-    for s in SPLITS:
-        base = prefix.format(s)
-        paths = (f"{base}.{src}.tok", f"{base}.{tgt}.tok", f"{base}.{src}", f"{base}.{tgt}")
-        kept = dropped = 0
-        with contextlib.ExitStack() as files:
-            inputs = [files.enter_context(open(path, encoding="utf-8")) for path in paths]
-            outputs = [files.enter_context(open(path + ".kept", "w", encoding="utf-8")) for path in paths]
-            for lines in zip(*inputs):
-                if ratio_ok(len(lines[0].split()), len(lines[1].split()), max_ratio):
-                    for out, line in zip(outputs, lines):
-                        out.write(line)
-                    kept += 1
-                else:
-                    dropped += 1
-        for path in paths:
-            os.replace(path + ".kept", path)
-        corpus.drops["length_ratio"] += dropped
-        corpus.split_sizes[s] = kept
-    corpus.kept = sum(corpus.split_sizes.values())
-
-
-def count_tokens(corpus: Corpus, prefix: str):
-    """Pieces per split, plus the </s> fairseq appends to every sentence; and characters of the cleaned text, plus
-    the line end that </s> stands for (bits per character: cxlm-perplexity)."""
-    for s in SPLITS:
-        tokens = characters = 0
-        for lang in corpus.langs:
-            with open(f"{prefix.format(s)}.{lang}.tok", encoding="utf-8") as f:
-                tokens += sum(len(line.split()) + 1 for line in f)
-            with open(f"{prefix.format(s)}.{lang}", encoding="utf-8") as f:
-                characters += sum(len(line.rstrip("\n")) + 1 for line in f)
-        corpus.tokens[s] = tokens
-        corpus.characters[s] = characters
+def encode(corpus: Corpus, prefix: str, held: HeldOut, work: str, dtype, run, counts, bar) -> Dict[str, str]:
+    """The corpus's cleaned text -> WORK/<split>.<name>.<lang>.{bin,idx}, fairseq's binarized datasets (indexed.py),
+    in one pass; adds the training split's ids to `counts` (a bincount by dictionary id; None: not wanted).
+    Returns split -> the prefix P of P.<lang>.{bin,idx}."""
+    prefixes = {s: os.path.join(work, f"{s}.{corpus.name}") for s in SPLITS}
+    writers = [[IndexedWriter(f"{prefixes[s]}.{lang}", dtype) for lang in corpus.langs] for s in SPLITS]
+    sentences, tokens, characters, dropped = [0] * 3, [0] * 3, [0] * 3, 0
+    for splits, chunk_dropped in run(_encode_job, cleaned_blocks(prefix, corpus, held)):
+        dropped += chunk_dropped
+        for part, (outputs, n, chunk_tokens, chunk_characters) in enumerate(splits):
+            for writer, (ids, sizes) in zip(writers[part], outputs):
+                writer.add(ids, sizes)
+                if part == 0 and counts is not None:
+                    counts += np.bincount(ids, minlength=len(counts))
+            sentences[part] += n
+            tokens[part] += chunk_tokens
+            characters[part] += chunk_characters
+        bar.update(sum(n for _, n, _, _ in splits) + chunk_dropped)
+    for side_writers in writers:
+        for writer in side_writers:
+            writer.close()
+    corpus.drops["length_ratio"] += dropped
+    for part, s in enumerate(SPLITS):
+        corpus.split_sizes[s], corpus.tokens[s], corpus.characters[s] = sentences[part], tokens[part], characters[part]
+    corpus.kept = sum(sentences)
+    for lang in corpus.langs:
+        os.remove(f"{prefix}.{lang}")
+    return prefixes
 
 
 def manifest(corpora: List[Corpus], options: PrepareOptions, dictionary_size: int) -> dict:
@@ -308,13 +357,13 @@ def prepare(corpora: List[Corpus], out: str, options: PrepareOptions = None, for
     with staged_directory(out, force) as staging:
         work = os.path.join(staging, "work")
         os.makedirs(work)
-        prefixes = {}
-        with stage("clean and split"):
+        cleaned, held = {}, {}
+        with stage("clean"), worker_map(options.workers) as run:
             for corpus in corpora:
-                cleaned = clean(corpus, options, work)
+                cleaned[corpus.name] = clean(corpus, options, work, run)
                 if corpus.kept == 0:
                     raise UserInputError(f"{corpus.name}: no line is left after cleaning ({', '.join(corpus.paths)})")
-                prefixes[corpus.name] = split(corpus, cleaned, options, work)
+                held[corpus.name] = split(corpus, options)
 
         model = os.path.join(staging, tokenizers.SPM_FILE)
         if options.tokenizer == "xlm":
@@ -329,42 +378,43 @@ def prepare(corpora: List[Corpus], out: str, options: PrepareOptions = None, for
         else:
             with stage("SentencePiece"):
                 sample = os.path.join(work, "spm_sample.txt")
-                sentencepiece_sample(corpora, prefixes, options, sample)
+                sentencepiece_sample(corpora, cleaned, held, options, sample)
                 binarize.train_sentencepiece(sample, model, options.vocab_size, options.seed)
 
-        with stage("encode and filter"):
-            texts = [
-                (f"{prefixes[c.name].format(s)}.{lang}", lang) for c in corpora for s in SPLITS for lang in c.langs
-            ]
-            encode(tokenizers.load(options.tokenizer, model, options.lowercase), texts, options.workers)
-            for corpus in corpora:
-                if corpus.parallel:
-                    filter_length_ratio(corpus, prefixes[corpus.name], options.max_length_ratio)
-                count_tokens(corpus, prefixes[corpus.name])
+        dictionary = os.path.join(staging, "dict.txt")
+        if options.dict:
+            shutil.copy(options.dict, dictionary)
+        else:  # the model's order, known now; the counts are filled in once the training text is encoded
+            binarize.build_dictionary(model, None, staging)
+        loaded = Dictionary.load(dictionary)
+        dtype = indexed.dtype_for(len(loaded))
+        counts = None if options.dict else np.zeros(len(loaded), dtype=np.int64)
+        encoder = (options.tokenizer, model, dictionary, options.lowercase, dtype.str, options.max_length_ratio)
+        with (
+            stage("encode and binarize"),
+            worker_map(options.workers, _load_encoder, encoder) as run,
+            tqdm(total=sum(c.kept for c in corpora), desc="encode", unit=" lines", mininterval=2) as bar,
+        ):
+            binaries = {
+                c.name: encode(c, cleaned[c.name], held[c.name], work, dtype, run, counts, bar) for c in corpora
+            }
+        if counts is not None:
+            processor = load_sentencepiece(model)
+            binarize.build_dictionary(model, counts[sentencepiece_table(processor, loaded)], staging)
+        with open(dictionary, encoding="utf-8") as f:
+            dictionary_size = sum(1 for _ in f)
 
-        with stage("dictionary and binarize"):
-            if options.dict:
-                dictionary = os.path.join(staging, "dict.txt")
-                shutil.copy(options.dict, dictionary)
-            else:
-                train_texts = [f"{prefixes[c.name].format('train')}.{lang}.tok" for c in corpora for lang in c.langs]
-                dictionary = binarize.build_dictionary(model, train_texts, staging)
-            with open(dictionary, encoding="utf-8") as f:
-                dictionary_size = sum(1 for _ in f)
-            vocabulary = [dictionary] + [
-                os.path.join(staging, name)
-                for name in (tokenizers.SPM_FILE, tokenizers.CODES_FILE, SETTINGS_FILE)
-                if os.path.isfile(os.path.join(staging, name))
-            ]
-            if options.shards > 1:
-                write_shards(corpora, prefixes, options, vocabulary, staging)
-                for path in vocabulary:  # each shard has its copy
-                    os.remove(path)
-            else:
-                splits = {
-                    c.name: {s: prefixes[c.name].format(s) for s in SPLITS if c.split_sizes[s] > 0} for c in corpora
-                }
-                binarize_all(corpora, splits, dictionary, staging)
+        vocabulary = [dictionary] + [
+            os.path.join(staging, name)
+            for name in (tokenizers.SPM_FILE, tokenizers.CODES_FILE, SETTINGS_FILE)
+            if os.path.isfile(os.path.join(staging, name))
+        ]
+        if options.shards > 1:
+            write_shards(corpora, binaries, options.shards, vocabulary, staging)
+            for path in vocabulary:  # each shard has its copy
+                os.remove(path)
+        else:
+            place(corpora, binaries, dictionary, staging)
         shutil.rmtree(work)
 
         described = manifest(corpora, options, dictionary_size)
