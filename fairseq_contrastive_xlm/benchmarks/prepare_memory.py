@@ -10,11 +10,9 @@ must stay at most 1.5 for a corpus 10x larger (a data path that holds the corpus
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
-import time
 
 from ..atomic import write_json
 from ..prepare.gettext_corpus import gettext_pairs
@@ -40,18 +38,27 @@ def write_corpus(path: str, megabytes: float) -> int:
 
 
 def measure(corpus: str, out: str, workers: int, vocab_size: int, spm_sentences: int) -> dict:
-    """cxlm-prepare in a child process: its seconds and the peak resident set of it (and of its workers: the
-    largest of them, as getrusage reports children)."""
+    """cxlm-prepare's seconds and peak resident set (measure_command)."""
     argv = [
-        *(sys.executable, "-m", "fairseq_contrastive_xlm.cli.prepare", "--mono", f"xx:{corpus}", "--out", out),
+        *("-m", "fairseq_contrastive_xlm.cli.prepare", "--mono", f"xx:{corpus}", "--out", out),
         *("--vocab-size", str(vocab_size), "--spm-sentences", str(spm_sentences), "--workers", str(workers)),
         *("--valid-size", "1000", "--test-size", "1000", "--force"),
     ]
-    began = time.perf_counter()
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    seconds = time.perf_counter() - began
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # Linux: kilobytes
-    return {"seconds": seconds, "peak_rss_mb": peak_kb / 1024}
+    return measure_command(argv)
+
+
+def measure_command(argv: list) -> dict:
+    """`python ARGV` in a child of a fresh measuring process: its seconds, and the peak resident set of it and of
+    its workers (the largest of them, as getrusage reports children; a fresh process, because that maximum is
+    over every child a process ever had)."""
+    code = (
+        "import json, resource, subprocess, sys, time; began = time.perf_counter(); "
+        f"subprocess.run([sys.executable, *{argv!r}], check=True, stdout=subprocess.DEVNULL, "
+        "stderr=subprocess.DEVNULL); "
+        "print(json.dumps({'seconds': time.perf_counter() - began, "
+        "'peak_rss_mb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))"
+    )
+    return json.loads(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
 
 
 def main(argv=None):
@@ -69,14 +76,8 @@ def main(argv=None):
         for megabytes in args.sizes_mb:
             corpus = os.path.join(args.work, f"corpus_{megabytes:g}mb.txt")
             lines = write_corpus(corpus, megabytes)
-            # A fresh measuring process per size: getrusage's children maximum is per process.
-            code = (
-                "import json, sys; from fairseq_contrastive_xlm.benchmarks.prepare_memory import measure; "
-                f"print(json.dumps(measure({corpus!r}, {os.path.join(args.work, 'out')!r}, {args.workers}, "
-                f"{args.vocab_size}, {args.spm_sentences})))"
-            )
-            measured = json.loads(
-                subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+            measured = measure(
+                corpus, os.path.join(args.work, "out"), args.workers, args.vocab_size, args.spm_sentences
             )
             run = {"megabytes": megabytes, "lines": lines, **measured}
             run["lines_per_second_per_worker"] = lines / measured["seconds"] / args.workers

@@ -21,6 +21,7 @@ target <name> <measured> <goal> ok|short.
     cxlm-bench --data data-bin --gpu-check            # on a GPU: precision check, then the base bf16 bench
     cxlm-bench --data runs/demo/data --gpu-check --smoke   # the same check on a CPU, tiny model
     cxlm-bench --data runs/demo/data --data-only --vocab-size 250002 --json data.json   # no model: the data path
+    cxlm-bench --prepare corpus.txt.xz --spm-model spm.model --dict dict.txt --json prepare.json   # cxlm-prepare
 
 --gpu-check trains the same steps (MLM + TLM + NT-Xent, packed views with their 3-D attention mask, the negatives
 queue) in fp32, fp16 and bf16 from the same weights and batches; every loss must be finite and stay within
@@ -34,20 +35,27 @@ import tempfile
 
 import torch
 
-from ..benchmarks import data_path
+from ..benchmarks import data_path, prepare_speed
 from ..benchmarks.data_path import DataPathSettings
 from ..benchmarks.precision import precision_check
 from ..benchmarks.report import run_all
 from ..benchmarks.training import SIZES, BenchSettings, find_pair
+from ..errors import check_input_file
 from . import command, write_json
 from .inputs import parse_numbers
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="cxlm-bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", help="a data directory (cxlm-prepare) with mono/<lang> and para/<pair>")
     parser.add_argument(
-        "--data", required=True, help="a data directory (cxlm-prepare) with mono/<lang> and para/<pair>"
+        "--prepare",
+        metavar="CORPUS",
+        help="no model: cxlm-prepare on this text against SentencePiece's own encode speed "
+        "(benchmarks/prepare_speed.py)",
     )
+    parser.add_argument("--spm-model", help="--prepare: the SentencePiece model (with --dict; default: trained here)")
+    parser.add_argument("--dict", help="--prepare: the fairseq dictionary of --spm-model")
     parser.add_argument("--lang", default="en", help="the MLM language (default en)")
     parser.add_argument("--pair", help="the TLM / NT-Xent pair (default: the first pair with --lang)")
     parser.add_argument(
@@ -85,6 +93,8 @@ def parse_args(argv):
     parser.add_argument("--batches", type=int, default=200, help="--data-only: batches timed on each side")
     parser.add_argument("--json", help="write every number here")
     args = parser.parse_args(argv)
+    if not (args.data or args.prepare):
+        parser.error("give --data DIR (the training benches) or --prepare CORPUS")
     gpu = torch.cuda.is_available()
     if args.smoke:
         args.size, args.max_tokens, args.updates, args.warmup, args.repeats = "smoke", 1024, 2, 1, 2
@@ -103,6 +113,13 @@ def settings_of(args) -> BenchSettings:
 @command("cxlm-bench")
 def main(argv=None):
     args = parse_args(argv)
+    if args.prepare:
+        check_input_file(args.prepare, "--prepare corpus")
+        work = tempfile.mkdtemp(prefix="cxlm-bench-prepare-")
+        report = {"prepare": prepare_speed.compare(args.prepare, work, args.spm_model, args.dict)}
+        if args.json:
+            write_json(args.json, report)
+        return
     if args.data_only:
         settings = DataPathSettings(args.vocab_size, args.items, args.tokens_per_sample, args.max_tokens, args.batches)
         report = {"data_path": data_path.compare(args.data, args.lang, settings)}

@@ -30,12 +30,12 @@ from tqdm import tqdm
 from .. import __version__
 from ..atomic import staged_directory
 from ..errors import UserInputError
-from ..text_files import binary_lines
+from ..text_files import open_binary, read_errors
 from ..tokenization import tokenizers
 from ..tokenization.tokenizers import load_sentencepiece
 from ..tokenization.xlm_tokenizer import SETTINGS_FILE, record_lowercase, recorded_lowercase
 from . import binarize, indexed
-from .cleaning import DropCounts, add_drops, clean_mono_chunk, clean_pair_chunk, first_of_repeats, ratio_ok
+from .cleaning import clean_mono_chunk, clean_pair_chunk, ratio_ok
 from .corpora import Corpus, PrepareOptions, check_corpora  # noqa: F401  (callers import them here too)
 from .dedupe import SeenHashes
 from .indexed import IndexedWriter
@@ -47,7 +47,7 @@ logger = logging.getLogger("cxlm-prepare")
 HELD_OUT_SHARE_MAX = 0.1  # valid + test never take more than this share of a corpus
 
 
-CHUNK_LINES = 16384  # lines a worker cleans or encodes at a time
+BLOCK_BYTES = 1 << 21  # text a worker cleans or encodes at a time
 
 
 @contextlib.contextmanager
@@ -76,24 +76,55 @@ def bounded_imap(pool, function, items, in_flight: int):
         yield pending.popleft().get()
 
 
-def line_chunks(files, size: int = CHUNK_LINES) -> Iterator[List[List[bytes]]]:
-    """The same `size` lines of each of the (line-aligned) files, a chunk at a time."""
-    while chunk := [list(itertools.islice(f, size)) for f in files]:
-        if not chunk[0]:
-            return
-        yield chunk
+def line_blocks(paths: Tuple[str, ...], block_bytes: int = BLOCK_BYTES) -> Iterator[List[bytes]]:
+    """The files' lines as blocks of bytes, the same lines in each file's block (line-aligned files): the first
+    file read block_bytes at a time and cut after its last line end, the others as many lines. A block is one
+    bytes object, cheap to hand to a worker (a list of lines costs an object a line each way)."""
+    with contextlib.ExitStack() as stack:
+        files = [stack.enter_context(open_binary(path)) for path in paths]
+        carry = b""
+        while True:
+            with read_errors(paths[0]):
+                data = files[0].read(block_bytes)
+            if data:
+                data = carry + data
+                cut = data.rfind(b"\n") + 1
+                block, carry = data[:cut], data[cut:]
+                if not block:  # a line longer than the block: read on
+                    continue
+            elif carry:  # the last line, without a line end
+                block, carry = carry + b"\n", b""
+            else:
+                return
+            others = []
+            if len(files) > 1:
+                count = block.count(b"\n")
+                for path, f in zip(paths[1:], files[1:]):
+                    with read_errors(path):
+                        others.append(b"".join(itertools.islice(f, count)))
+            yield [block, *others]
+
+
+def block_lines(block: bytes) -> List[bytes]:
+    """A block's lines, without their line ends (as iterating the file and stripping them gives)."""
+    lines = block.split(b"\n")
+    if block.endswith(b"\n"):
+        lines.pop()
+    return lines
 
 
 def _clean_job(job):
-    """One chunk of raw lines -> its cleaned lines (a list a side), their hashes, and what was dropped."""
-    paths, max_chars, raw = job
+    """One block of raw lines a side -> the cleaned lines (a UTF-8 block a side), their hashes, what was dropped."""
+    paths, max_chars, blocks = job
+    raw = [block_lines(block) for block in blocks]
     if len(paths) == 2:
         pairs, hashes, drops = clean_pair_chunk(list(zip(*raw)), paths, max_chars)
         sides = [[p[0] for p in pairs], [p[1] for p in pairs]]
     else:
         texts, hashes, drops = clean_mono_chunk(raw[0], paths[0], max_chars)
         sides = [texts]
-    return sides, hashes, dict(drops), dict(drops.invalid_by_file)
+    blocks = [("\n".join(texts) + "\n").encode("utf-8") if texts else b"" for texts in sides]
+    return blocks, hashes, dict(drops), dict(drops.invalid_by_file)
 
 
 def clean(corpus: Corpus, options: PrepareOptions, work: str, run) -> str:
@@ -101,22 +132,23 @@ def clean(corpus: Corpus, options: PrepareOptions, work: str, run) -> str:
     Cleaning runs in the workers; the repeats check, which needs every earlier line, here. Returns the prefix."""
     prefix = os.path.join(work, f"clean.{corpus.name}")
     with contextlib.ExitStack() as files:
-        inputs = [binary_lines(path) for path in corpus.paths]  # an archive's damage named with its file
-        outs = [files.enter_context(open(f"{prefix}.{lang}", "w", encoding="utf-8")) for lang in corpus.langs]
+        outs = [files.enter_context(open(f"{prefix}.{lang}", "wb")) for lang in corpus.langs]
         seen = SeenHashes()
         unit = " pairs" if corpus.parallel else " lines"
         bar = files.enter_context(tqdm(desc=f"clean {corpus.name}", unit=unit, mininterval=2))
-        jobs = ((corpus.paths, options.max_chars, raw) for raw in line_chunks(inputs))
-        for sides, hashes, drops, invalid in run(_clean_job, jobs):
-            chunk_drops = DropCounts()
-            chunk_drops.update(drops)
-            chunk_drops.invalid_by_file.update(invalid)
-            add_drops(corpus.drops, chunk_drops)
-            kept = first_of_repeats(list(zip(*sides)), hashes, seen, corpus.drops)
-            for side, out in enumerate(outs):
-                out.writelines(item[side] + "\n" for item in kept)
-            corpus.kept += len(kept)
-            bar.update(len(kept) + sum(drops.values()))
+        jobs = ((corpus.paths, options.max_chars, blocks) for blocks in line_blocks(corpus.paths))
+        for blocks, hashes, drops, invalid in run(_clean_job, jobs):
+            corpus.drops.update(drops)
+            corpus.drops.invalid_by_file.update(invalid)
+            new = seen.first_seen(hashes)
+            corpus.drops["duplicate"] += int(len(new) - new.sum())
+            for block, out in zip(blocks, outs):
+                if new.all():
+                    out.write(block)
+                else:
+                    out.write(b"".join(line + b"\n" for line, keep in zip(block_lines(block), new) if keep))
+            corpus.kept += int(new.sum())
+            bar.update(len(new) + sum(drops.values()))
     corpus.lines_read = corpus.kept + sum(corpus.drops.values())
     for path, count in corpus.drops.invalid_by_file.items():
         logger.warning("%s: dropped %d lines that are not valid UTF-8", path, count)
@@ -238,7 +270,7 @@ def _encode_job(job):
     langs, blocks, held_lines, held_parts = job
     sides = []
     for lang, block in zip(langs, blocks):
-        texts = block.decode("utf-8").split("\n")[:-1]
+        texts = block.decode("utf-8").split("\n")[:-1]  # every cleaned line has its line end
         ids, lengths = encoder.encode(texts, lang)
         sizes = lengths + 1  # and </s>
         with_eos = np.full(int(sizes.sum()), encoder.dictionary.eos(), dtype=dtype)
@@ -263,14 +295,12 @@ def _encode_job(job):
 
 
 def cleaned_blocks(prefix: str, corpus: Corpus, held: HeldOut) -> Iterator[tuple]:
-    """_encode_job's inputs: CHUNK_LINES cleaned lines of each side at a time, with the held-out lines among them."""
-    with contextlib.ExitStack() as files:
-        inputs = [files.enter_context(open(f"{prefix}.{lang}", "rb")) for lang in corpus.langs]
-        start = 0
-        for chunk in line_chunks(inputs):
-            stop = start + len(chunk[0])
-            yield (corpus.langs, [b"".join(lines) for lines in chunk], *held.in_range(start, stop))
-            start = stop
+    """_encode_job's inputs: a block of cleaned lines a side at a time, with the held-out lines among them."""
+    start = 0
+    for blocks in line_blocks(tuple(f"{prefix}.{lang}" for lang in corpus.langs)):
+        stop = start + blocks[0].count(b"\n")  # every cleaned line has its line end
+        yield (corpus.langs, blocks, *held.in_range(start, stop))
+        start = stop
 
 
 def encode(corpus: Corpus, prefix: str, held: HeldOut, work: str, dtype, run, counts, bar) -> Dict[str, str]:
