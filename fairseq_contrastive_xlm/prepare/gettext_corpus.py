@@ -13,6 +13,8 @@ import os
 import random
 from typing import List, Tuple
 
+from ..text_files import open_binary
+
 logger = logging.getLogger(__name__)
 
 LOCALE_DIR = "/usr/share/locale"
@@ -40,9 +42,9 @@ Pair = Tuple[str, str]
 def catalog_pairs(path: str) -> List[Pair]:
     """(English, translation) pairs of one .mo file, each side on one line; [] if it cannot be read."""
     try:
-        with open(path, "rb") as f:
+        with open_binary(path) as f:  # a catalog compressed by the distribution is read as well
             catalog = gettext.GNUTranslations(f)._catalog
-    except (OSError, UnicodeDecodeError, ValueError, IndexError) as err:
+    except (OSError, EOFError, UnicodeDecodeError, ValueError, IndexError) as err:
         logger.warning("skipping %s: %s", path, err)
         return []
     pairs = []

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
 from ..errors import UserInputError, check_input_file
+from ..text_files import open_text, read_errors
 
 LABELS = ("entailment", "neutral", "contradiction")  # the one order used everywhere: ids 0, 1, 2
 _SPELLINGS = {"entailment": 0, "neutral": 1, "contradiction": 2, "contradictory": 2}
@@ -47,7 +48,7 @@ def label_id(text: str, path: str, line: int) -> int:
 
 def detect_format(path: str) -> str:
     check_input_file(path)
-    with open(path, encoding="utf-8", errors="replace") as f:
+    with read_errors(path), open_text(path, errors="replace") as f:
         first = f.readline().rstrip("\n")
     if path.endswith(".jsonl") or first.startswith("{"):
         return MULTINLI_JSONL
@@ -64,7 +65,7 @@ def detect_format(path: str) -> str:
 
 
 def _tsv_rows(path: str):
-    with open(path, encoding="utf-8", newline="") as f:
+    with read_errors(path), open_text(path, newline="") as f:
         # XNLI's text holds unescaped quotes: they are characters, not CSV quoting.
         reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         header = next(reader)
@@ -86,7 +87,7 @@ def read(path: str) -> ReadResult:
         for number, row in _tsv_rows(path):
             examples.append(Example(row["premise"], row["hypo"], label_id(row["label"], path, number)))
     else:
-        with open(path, encoding="utf-8") as f:
+        with read_errors(path), open_text(path) as f:
             for number, line in enumerate(f, start=1):
                 if not line.strip():
                     continue
