@@ -482,3 +482,40 @@ def test_fairseq_train_with_the_plugin(bad, tmp_path, what, options, words):
     assert result.returncode == 2, result.stderr[-2000:]
     assert len(lines) == 1 and words in lines[0] and "Traceback" not in result.stderr
     assert not (tmp_path / "save" / "checkpoint_last.pt").exists()
+
+
+DAMAGE = {
+    "a .bin cut to half its length": (
+        "para/en-de/train.en-de.de.bin",
+        lambda data: data[: len(data) // 2],
+        "cut short",
+    ),
+    "a malformed line in dict.txt": ("dict.txt", lambda data: data.replace(b"\n", b"\nno-count-here\n", 1), "line 2"),
+    "an .idx cut to 20 bytes": ("mono/de/train.idx", lambda data: data[:20], "shorter than an index's header"),
+}
+
+
+@pytest.mark.parametrize("what", sorted(DAMAGE))
+def test_fairseq_train_on_a_damaged_data_directory_says_so_before_training(bad, tmp_path, what):
+    """A copy of a prepared directory with one file damaged: one line naming the file, before the first step."""
+    name, damage, words = DAMAGE[what]
+    data = tmp_path / "data"
+    shutil.copytree(bad["data"], data)
+    (data / name).write_bytes(damage((data / name).read_bytes()))
+    result = fairseq_train(
+        data,
+        tmp_path / "save",
+        "--mlm-langs",
+        "de",
+        "--tlm-pairs",
+        "en-de",
+        "--batch-size",
+        "8",
+        "--max-update",
+        "1",
+        check=False,
+    )
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert len(lines) == 1 and str(data / name) in lines[0] and words in lines[0], lines
+    assert "Traceback" not in result.stderr and "num_updates" not in result.stderr

@@ -14,8 +14,9 @@ import pytest
 import zstandard
 
 from fairseq_contrastive_xlm.cli import prepare as prepare_cli
+from fairseq_contrastive_xlm.data import indexed
 from fairseq_contrastive_xlm.errors import UserInputError
-from fairseq_contrastive_xlm.prepare import indexed, pipeline
+from fairseq_contrastive_xlm.prepare import pipeline
 from fairseq_contrastive_xlm.prepare.layout import SPLITS, dataset_prefix
 from fairseq_contrastive_xlm.text_files import read_lines
 from fairseq_contrastive_xlm.tokenization import tokenizers

@@ -17,6 +17,38 @@ from fairseq.data import Dictionary, data_utils, indexed_dataset
 
 from ..errors import UserInputError
 from ..languages import Pair
+from .indexed import check_dataset
+
+
+def first_malformed_line(path: str):
+    """The number of dict.txt's first line fairseq's Dictionary.add_from_file refuses ('<token> <count> [flags]',
+    no token twice without #fairseq:duplicate), and why; None when every line parses."""
+    seen = set()
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for number, line in enumerate(f, 1):
+            fields = line.rstrip().rsplit(" ", 1)
+            flags = ""
+            if len(fields) == 2 and fields[1].startswith("#fairseq:"):
+                flags, fields = fields[1], fields[0].rsplit(" ", 1)
+            if len(fields) != 2 or not fields[1].lstrip("-").isdigit():
+                return number, f"expected '<token> <count>', got {line.rstrip()[:60]!r}"
+            if fields[0] in seen and flags not in ("#fairseq:overwrite", "#fairseq:duplicate"):
+                return number, f"{fields[0]!r} is listed twice"
+            seen.add(fields[0])
+    return None
+
+
+def load_dictionary_file(path: str) -> Dictionary:
+    """fairseq's Dictionary of path; a file it cannot read is one line naming the file, the line and the fault
+    (fairseq's own error names neither)."""
+    try:
+        return Dictionary.load(path)
+    except (ValueError, RuntimeError, UnicodeDecodeError, IndexError) as err:
+        fault = first_malformed_line(path)
+        where = f"{path}, line {fault[0]}: {fault[1]}" if fault else f"{path}: {err}"
+        raise UserInputError(
+            f"{where}: not a fairseq dictionary; copy it again or prepare the data again (cxlm-prepare)"
+        ) from None
 
 
 class DataDirectory:
@@ -32,10 +64,7 @@ class DataDirectory:
             )
 
     def load_dictionary(self) -> Dictionary:
-        try:
-            return Dictionary.load(self.dictionary_path)
-        except (ValueError, RuntimeError, UnicodeDecodeError) as err:
-            raise UserInputError(f"{self.dictionary_path} is not a fairseq dictionary: {err}") from None
+        return load_dictionary_file(self.dictionary_path)
 
     def languages(self) -> List[str]:
         return _subdirs(os.path.join(self.path, "mono"))
@@ -66,7 +95,7 @@ class DataDirectory:
 
     def check_same_dictionary(self, other: "DataDirectory"):
         """A shard (another directory of one --data list) must have this dictionary, symbol for symbol."""
-        ours, theirs = Dictionary.load(self.dictionary_path).symbols, Dictionary.load(other.dictionary_path).symbols
+        ours, theirs = self.load_dictionary().symbols, other.load_dictionary().symbols
         if ours != theirs:
             raise UserInputError(
                 f"{other.dictionary_path} differs from {self.dictionary_path} ({len(theirs)} vs {len(ours)} entries): "
@@ -76,13 +105,13 @@ class DataDirectory:
     def check_dictionaries(self, dirs: List[str]):
         """Every dictionary that fairseq-preprocess left beside the binaries must be the shared one:
         token ids mean nothing under another dictionary."""
-        shared_dict = Dictionary.load(self.dictionary_path)
+        shared_dict = self.load_dictionary()
         shared = shared_dict.symbols
         for directory in dirs:
             for name in sorted(os.listdir(directory)):
                 if not (name.startswith("dict") and name.endswith(".txt")):
                     continue
-                other = Dictionary.load(os.path.join(directory, name)).symbols
+                other = load_dictionary_file(os.path.join(directory, name)).symbols
                 if other != shared:
                     first = next(
                         (i for i, (a, b) in enumerate(zip(other, shared)) if a != b), min(len(other), len(shared))
@@ -94,9 +123,18 @@ class DataDirectory:
                         f"another dictionary; re-run fairseq-preprocess with --srcdict {self.dictionary_path}"
                     )
 
+    def check_binaries(self, dirs: List[str]):
+        """Every dataset in dirs: its .idx against its .bin, O(1) each (data/indexed.py), so that a file cut short
+        by a copy is said before training, not at the first batch that reads past its end, hours in."""
+        for directory in dirs:
+            for name in sorted(os.listdir(directory)):
+                if name.endswith(".idx") or name.endswith(".bin"):
+                    check_dataset(os.path.join(directory, name[: -len(".idx")]))
+
     def load_split(self, prefix: str, dictionary: Dictionary, what: str):
         if not indexed_dataset.dataset_exists(prefix, impl="mmap"):
             raise UserInputError(f"{what}: {prefix}.bin/.idx is missing")
+        check_dataset(prefix)
         return data_utils.load_indexed_dataset(prefix, dictionary, dataset_impl="mmap")
 
 

@@ -7,8 +7,8 @@ import os
 import shutil
 from typing import Dict, List
 
+from ..data import indexed
 from ..errors import UserInputError
-from . import indexed
 from .corpora import Corpus
 
 SPLITS = ("train", "valid", "test")

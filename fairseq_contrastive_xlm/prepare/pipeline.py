@@ -29,16 +29,16 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..atomic import staged_directory
+from ..data import indexed
 from ..errors import UserInputError
 from ..text_files import open_binary, read_errors
 from ..tokenization import tokenizers
 from ..tokenization.tokenizers import load_sentencepiece
 from ..tokenization.xlm_tokenizer import SETTINGS_FILE, record_lowercase, recorded_lowercase
-from . import binarize, indexed
+from . import binarize
 from .cleaning import clean_mono_chunk, clean_pair_chunk, ratio_ok
 from .corpora import Corpus, PrepareOptions, check_corpora  # noqa: F401  (callers import them here too)
 from .dedupe import SeenHashes
-from .indexed import IndexedWriter
 from .layout import SPLITS, place, write_shards
 from .token_ids import IdEncoder, sentencepiece_table
 
@@ -308,7 +308,7 @@ def encode(corpus: Corpus, prefix: str, held: HeldOut, work: str, dtype, run, co
     in one pass; adds the training split's ids to `counts` (a bincount by dictionary id; None: not wanted).
     Returns split -> the prefix P of P.<lang>.{bin,idx}."""
     prefixes = {s: os.path.join(work, f"{s}.{corpus.name}") for s in SPLITS}
-    writers = [[IndexedWriter(f"{prefixes[s]}.{lang}", dtype) for lang in corpus.langs] for s in SPLITS]
+    writers = [[indexed.IndexedWriter(f"{prefixes[s]}.{lang}", dtype) for lang in corpus.langs] for s in SPLITS]
     sentences, tokens, characters, dropped = [0] * 3, [0] * 3, [0] * 3, 0
     for splits, chunk_dropped in run(_encode_job, cleaned_blocks(prefix, corpus, held)):
         dropped += chunk_dropped

@@ -155,6 +155,7 @@ class CrossLingualLMContrastiveTask(FairseqTask):
             dirs = [shard.mono_dir(lang) for lang in mlm_langs]
             dirs += [shard.pair_dir(pair)[0] for pair in tlm_pairs + ntxent_pairs]
             shard.check_dictionaries(sorted(set(dirs)))
+            shard.check_binaries(sorted(set(dirs)))
         dictionary = data_dir.load_dictionary()
         logger.info("dictionary: %d types (%s)", len(dictionary), data_dir.dictionary_path)
         return cls(cfg, shards, dictionary, mlm_langs, tlm_pairs, ntxent_pairs, langs)

@@ -107,8 +107,10 @@ def check_dataset(prefix: str) -> int:
     size = os.path.getsize(idx)
     with open(idx, "rb") as f:
         header = f.read(HEADER)
-        if len(header) < HEADER or header[: len(MAGIC)] != MAGIC:
-            raise UserInputError(f"{idx} is not a fairseq mmap index (it is {size} bytes, or not one): {again}")
+        if len(header) < HEADER:
+            raise UserInputError(f"{idx} is {size} bytes, shorter than an index's header: it is cut short; {again}")
+        if header[: len(MAGIC)] != MAGIC:
+            raise UserInputError(f"{idx} is not a fairseq mmap index (it does not start with {MAGIC!r}): {again}")
         version, code, count = struct.unpack("<QBQ", header[len(MAGIC) :])
         if version != 1 or code not in indexed_dataset._code_to_dtype:
             raise UserInputError(f"{idx}: unknown index version {version} or dtype code {code}: {again}")
