@@ -6,11 +6,15 @@ beside its target and moved into place only when complete. On any failure the te
 """
 
 import contextlib
+import glob
 import json
+import logging
 import os
 import shutil
 
 from .errors import UserInputError
+
+logger = logging.getLogger("cxlm-atomic")
 
 
 @contextlib.contextmanager
@@ -49,11 +53,37 @@ def refuse_existing(out: str, force: bool):
         raise UserInputError(f"{out} exists; pass --force to replace it")
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_dead_stagings(out: str):
+    """OUT.partial-<pid> left by a run that was killed (kill -9, a node lost: no handler ran) holds everything it
+    wrote, hundreds of GB at CC-100 scale. One whose process is gone is removed, with a line saying so; one whose
+    process runs on this machine is another run's, and is left alone with a warning."""
+    for staging in sorted(glob.glob(glob.escape(os.path.abspath(out)) + ".partial-*")):
+        pid = staging.rsplit("-", 1)[-1]
+        if not pid.isdigit() or not os.path.isdir(staging) or int(pid) == os.getpid():
+            continue
+        if _alive(int(pid)):
+            logger.warning("%s belongs to process %s, which is still running: another run writes %s", staging, pid, out)
+            continue
+        shutil.rmtree(staging, ignore_errors=True)
+        logger.warning("removed %s, left by a run that ended without finishing (process %s is gone)", staging, pid)
+
+
 @contextlib.contextmanager
 def staged_directory(out: str, force: bool = False):
     """Yield OUT.partial-<pid>, a staging directory beside `out`; on success it replaces `out` (which must not
-    exist unless `force`), on any failure it is removed."""
+    exist unless `force`), on any failure it is removed. A dead run's staging directory is removed first."""
     refuse_existing(out, force)
+    remove_dead_stagings(out)
     out = os.path.abspath(out)
     staging = f"{out}.partial-{os.getpid()}"
     os.makedirs(staging)

@@ -6,8 +6,14 @@ from gzip, xz, bzip2 and zstd archives; a truncated archive is one line naming i
 import bz2
 import collections
 import gzip
+import json
 import lzma
 import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -190,3 +196,38 @@ def test_a_truncated_archive_is_one_line_naming_it_and_leaves_nothing(raw, tmp_p
     assert sorted(os.listdir(tmp_path)) == [broken.name]  # no output, no staging directory
     with pytest.raises(UserInputError, match="truncated or damaged"):
         read_lines(str(broken))
+
+
+def test_verify_checks_every_file_against_the_manifest(trained, tmp_path, capsys):
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    recorded = json.loads((copy / "manifest.json").read_text())["files"]
+    assert "dict.txt" in recorded and "mono/de/train.bin" in recorded and "manifest.json" not in recorded
+    prepare_cli.main(["--verify", str(copy)])
+    assert f"{copy}: {len(recorded)} files" in capsys.readouterr().out
+    data = bytearray((copy / "mono/de/train.bin").read_bytes())
+    data[5] ^= 1
+    (copy / "mono/de/train.bin").write_bytes(bytes(data))
+    (copy / "para/en-ru/valid.en-ru.ru.idx").unlink()
+    with pytest.raises(SystemExit) as exit_info:
+        prepare_cli.main(["--verify", str(copy)])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and len(err.splitlines()) == 1
+    assert f"{copy}/mono/de/train.bin has another checksum" in err and "(and 1 more)" in err
+
+
+def test_a_killed_run_s_staging_directory_is_removed_by_the_next(raw, tmp_path, caplog):
+    """kill -9 runs no handler: OUT.partial-PID stays; the next run into OUT removes it and says so."""
+    out = tmp_path / "data"
+    argv = [*raw[1], "--vocab-size", "1200", *HELD_OUT, "--workers", "1", "--out", str(out)]
+    child = subprocess.Popen([sys.executable, "-m", "fairseq_contrastive_xlm.cli.prepare", *argv])
+    staging = tmp_path / f"data.partial-{child.pid}"
+    deadline = time.monotonic() + 60
+    while not staging.exists() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert staging.is_dir() and not out.exists()
+    prepare_cli.main(argv)
+    assert not staging.exists() and out.is_dir()
+    assert f"removed {staging}, left by a run that ended without finishing (process {child.pid} is gone)" in caplog.text

@@ -15,6 +15,7 @@ import typing
 
 from ..errors import UserInputError
 from ..prepare.pipeline import Corpus, PrepareOptions, prepare
+from ..prepare.verify import verify
 from . import command
 
 
@@ -37,7 +38,13 @@ def parse_args(argv):
         metavar="SRC-TGT:SRC_PATH,TGT_PATH",
         help="line-aligned translations (repeatable)",
     )
-    parser.add_argument("--out", required=True, help="the data directory to write")
+    parser.add_argument("--out", help="the data directory to write")
+    parser.add_argument(
+        "--verify",
+        metavar="DIR",
+        help="check a data directory against its manifest.json (each file's size and SHA-256, every .idx against its "
+        ".bin), e.g. after copying it; nothing is written",
+    )
     defaults = PrepareOptions()
     for option in dataclasses.fields(PrepareOptions):
         default = getattr(defaults, option.name)
@@ -57,7 +64,10 @@ def parse_args(argv):
             help=option.metadata["help"] + shown,
         )
     parser.add_argument("--force", action="store_true", help="replace --out if it exists")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not (args.out or args.verify):
+        parser.error("give --out DIR (or --verify DIR to check one)")
+    return args
 
 
 def corpora_from(args):
@@ -85,6 +95,10 @@ def corpora_from(args):
 @command("cxlm-prepare")
 def main(argv=None):
     args = parse_args(argv)
+    if args.verify:
+        files, size = verify(args.verify)
+        print(f"{args.verify}: {files} files, {size / 1e6:.1f} MB, as manifest.json records them")
+        return
     options = PrepareOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(PrepareOptions)})
     prepare(corpora_from(args), args.out, options, force=args.force)
     if options.shards > 1:

@@ -41,6 +41,7 @@ from .corpora import Corpus, PrepareOptions, check_corpora  # noqa: F401  (calle
 from .dedupe import SeenHashes
 from .layout import SPLITS, place, write_shards
 from .token_ids import IdEncoder, sentencepiece_table
+from .verify import MANIFEST, file_records
 
 logger = logging.getLogger("cxlm-prepare")
 
@@ -449,9 +450,11 @@ def prepare(corpora: List[Corpus], out: str, options: PrepareOptions = None, for
 
         described = manifest(corpora, options, dictionary_size)
         shards = [os.path.join(staging, f"shard{i}") for i in range(options.shards)] if options.shards > 1 else []
-        for directory in [staging, *shards]:  # a sharded directory: the whole corpus's, also in each shard
-            with open(os.path.join(directory, "manifest.json"), "w", encoding="utf-8") as f:
-                json.dump(described, f, indent=2, ensure_ascii=False)
+        # A sharded directory: the whole corpus's manifest, also in each shard; each lists its own files (the shards'
+        # first, so that the directory above records their manifests too).
+        for directory in [*shards, staging]:
+            with open(os.path.join(directory, MANIFEST), "w", encoding="utf-8") as f:
+                json.dump({**described, "files": file_records(directory)}, f, indent=2, ensure_ascii=False)
     for corpus in corpora:
         sizes = ", ".join(f"{s} {corpus.split_sizes[s]}" for s in SPLITS)
         logger.info("%s: %s sentences; dropped %s", corpus.name, sizes, corpus.drops.as_dict())
