@@ -14,11 +14,22 @@ from .cleaning import DropCounts
 
 
 @dataclass
+class InputSlice:
+    """Lines [start, start + count) of a corpus's files (one part of cxlm-prepare --parts); offsets: where line
+    `start` begins in each file, None for an archive (read from its start)."""
+
+    start: int
+    count: int
+    offsets: Tuple[Optional[int], ...]
+
+
+@dataclass
 class Corpus:
     """One --mono (one language) or --para (two) input."""
 
     langs: Tuple[str, ...]
     paths: Tuple[str, ...]
+    part: Optional[InputSlice] = None  # all of its lines when None
     drops: DropCounts = field(default_factory=DropCounts)
     lines_read: int = 0
     kept: int = 0
@@ -94,8 +105,24 @@ class PrepareOptions:
     )
     workers: int = field(
         default_factory=_default_workers,
-        metadata={"help": "parallel encoding workers (default: the cores, at most 8)"},
+        metadata={"help": "parallel encoding workers (default: the cores, at most 8); with --parts, a part's"},
     )
+    parts: int = field(
+        default=1,
+        metadata={
+            "help": "prepare in N independent parts, one shard each (OUT/shard<i>), run by submitit (--executor); "
+            "the tokenizer and dictionary are fixed first, on this machine; a rerun does only the unfinished parts"
+        },
+    )
+    executor: str = field(
+        default="local",
+        metadata={
+            "help": "with --parts: 'local' (processes on this machine) or 'slurm' (one SLURM job a part)",
+            "choices": ["local", "slurm"],
+        },
+    )
+    slurm_partition: Optional[str] = field(default=None, metadata={"help": "--executor slurm: the partition"})
+    slurm_time: int = field(default=240, metadata={"help": "--executor slurm: minutes a part may run"})
 
 
 def check_corpora(corpora: List[Corpus], options: PrepareOptions, out: str, force: bool = False):
@@ -148,4 +175,8 @@ def check_corpora(corpora: List[Corpus], options: PrepareOptions, out: str, forc
         raise UserInputError("--valid-size and --test-size must be >= 0")
     if options.shards < 1:
         raise UserInputError(f"--shards must be at least 1, got {options.shards}")
+    if options.parts < 1:
+        raise UserInputError(f"--parts must be at least 1, got {options.parts}")
+    if options.parts > 1 and options.shards > 1:
+        raise UserInputError("--parts N writes N shards itself: give --parts or --shards, not both")
     refuse_existing(out, force)

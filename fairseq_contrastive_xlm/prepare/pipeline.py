@@ -13,6 +13,7 @@ Everything is written to a temporary directory beside the output and moved into 
 import collections
 import contextlib
 import dataclasses
+import functools
 import itertools
 import json
 import logging
@@ -77,14 +78,26 @@ def bounded_imap(pool, function, items, in_flight: int):
         yield pending.popleft().get()
 
 
-def line_blocks(paths: Tuple[str, ...], block_bytes: int = BLOCK_BYTES) -> Iterator[List[bytes]]:
+def line_blocks(paths: Tuple[str, ...], block_bytes: int = BLOCK_BYTES, part=None) -> Iterator[List[bytes]]:
     """The files' lines as blocks of bytes, the same lines in each file's block (line-aligned files): the first
     file read block_bytes at a time and cut after its last line end, the others as many lines. A block is one
-    bytes object, cheap to hand to a worker (a list of lines costs an object a line each way)."""
+    bytes object, cheap to hand to a worker (a list of lines costs an object a line each way).
+
+    part: an InputSlice, its lines only: from its byte offsets in plain files (an archive is read from its start
+    up to its first line), at most its count of lines."""
     with contextlib.ExitStack() as stack:
         files = [stack.enter_context(open_binary(path)) for path in paths]
+        left = None
+        if part is not None:
+            for path, f, offset in zip(paths, files, part.offsets):
+                with read_errors(path):
+                    if offset is not None:
+                        f.seek(offset)
+                    else:
+                        collections.deque(itertools.islice(f, part.start), maxlen=0)
+            left = part.count
         carry = b""
-        while True:
+        while left is None or left > 0:
             with read_errors(paths[0]):
                 data = files[0].read(block_bytes)
             if data:
@@ -97,13 +110,27 @@ def line_blocks(paths: Tuple[str, ...], block_bytes: int = BLOCK_BYTES) -> Itera
                 block, carry = carry + b"\n", b""
             else:
                 return
+            count = None
+            if left is not None:
+                count = block.count(b"\n")
+                if count > left:  # the slice ends inside this block
+                    block = _first_lines(block, left)
+                    count = left
+                left -= count
             others = []
             if len(files) > 1:
-                count = block.count(b"\n")
+                count = block.count(b"\n") if count is None else count
                 for path, f in zip(paths[1:], files[1:]):
                     with read_errors(path):
                         others.append(b"".join(itertools.islice(f, count)))
             yield [block, *others]
+
+
+def _first_lines(block: bytes, lines: int) -> bytes:
+    end = -1
+    for _ in range(lines):
+        end = block.index(b"\n", end + 1)
+    return block[: end + 1]
 
 
 def block_lines(block: bytes) -> List[bytes]:
@@ -137,7 +164,8 @@ def clean(corpus: Corpus, options: PrepareOptions, work: str, run) -> str:
         seen = SeenHashes()
         unit = " pairs" if corpus.parallel else " lines"
         bar = files.enter_context(tqdm(desc=f"clean {corpus.name}", unit=unit, mininterval=2))
-        jobs = ((corpus.paths, options.max_chars, blocks) for blocks in line_blocks(corpus.paths))
+        blocks_of = line_blocks(corpus.paths, part=corpus.part)
+        jobs = ((corpus.paths, options.max_chars, blocks) for blocks in blocks_of)
         for blocks, hashes, drops, invalid in run(_clean_job, jobs):
             corpus.drops.update(drops)
             corpus.drops.invalid_by_file.update(invalid)
@@ -228,14 +256,21 @@ def training_lines(path: str, held: HeldOut) -> Iterator[str]:
 
 
 def sentencepiece_sample(corpora: List[Corpus], cleaned, held, options: PrepareOptions, path: str):
-    """A language-balanced sample of the training text: language l contributes a share proportional to
-    (its share of the text) ** alpha, as XLM-R samples its languages."""
-    files: Dict[str, List[Tuple[str, HeldOut]]] = {}
+    """A language-balanced sample of the training text (write_balanced_sample)."""
+    sources: Dict[str, list] = {}
     counts: Dict[str, int] = collections.Counter()
     for corpus in corpora:
         for lang in corpus.langs:
-            files.setdefault(lang, []).append((f"{cleaned[corpus.name]}.{lang}", held[corpus.name]))
+            name, held_out = f"{cleaned[corpus.name]}.{lang}", held[corpus.name]
+            sources.setdefault(lang, []).append(functools.partial(training_lines, name, held_out))
             counts[lang] += corpus.split_sizes["train"]
+    write_balanced_sample(sources, counts, options, path)
+
+
+def write_balanced_sample(sources: Dict[str, list], counts: Dict[str, int], options: PrepareOptions, path: str):
+    """sources: language -> functions that each give an iterator of its lines (counts[lang] lines in all).
+    Language l contributes a share proportional to (its share of the text) ** alpha, as XLM-R samples its
+    languages; the lines drawn uniformly, in order, streamed."""
     total = sum(counts.values())
     weights = {lang: (n / total) ** options.sampling_alpha for lang, n in counts.items() if n}
     norm = sum(weights.values())
@@ -245,7 +280,7 @@ def sentencepiece_sample(corpora: List[Corpus], cleaned, held, options: PrepareO
         for lang in sorted(weights):
             want = min(counts[lang], max(1, round(budget * weights[lang] / norm)))
             chosen = map(int, itertools.chain.from_iterable(sample_in_order(counts[lang], want, rng)))
-            lines = (line for name, held_out in files[lang] for line in training_lines(name, held_out))
+            lines = (line for source in sources[lang] for line in source())
             next_chosen = next(chosen, None)
             for index, line in enumerate(lines):
                 if index == next_chosen:
@@ -379,11 +414,19 @@ def _input_specs(corpora: List[Corpus]) -> dict:
     }
 
 
-def prepare(corpora: List[Corpus], out: str, options: PrepareOptions = None, force: bool = False) -> List[Corpus]:
-    """Write the data directory `out` from the corpora (checked first); `force` replaces an existing one.
-    Returns the corpora with what was read, dropped and kept."""
+def prepare(
+    corpora: List[Corpus], out: str, options: PrepareOptions = None, force: bool = False, checked: bool = False
+) -> List[Corpus]:
+    """Write the data directory `out` from the corpora (checked first, unless `checked`: a part of a checked
+    plan); `force` replaces an existing one. With options.parts > 1, in parts (parts.py). Returns the corpora
+    with what was read, dropped and kept."""
     options = options or PrepareOptions()
-    check_corpora(corpora, options, out, force)
+    if options.parts > 1:
+        from .parts import prepare_in_parts
+
+        return prepare_in_parts(corpora, out, options, force)
+    if not checked:
+        check_corpora(corpora, options, out, force)
     began = time.perf_counter()
     with staged_directory(out, force) as staging:
         work = os.path.join(staging, "work")
