@@ -59,8 +59,8 @@ setup(
         "matplotlib>=3.7",
         "scikit-learn>=1.3",
         "tqdm>=4.60",
-        "zstandard>=0.20",
-        "submitit>=1.4",  # cxlm-prepare --parts: its parts as local processes or SLURM jobs  # corpora compressed with zstd, read without unpacking (text_files.py)
+        "zstandard>=0.20",  # corpora compressed with zstd, read without unpacking (text_files.py)
+        "submitit>=1.4",  # cxlm-prepare --parts: its parts as local processes or SLURM jobs
         # fairseq 0.12's runtime needs (its metadata would also pull torchaudio, which replaces torch)
         "hydra-core>=1.3,<1.4",
         "omegaconf>=2.3,<2.4",
