@@ -75,7 +75,7 @@ def slow_road(argv, data, tmp):
         cleaned = pipeline.clean(corpus, options, str(work), map)
         held = pipeline.split(corpus, options)
         part_of = dict(zip(held.lines.tolist(), held.parts.tolist()))
-        sides = [read_lines(f"{cleaned}.{lang}") for lang in corpus.langs]
+        sides = [read_lines(cleaned.path(lang)) for lang in corpus.langs]
         pieces = [[" ".join(tokenizer.pieces(text)) for text in side] for side in sides]
         for side, lang in enumerate(corpus.langs):
             for part, split in enumerate(SPLITS):

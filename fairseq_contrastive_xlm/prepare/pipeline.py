@@ -32,7 +32,7 @@ from .. import __version__
 from ..atomic import staged_directory
 from ..data import indexed
 from ..errors import UserInputError
-from ..text_files import open_binary, read_errors
+from ..text_files import compression_of, open_binary, read_errors
 from ..tokenization import tokenizers
 from ..tokenization.tokenizers import load_sentencepiece
 from ..tokenization.xlm_tokenizer import SETTINGS_FILE, record_lowercase, recorded_lowercase
@@ -84,7 +84,11 @@ def line_blocks(paths: Tuple[str, ...], block_bytes: int = BLOCK_BYTES, part=Non
     bytes object, cheap to hand to a worker (a list of lines costs an object a line each way).
 
     part: an InputSlice, its lines only: from its byte offsets in plain files (an archive is read from its start
-    up to its first line), at most its count of lines."""
+    up to its first line), at most its count of lines. One whole plain file is not read here at all: its blocks
+    are (path, offset, length) references, which the worker reads (read_block)."""
+    if len(paths) == 1 and part is None and compression_of(paths[0]) is None:
+        yield from _block_references(paths[0], block_bytes)
+        return
     with contextlib.ExitStack() as stack:
         files = [stack.enter_context(open_binary(path)) for path in paths]
         left = None
@@ -126,6 +130,35 @@ def line_blocks(paths: Tuple[str, ...], block_bytes: int = BLOCK_BYTES, part=Non
             yield [block, *others]
 
 
+def _block_references(path: str, block_bytes: int) -> Iterator[List[tuple]]:
+    """A plain file's blocks as (path, offset, length), each ending after a line end (or at the file's end)."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        position = 0
+        while position < size:
+            end = min(position + block_bytes, size)
+            f.seek(end)
+            while end < size:  # on to the next line end
+                window = f.read(1 << 16)
+                cut = window.find(b"\n")
+                if cut >= 0:
+                    end += cut + 1
+                    break
+                end += len(window)
+            yield [(path, position, end - position)]
+            position = end
+
+
+def read_block(block) -> bytes:
+    """A block, or the block a (path, offset, length) reference names, with the line end its last line may lack."""
+    if isinstance(block, tuple):
+        path, offset, length = block
+        with open(path, "rb") as f:
+            f.seek(offset)
+            block = f.read(length)
+    return block if not block or block.endswith(b"\n") else block + b"\n"
+
+
 def _first_lines(block: bytes, lines: int) -> bytes:
     end = -1
     for _ in range(lines):
@@ -144,7 +177,7 @@ def block_lines(block: bytes) -> List[bytes]:
 def _clean_job(job):
     """One block of raw lines a side -> the cleaned lines (a UTF-8 block a side), their hashes, what was dropped."""
     paths, max_chars, blocks = job
-    raw = [block_lines(block) for block in blocks]
+    raw = [block_lines(read_block(block)) for block in blocks]
     if len(paths) == 2:
         pairs, hashes, drops = clean_pair_chunk(list(zip(*raw)), paths, max_chars)
         sides = [[p[0] for p in pairs], [p[1] for p in pairs]]
@@ -155,13 +188,25 @@ def _clean_job(job):
     return blocks, hashes, dict(drops), dict(drops.invalid_by_file)
 
 
-def clean(corpus: Corpus, options: PrepareOptions, work: str, run) -> str:
-    """Cleaned text, one file per side: WORK/clean.<name>.<lang>, the first of every repeat only (dedupe.py).
-    Cleaning runs in the workers; the repeats check, which needs every earlier line, here. Returns the prefix."""
-    prefix = os.path.join(work, f"clean.{corpus.name}")
+@dataclasses.dataclass
+class Cleaned:
+    """A corpus's cleaned text, WORK/clean.<name>.<lang> a side, and where its blocks lie in those files: for each
+    block, (offset a side, length a side, lines), so that the encoding pass hands out references, not text."""
+
+    prefix: str
+    blocks: List[Tuple[Tuple[int, ...], Tuple[int, ...], int]] = dataclasses.field(default_factory=list)
+
+    def path(self, lang: str) -> str:
+        return f"{self.prefix}.{lang}"
+
+
+def clean(corpus: Corpus, options: PrepareOptions, work: str, run) -> Cleaned:
+    """The corpus cleaned, the first of every repeat only (dedupe.py). Cleaning runs in the workers; the repeats
+    check, which needs every earlier line, here."""
+    cleaned = Cleaned(os.path.join(work, f"clean.{corpus.name}"))
     with contextlib.ExitStack() as files:
-        outs = [files.enter_context(open(f"{prefix}.{lang}", "wb")) for lang in corpus.langs]
-        seen = SeenHashes()
+        outs = [files.enter_context(open(cleaned.path(lang), "wb")) for lang in corpus.langs]
+        seen, offsets = SeenHashes(), [0] * len(outs)
         unit = " pairs" if corpus.parallel else " lines"
         bar = files.enter_context(tqdm(desc=f"clean {corpus.name}", unit=unit, mininterval=2))
         blocks_of = line_blocks(corpus.paths, part=corpus.part)
@@ -171,17 +216,19 @@ def clean(corpus: Corpus, options: PrepareOptions, work: str, run) -> str:
             corpus.drops.invalid_by_file.update(invalid)
             new = seen.first_seen(hashes)
             corpus.drops["duplicate"] += int(len(new) - new.sum())
+            if not new.all():
+                blocks = [b"".join(line + b"\n" for line, keep in zip(block_lines(b), new) if keep) for b in blocks]
             for block, out in zip(blocks, outs):
-                if new.all():
-                    out.write(block)
-                else:
-                    out.write(b"".join(line + b"\n" for line, keep in zip(block_lines(block), new) if keep))
+                out.write(block)
+            if new.any():
+                cleaned.blocks.append((tuple(offsets), tuple(map(len, blocks)), int(new.sum())))
+                offsets = [offset + len(block) for offset, block in zip(offsets, blocks)]
             corpus.kept += int(new.sum())
             bar.update(len(new) + sum(drops.values()))
     corpus.lines_read = corpus.kept + sum(corpus.drops.values())
     for path, count in corpus.drops.invalid_by_file.items():
         logger.warning("%s: dropped %d lines that are not valid UTF-8", path, count)
-    return prefix
+    return cleaned
 
 
 def held_out_sizes(n: int, valid: int, test: int, name: str) -> Tuple[int, int]:
@@ -261,7 +308,7 @@ def sentencepiece_sample(corpora: List[Corpus], cleaned, held, options: PrepareO
     counts: Dict[str, int] = collections.Counter()
     for corpus in corpora:
         for lang in corpus.langs:
-            name, held_out = f"{cleaned[corpus.name]}.{lang}", held[corpus.name]
+            name, held_out = cleaned[corpus.name].path(lang), held[corpus.name]
             sources.setdefault(lang, []).append(functools.partial(training_lines, name, held_out))
             counts[lang] += corpus.split_sizes["train"]
     write_balanced_sample(sources, counts, options, path)
@@ -306,7 +353,7 @@ def _encode_job(job):
     langs, blocks, held_lines, held_parts = job
     sides = []
     for lang, block in zip(langs, blocks):
-        texts = block.decode("utf-8").split("\n")[:-1]  # every cleaned line has its line end
+        texts = read_block(block).decode("utf-8").split("\n")[:-1]  # every cleaned line has its line end
         ids, lengths = encoder.encode(texts, lang)
         sizes = lengths + 1  # and </s>
         with_eos = np.full(int(sizes.sum()), encoder.dictionary.eos(), dtype=dtype)
@@ -330,23 +377,24 @@ def _encode_job(job):
     return splits, int((~keep).sum())
 
 
-def cleaned_blocks(prefix: str, corpus: Corpus, held: HeldOut) -> Iterator[tuple]:
-    """_encode_job's inputs: a block of cleaned lines a side at a time, with the held-out lines among them."""
+def cleaned_blocks(cleaned: Cleaned, corpus: Corpus, held: HeldOut) -> Iterator[tuple]:
+    """_encode_job's inputs: references to a block of cleaned lines a side, with the held-out lines among them."""
     start = 0
-    for blocks in line_blocks(tuple(f"{prefix}.{lang}" for lang in corpus.langs)):
-        stop = start + blocks[0].count(b"\n")  # every cleaned line has its line end
-        yield (corpus.langs, blocks, *held.in_range(start, stop))
-        start = stop
+    paths = [cleaned.path(lang) for lang in corpus.langs]
+    for offsets, lengths, lines in cleaned.blocks:
+        blocks = [(path, offset, length) for path, offset, length in zip(paths, offsets, lengths)]
+        yield (corpus.langs, blocks, *held.in_range(start, start + lines))
+        start += lines
 
 
-def encode(corpus: Corpus, prefix: str, held: HeldOut, work: str, dtype, run, counts, bar) -> Dict[str, str]:
+def encode(corpus: Corpus, cleaned: Cleaned, held: HeldOut, work: str, dtype, run, counts, bar) -> Dict[str, str]:
     """The corpus's cleaned text -> WORK/<split>.<name>.<lang>.{bin,idx}, fairseq's binarized datasets (indexed.py),
     in one pass; adds the training split's ids to `counts` (a bincount by dictionary id; None: not wanted).
     Returns split -> the prefix P of P.<lang>.{bin,idx}."""
     prefixes = {s: os.path.join(work, f"{s}.{corpus.name}") for s in SPLITS}
     writers = [[indexed.IndexedWriter(f"{prefixes[s]}.{lang}", dtype) for lang in corpus.langs] for s in SPLITS]
     sentences, tokens, characters, dropped = [0] * 3, [0] * 3, [0] * 3, 0
-    for splits, chunk_dropped in run(_encode_job, cleaned_blocks(prefix, corpus, held)):
+    for splits, chunk_dropped in run(_encode_job, cleaned_blocks(cleaned, corpus, held)):
         dropped += chunk_dropped
         for part, (outputs, n, chunk_tokens, chunk_characters) in enumerate(splits):
             for writer, (ids, sizes) in zip(writers[part], outputs):
@@ -365,7 +413,7 @@ def encode(corpus: Corpus, prefix: str, held: HeldOut, work: str, dtype, run, co
         corpus.split_sizes[s], corpus.tokens[s], corpus.characters[s] = sentences[part], tokens[part], characters[part]
     corpus.kept = sum(sentences)
     for lang in corpus.langs:
-        os.remove(f"{prefix}.{lang}")
+        os.remove(cleaned.path(lang))
     return prefixes
 
 
