@@ -1,6 +1,6 @@
 """Line cleaning before encoding: what is normalised, what is dropped and how it is counted."""
 
-from fairseq_contrastive_xlm.prepare.cleaning import DropCounts, clean_mono, clean_pairs, normalise, ratio_ok
+from fairseq_contrastive_xlm.prepare.cleaning import normalise, ratio_ok
 
 
 def test_normalise():
@@ -11,23 +11,36 @@ def test_normalise():
     assert normalise("\u202eabc") == "abc"  # a bidi override is a format character
 
 
-def test_mono_drops_are_counted_by_reason():
-    lines = [b"hello", b"   ", b"x" * 11, b"hello", b"caf\xe9", b"world\n"]
-    drops = DropCounts()
-    kept = list(clean_mono(lines, "in.txt", max_chars=10, drops=drops))
-    assert kept == ["hello", "world"]
-    assert drops.as_dict() == {"invalid_utf8": 1, "empty": 1, "too_long": 1, "duplicate": 1, "length_ratio": 0}
-    assert drops.invalid_by_file == {"in.txt": 1}
+def cleaned(tmp_path, sides, max_chars):
+    """pipeline.clean (workers: this process) of files with these raw lines; returns each side's cleaned lines."""
+    from fairseq_contrastive_xlm.prepare.pipeline import Corpus, PrepareOptions, clean
+
+    langs = ("en", "de")[: len(sides)]
+    paths = []
+    for lang, lines in zip(langs, sides):
+        (tmp_path / f"in.{lang}").write_bytes(b"\n".join(lines))  # the last line without its line end
+        paths.append(str(tmp_path / f"in.{lang}"))
+    corpus = Corpus(langs, tuple(paths))
+    result = clean(corpus, PrepareOptions(vocab_size=100, max_chars=max_chars), str(tmp_path), map)
+    return [open(result.path(lang), encoding="utf-8").read().splitlines() for lang in langs], corpus
 
 
-def test_pairs_stay_aligned():
+def test_mono_drops_are_counted_by_reason(tmp_path):
+    lines = [b"hello", b"   ", b"x" * 11, b"hello", b"caf\xe9", b"world"]
+    (kept,), corpus = cleaned(tmp_path, [lines], max_chars=10)
+    assert kept == ["hello", "world"] and corpus.kept == 2 and corpus.lines_read == 6
+    assert corpus.drops.as_dict() == {"invalid_utf8": 1, "empty": 1, "too_long": 1, "duplicate": 1, "length_ratio": 0}
+    assert corpus.drops.invalid_by_file == {str(tmp_path / "in.en"): 1}
+
+
+def test_pairs_stay_aligned(tmp_path):
     src = [b"one", b"two", b"", b"four", b"one", b"six\xff"]
     tgt = [b"eins", b"zwei", b"drei", b"", b"eins", b"sechs"]
-    drops = DropCounts()
-    kept = list(clean_pairs(zip(src, tgt), ("a.en", "a.de"), max_chars=100, drops=drops))
-    assert kept == [("one", "eins"), ("two", "zwei")]
+    (en, de), corpus = cleaned(tmp_path, [src, tgt], max_chars=100)
+    assert list(zip(en, de)) == [("one", "eins"), ("two", "zwei")]
+    drops = corpus.drops
     assert drops["empty"] == 2 and drops["duplicate"] == 1 and drops["invalid_utf8"] == 1
-    assert drops.invalid_by_file == {"a.en": 1}
+    assert drops.invalid_by_file == {str(tmp_path / "in.en"): 1}
 
 
 def test_length_ratio_in_pieces():

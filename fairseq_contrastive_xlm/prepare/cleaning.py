@@ -7,13 +7,12 @@ dropped as a whole. Everything streams: repeats are recognised by a 64-bit hash 
 """
 
 import collections
-import itertools
 import unicodedata
-from typing import Iterable, Iterator, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
-from .dedupe import SeenHashes, line_hashes
+from .dedupe import line_hashes
 
 DROP_REASONS = ("invalid_utf8", "empty", "too_long", "duplicate", "length_ratio")
 
@@ -61,9 +60,6 @@ def clean_line(raw: bytes, max_chars: int, drops: DropCounts, path: str) -> Opti
     return text
 
 
-CHUNK = 65536  # lines cleaned, hashed and checked for repeats at a time
-
-
 def clean_mono_chunk(raw_chunk: List[bytes], path: str, max_chars: int) -> Tuple[List[str], np.ndarray, DropCounts]:
     """The chunk's cleaned lines, their hashes (for the repeats check, which needs every earlier chunk and so is
     the caller's: SeenHashes) and what was dropped. Runs in any process: cleaning is most of the time."""
@@ -85,44 +81,6 @@ def clean_pair_chunk(
             kept.append((src, tgt))
     # Cleaned text holds no tab (whitespace runs become one space): the tab keeps the two sides apart.
     return kept, line_hashes([f"{src}\t{tgt}" for src, tgt in kept]), drops
-
-
-def first_of_repeats(items: list, hashes: np.ndarray, seen: SeenHashes, drops: DropCounts) -> list:
-    """The items not seen before (in this chunk or an earlier one), in order; the others counted as duplicates."""
-    new = seen.first_seen(hashes)
-    drops["duplicate"] += int(len(items) - new.sum())
-    return items if new.all() else [item for item, keep in zip(items, new) if keep]
-
-
-def add_drops(total: DropCounts, chunk: DropCounts):
-    total.update(chunk)
-    total.invalid_by_file.update(chunk.invalid_by_file)
-
-
-def clean_mono(lines: Iterable[bytes], path: str, max_chars: int, drops: DropCounts) -> Iterator[str]:
-    """Cleaned lines, the first of every repeat only (by 64-bit hash: dedupe.py), in order, streamed."""
-    seen = SeenHashes()
-    for raw_chunk in _chunks(lines):
-        texts, hashes, chunk_drops = clean_mono_chunk(raw_chunk, path, max_chars)
-        add_drops(drops, chunk_drops)
-        yield from first_of_repeats(texts, hashes, seen, drops)
-
-
-def clean_pairs(
-    pairs: Iterable[Tuple[bytes, bytes]], paths: Tuple[str, str], max_chars: int, drops: DropCounts
-) -> Iterator[Tuple[str, str]]:
-    """clean_pair_chunk's pairs, the first of every repeat only, in order, streamed."""
-    seen = SeenHashes()
-    for raw_chunk in _chunks(pairs):
-        kept, hashes, chunk_drops = clean_pair_chunk(raw_chunk, paths, max_chars)
-        add_drops(drops, chunk_drops)
-        yield from first_of_repeats(kept, hashes, seen, drops)
-
-
-def _chunks(items: Iterable, size: int = CHUNK) -> Iterator[list]:
-    iterator = iter(items)
-    while chunk := list(itertools.islice(iterator, size)):
-        yield chunk
 
 
 def ratio_ok(src_len, tgt_len, max_ratio: float):
