@@ -458,6 +458,19 @@ def test_every_command_is_swept():
     assert listed == set(COMMANDS) == {case[0] for case in CASES}
 
 
+def train_fails_in_one_line(data, save_dir, words, *options):
+    """fairseq-train with the plugin, one update of TLM en-de: exit status 2, one error line holding `words`, no
+    traceback, no checkpoint. Returns the line."""
+    result = fairseq_train(
+        data, save_dir, "--tlm-pairs", "en-de", "--batch-size", "8", "--max-update", "1", *options, check=False
+    )
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert len(lines) == 1 and words in lines[0] and "Traceback" not in result.stderr, lines
+    assert not os.path.exists(os.path.join(save_dir, "checkpoint_last.pt"))
+    return lines[0]
+
+
 @pytest.mark.parametrize(
     "what, options, words",
     [
@@ -466,22 +479,7 @@ def test_every_command_is_swept():
     ],
 )
 def test_fairseq_train_with_the_plugin(bad, tmp_path, what, options, words):
-    result = fairseq_train(
-        bad["data"],
-        tmp_path / "save",
-        "--tlm-pairs",
-        "en-de",
-        "--batch-size",
-        "8",
-        "--max-update",
-        "1",
-        *options(bad),
-        check=False,
-    )
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert result.returncode == 2, result.stderr[-2000:]
-    assert len(lines) == 1 and words in lines[0] and "Traceback" not in result.stderr
-    assert not (tmp_path / "save" / "checkpoint_last.pt").exists()
+    train_fails_in_one_line(bad["data"], tmp_path / "save", words, *options(bad))
 
 
 DAMAGE = {
@@ -502,20 +500,5 @@ def test_fairseq_train_on_a_damaged_data_directory_says_so_before_training(bad, 
     data = tmp_path / "data"
     shutil.copytree(bad["data"], data)
     (data / name).write_bytes(damage((data / name).read_bytes()))
-    result = fairseq_train(
-        data,
-        tmp_path / "save",
-        "--mlm-langs",
-        "de",
-        "--tlm-pairs",
-        "en-de",
-        "--batch-size",
-        "8",
-        "--max-update",
-        "1",
-        check=False,
-    )
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert result.returncode == 2, result.stderr[-2000:]
-    assert len(lines) == 1 and str(data / name) in lines[0] and words in lines[0], lines
-    assert "Traceback" not in result.stderr and "num_updates" not in result.stderr
+    line = train_fails_in_one_line(data, tmp_path / "save", words, "--mlm-langs", "de")
+    assert str(data / name) in line
