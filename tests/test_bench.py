@@ -147,3 +147,21 @@ def test_data_only_bench_compares_the_same_text_with_a_padded_vocabulary(data_di
     printed = capsys.readouterr().out
     assert re.search(r"target ratio [\d.]+ <= 1.1 (ok|short)", printed)
     assert re.search(r"target setup_ratio [\d.]+ <= 2.0 (ok|short)", printed)
+
+
+def test_prepare_bench_writes_its_numbers(data_dir, tmp_path, run_command):
+    """cxlm-bench --prepare on a small corpus with a given tokenizer: SentencePiece's speed and ours, in one run."""
+    import os
+
+    corpus = tmp_path / "corpus.txt"
+    with open(os.path.join(data_dir, "..", "raw", "en-de.de"), encoding="utf-8") as f:
+        corpus.write_text(f.read() * 2, encoding="utf-8")
+    out = tmp_path / "prepare.json"
+    vocabulary = ["--spm-model", os.path.join(data_dir, "spm.model"), "--dict", os.path.join(data_dir, "dict.txt")]
+    result = run_command("cxlm-bench", "--prepare", corpus, *vocabulary, "--json", out)
+    report = json.loads(out.read_text())["prepare"]
+    for key in ("lines_per_s_per_worker", "spm_encode_lines_per_s", "ratio", "peak_rss_mb", "scaling_2_workers"):
+        assert report[key] > 0, key
+    assert report["ratio"] == pytest.approx(report["lines_per_s_per_worker"] / report["spm_encode_lines_per_s"])
+    assert report["lines"] == 2 * len(open(os.path.join(data_dir, "..", "raw", "en-de.de")).read().splitlines())
+    assert "ratio (ours per worker / SentencePiece 1 thread)" in result.stdout and "2 workers:" in result.stdout

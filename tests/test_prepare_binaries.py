@@ -231,3 +231,19 @@ def test_a_killed_run_s_staging_directory_is_removed_by_the_next(raw, tmp_path, 
     prepare_cli.main(argv)
     assert not staging.exists() and out.is_dir()
     assert f"removed {staging}, left by a run that ended without finishing (process {child.pid} is gone)" in caplog.text
+
+
+def test_xnli_and_retrieval_files_are_read_from_archives(tmp_path):
+    """The other commands that take a corpus path read archives through the same reader."""
+    from fairseq_contrastive_xlm.xnli import formats
+
+    from xnli_fixtures import write_multinli_jsonl, write_xnli_dir
+
+    write_multinli_jsonl(tmp_path / "train.jsonl")
+    (tmp_path / "train.jsonl.zst").write_bytes(COMPRESSORS["zst"]((tmp_path / "train.jsonl").read_bytes()))
+    assert formats.read(str(tmp_path / "train.jsonl.zst")) == formats.read(str(tmp_path / "train.jsonl"))
+    write_xnli_dir(tmp_path / "xnli")
+    dev = next((tmp_path / "xnli").rglob("*.dev.tsv"))
+    packed = tmp_path / "dev.tsv.gz"
+    packed.write_bytes(COMPRESSORS["gz"](dev.read_bytes()))
+    assert formats.read(str(packed)) == formats.read(str(dev)) and formats.read(str(dev)).examples
