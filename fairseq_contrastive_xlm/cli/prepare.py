@@ -3,9 +3,13 @@
     cxlm-prepare --mono en:wiki.en --mono de:wiki.de --para en-de:opus.en,opus.de \\
         --vocab-size 32000 --out data-bin
 
-The pipeline (prepare/pipeline.py) cleans, splits, trains or reuses SentencePiece, encodes, filters pairs by
-length ratio, binarizes with fairseq-preprocess and writes manifest.json; the output appears whole or not at
-all. This command parses --mono/--para and the options (one flag per PrepareOptions field).
+    cxlm-prepare ... --parts 64 --executor slurm --out data-bin      # in parts, one SLURM job each
+    cxlm-prepare --verify data-bin                                    # a copy against its manifest
+
+The pipeline (prepare/pipeline.py) cleans, splits, trains or reuses SentencePiece, encodes to ids, filters pairs
+by length ratio, writes fairseq-preprocess's binaries and manifest.json; the output appears whole or not at all.
+Inputs may be gzip, xz, bzip2 or zstd archives. This command parses --mono/--para and the options (one flag per
+PrepareOptions field).
 """
 
 import argparse

@@ -1,13 +1,14 @@
 """The preparation pipeline: raw monolingual and parallel text -> the data directory of
 cross_lingual_lm_contrastive. A library call (prepare()); cxlm-prepare is a command over it.
 
-Steps: check every input before any work; clean (cleaning.py); split into train/valid/test; train a
-SentencePiece model on a language-balanced sample of the training text (or reuse --spm-model and
---dict, e.g. XLM-R's, or take XLM's Moses + BPE with --bpe-codes and --dict: tokenizers.py); encode in parallel
-workers, each language by its own rules; drop pairs whose lengths in pieces differ too much; build one fairseq
-dictionary in the SentencePiece model's order; binarize into fairseq's mmap datasets (binarize.py), into one
-directory or --shards of it (layout.py); write manifest.json. Every step streams (cleaning.py, dedupe.py).
-Everything is written to a temporary directory beside the output and moved into place only when complete.
+Steps: check every input before any work. Pass 1, in the workers: clean (cleaning.py), a block of 2 MB at a
+time; here, drop repeats (dedupe.py) and write the cleaned text. Draw the held-out lines. Train a SentencePiece
+model on a language-balanced sample of the training text (or reuse --spm-model and --dict, e.g. XLM-R's, or take
+XLM's Moses + BPE with --bpe-codes and --dict: tokenizers.py) and fix the dictionary in its order. Pass 2, in the
+workers: encode to dictionary ids (token_ids.py), drop pairs whose lengths in pieces differ too much, route each
+line to its split; here, write fairseq's mmap datasets (data/indexed.py) and count the dictionary. Place them in
+one directory or --shards of it (layout.py); write manifest.json (verify.py). --parts: parts.py. Every step
+streams; everything is written to a directory beside the output and moved into place only when complete.
 """
 
 import collections
