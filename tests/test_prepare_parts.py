@@ -73,7 +73,7 @@ def test_parts_give_the_shards_one_machine_gives_and_train(raw, tmp_path, caplog
     assert (tmp_path / "save" / "checkpoint_last.pt").exists()
 
 
-def test_a_rerun_after_a_failure_runs_only_the_missing_parts(raw, tmp_path, caplog, capsys):
+def test_a_rerun_after_a_failure_runs_only_the_missing_parts(raw, tmp_path, caplog, capsys, monkeypatch):
     out = tmp_path / "data"
     argv = [*raw, "--vocab-size", "800", "--valid-size", "40", "--test-size", "40", "--workers", "1", "--parts", "3"]
     args = prepare_cli.parse_args([*argv, "--out", str(out)])
@@ -91,8 +91,19 @@ def test_a_rerun_after_a_failure_runs_only_the_missing_parts(raw, tmp_path, capl
     assert "log: " in err[-1] and "rerun the same command" in err[-1] and not out.exists()
     shutil.move(tmp_path / "spm.model", os.path.join(work, "spm.model"))
     caplog.clear()
-    prepare_cli.main([*argv, "--out", str(out)])
+
+    def crash(*args):
+        raise RuntimeError("the node went away while gathering")
+
+    monkeypatch.setattr(parts, "finish_shards", crash)
+    with pytest.raises(RuntimeError, match="went away"):
+        parts.prepare_in_parts(prepare_cli.corpora_from(args), str(out), options)
     assert "3 parts: 1 finished, running 2 on local" in caplog.text
+    assert all(os.path.isdir(os.path.join(work, f"part{i}")) for i in range(3)) and not out.exists()  # moved back
+    monkeypatch.undo()
+    caplog.clear()
+    prepare_cli.main([*argv, "--out", str(out)])
+    assert "3 parts: 3 finished, running 0 on local" in caplog.text
     dictionary = Dictionary.load(str(out / "shard0" / "dict.txt"))
     counts = sum(dictionary.count[dictionary.nspecial :])
     assert counts > 0  # the counts of the parts' training text, filled in when the dictionary was made here

@@ -195,6 +195,29 @@ def add_up(manifests: List[dict]) -> dict:
     return total
 
 
+def finish_shards(work: str, staging: str, shards: List[str], manifests: List[dict], options: dict, corpora):
+    """The gathered shards' dictionary counts (when it was made here), shard.json and manifests."""
+    if options["vocab_size"] is not None:  # trained here: the counts of the training text
+        dictionary = Dictionary.load(os.path.join(work, "dict.txt"))
+        model = os.path.join(work, tokenizers.SPM_FILE)
+        counts = train_counts(shards, corpora, len(dictionary), indexed.dtype_for(len(dictionary)))
+        table = sentencepiece_table(tokenizers.load_sentencepiece(model), dictionary)
+        binarize.build_dictionary(model, counts[table], work)
+        for shard in shards:
+            for copy in ["dict.txt", *(c for corpus in corpora for c in dictionary_copies(corpus))]:
+                shutil.copy(os.path.join(work, "dict.txt"), os.path.join(shard, copy))
+    total = add_up(manifests)
+    total["options"] = {**total["options"], **{k: options[k] for k in ("parts", "vocab_size", "spm_model")}}
+    total["vocabulary"]["trained_here"] = options["vocab_size"] is not None
+    for i, (shard, manifest) in enumerate(zip(shards, manifests)):
+        with open(os.path.join(shard, "shard.json"), "w", encoding="utf-8") as f:
+            train = {name: r["splits"]["train"]["sentences"] for kind in ("monolingual", "parallel")
+                     for name, r in manifest[kind].items()}  # fmt: skip
+            json.dump({"shard": i, "shards": len(shards), "train_sentences": train}, f, indent=2)
+        write_json(os.path.join(shard, MANIFEST), {**manifest, "files": file_records(shard)})
+    write_json(os.path.join(staging, MANIFEST), {**total, "files": file_records(staging)})
+
+
 def gather(work: str, out: str, plan: dict, corpora: List[Corpus], force: bool):
     """WORK/part<i> -> OUT/shard<i>, the dictionary's counts filled in when it was made here, manifests."""
     options = plan["options"]
@@ -206,26 +229,14 @@ def gather(work: str, out: str, plan: dict, corpora: List[Corpus], force: bool):
     with staged_directory(out, force) as staging:
         shards = [os.path.join(staging, f"shard{i}") for i in range(len(parts))]
         for part, shard in zip(parts, shards):
-            shutil.copytree(part, shard)  # the parts stay until the whole directory is in place
-        if options["vocab_size"] is not None:  # trained here: the counts of the training text
-            dictionary = Dictionary.load(os.path.join(work, "dict.txt"))
-            model = os.path.join(work, tokenizers.SPM_FILE)
-            counts = train_counts(shards, corpora, len(dictionary), indexed.dtype_for(len(dictionary)))
-            table = sentencepiece_table(tokenizers.load_sentencepiece(model), dictionary)
-            binarize.build_dictionary(model, counts[table], work)
-            for shard in shards:
-                for copy in ["dict.txt", *(c for corpus in corpora for c in dictionary_copies(corpus))]:
-                    shutil.copy(os.path.join(work, "dict.txt"), os.path.join(shard, copy))
-        total = add_up(manifests)
-        total["options"] = {**total["options"], **{k: options[k] for k in ("parts", "vocab_size", "spm_model")}}
-        total["vocabulary"]["trained_here"] = options["vocab_size"] is not None
-        for i, (shard, manifest) in enumerate(zip(shards, manifests)):
-            with open(os.path.join(shard, "shard.json"), "w", encoding="utf-8") as f:
-                train = {name: r["splits"]["train"]["sentences"] for kind in ("monolingual", "parallel")
-                         for name, r in manifest[kind].items()}  # fmt: skip
-                json.dump({"shard": i, "shards": len(shards), "train_sentences": train}, f, indent=2)
-            write_json(os.path.join(shard, MANIFEST), {**manifest, "files": file_records(shard)})
-        write_json(os.path.join(staging, MANIFEST), {**total, "files": file_records(staging)})
+            os.replace(part, shard)  # moved, not copied: at CC-100's size a copy would double the disk
+        try:
+            finish_shards(work, staging, shards, manifests, options, corpora)
+        except BaseException:  # the finished parts go back, for a rerun
+            for part, shard in zip(parts, shards):
+                if os.path.isdir(shard):
+                    os.replace(shard, part)
+            raise
     shutil.rmtree(work)
 
 
