@@ -114,6 +114,11 @@ def with_model(checkpoint, data):
     return ["--checkpoint", checkpoint, "--data", data]
 
 
+def extend_vocab_argv(p, checkpoint, data, text):
+    """cxlm-extend-vocab of 5 pieces from one LANG:TEXT."""
+    return [*with_model(checkpoint, data), "--text", text, "--pieces", "5", "--out", p["out"]]
+
+
 # (command, what is bad, its argv from the paths of `bad`, words the one line must hold)
 CASES = [
     (
@@ -388,43 +393,19 @@ CASES = [
     (
         "cxlm-extend-vocab",
         "another run's data directory",
-        lambda p: [
-            *with_model(p["checkpoint"], p["other_data"]),
-            "--text",
-            f"el:{p['text']}",
-            "--pieces",
-            "5",
-            "--out",
-            p["out"],
-        ],
+        lambda p: extend_vocab_argv(p, p["checkpoint"], p["other_data"], f"el:{p['text']}"),
         "word embeddings",
     ),
     (
         "cxlm-extend-vocab",
         "text that is not UTF-8",
-        lambda p: [
-            *with_model(p["checkpoint"], p["data"]),
-            "--text",
-            f"de:{p['latin1']}",
-            "--pieces",
-            "5",
-            "--out",
-            p["out"],
-        ],
+        lambda p: extend_vocab_argv(p, p["checkpoint"], p["data"], f"de:{p['latin1']}"),
         "not UTF-8",
     ),
     (
         "cxlm-extend-vocab",
         "a truncated checkpoint",
-        lambda p: [
-            *with_model(p["truncated"], p["data"]),
-            "--text",
-            f"el:{p['text']}",
-            "--pieces",
-            "5",
-            "--out",
-            p["out"],
-        ],
+        lambda p: extend_vocab_argv(p, p["truncated"], p["data"], f"el:{p['text']}"),
         "cannot be read",
     ),
     (

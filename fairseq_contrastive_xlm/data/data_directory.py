@@ -125,16 +125,16 @@ class DataDirectory:
 
     def check_binaries(self, dirs: List[str]):
         """Every dataset in dirs: its .idx against its .bin, O(1) each (data/indexed.py), so that a file cut short
-        by a copy is said before training, not at the first batch that reads past its end, hours in."""
+        by a copy is said before training, not at the first batch that reads past its end, hours in. The task
+        calls it at setup for every directory it reads, every shard's included."""
         for directory in dirs:
-            for name in sorted(os.listdir(directory)):
-                if name.endswith(".idx") or name.endswith(".bin"):
-                    check_dataset(os.path.join(directory, name[: -len(".idx")]))
+            datasets = {name[: -len(".idx")] for name in os.listdir(directory) if name.endswith((".idx", ".bin"))}
+            for prefix in sorted(datasets):  # a .bin without its .idx, or the reverse, is said too
+                check_dataset(os.path.join(directory, prefix))
 
     def load_split(self, prefix: str, dictionary: Dictionary, what: str):
         if not indexed_dataset.dataset_exists(prefix, impl="mmap"):
             raise UserInputError(f"{what}: {prefix}.bin/.idx is missing")
-        check_dataset(prefix)
         return data_utils.load_indexed_dataset(prefix, dictionary, dataset_impl="mmap")
 
 
