@@ -3,6 +3,7 @@ Speed itself is not tested here (timings belong to the benchmark, not to the sui
 
 import json
 import re
+import types
 
 import pytest
 import torch
@@ -60,6 +61,39 @@ def test_ratios_are_taken_round_by_round_with_their_spread(capsys):
         (slow[1] - slow[0]) / (sum(slow) / 2)
     )
     assert "over 2 rounds" in capsys.readouterr().out
+
+
+def test_interleaved_runs_take_turns_step_by_step(monkeypatch):
+    """The machine at half speed for the first half of every round: runs timed a window each would see one of
+    them at half speed; taking turns step by step, every run sees the same halves and their ratio stays 1."""
+    from fairseq_contrastive_xlm.benchmarks import training
+
+    order = []
+
+    class Run(training.TimedRun):
+        def __init__(self, name, argv, settings, device):
+            self.name, self.settings, self.device, self.windows = name, settings, device, []
+            self.counts = [(100, 100)] * settings.updates
+
+        def timed_step(self, index):
+            slow = (len(order) // len(names)) % settings.updates < settings.updates // 2
+            order.append((self.name, index))
+            return 2.0 if slow else 1.0
+
+        def finish(self):
+            return {"windows": self.windows}
+
+    monkeypatch.setattr(training, "TimedRun", Run)
+    names = ["a", "b", "c"]
+    settings = types.SimpleNamespace(updates=4, repeats=3)
+    results = training.run_interleaved({name: [] for name in names}, settings, torch.device("cpu"))
+    assert len(order) == 3 * 4 * 3
+    for step in range(0, len(order), len(names)):  # each step index taken by every run, in a rotated order
+        turn = order[step : step + len(names)]
+        assert {name for name, _ in turn} == set(names) and len({index for _, index in turn}) == 1
+        assert turn[0][0] == names[(step // len(names)) % len(names)]
+    for name in names:
+        assert [w["tokens_per_s"] for w in results[name]["windows"]] == [400 / 6] * 3
 
 
 def test_smoke_run_prints_every_table_and_target(data_dir, tmp_path, run_command):

@@ -140,8 +140,8 @@ def training_configs(settings, mono, pair):
 
 
 class TimedRun:
-    """One run's Trainer, warmed up and then timed a window at a time, so that runs can take turns (interleave)
-    and a drift of the machine's speed falls on all of them alike."""
+    """One run's Trainer, warmed up and then timed a step at a time, so that runs can take turns step by step
+    (interleave) and a drift of the machine's speed falls on all of them alike."""
 
     def __init__(self, name, argv, settings, device):
         logger.info("%s: building, then %d warm-up updates", name, settings.warmup)
@@ -153,21 +153,23 @@ class TimedRun:
         # Every window trains on these same batches: batches differ in length and padding, and windows of
         # different batches differed by more than the ratios being measured.
         self.fixed = [next(self.stream) for _ in range(settings.updates)]
+        self.counts = [(int(sample["ntokens"]), int(lm_tokens(sample))) for sample in self.fixed]
         self.windows = []
 
-    def window(self):
-        """--updates batches loaded from the stream (a step's data loading), then --updates train steps on the
-        fixed batches, timed together."""
+    def timed_step(self, index):
+        """One batch loaded from the stream (a step's data loading), then a train step on fixed batch `index`:
+        their seconds together."""
         synchronize(self.device)
-        began, tokens, lm = time.perf_counter(), 0, 0
-        for _ in range(self.settings.updates):
-            next(self.stream)
-        for sample in self.fixed:
-            self.trainer.train_step([sample])
-            tokens += int(sample["ntokens"])
-            lm += int(lm_tokens(sample))
+        began = time.perf_counter()
+        next(self.stream)
+        self.trainer.train_step([self.fixed[index]])
         synchronize(self.device)
-        seconds = time.perf_counter() - began
+        return time.perf_counter() - began
+
+    def record(self, seconds):
+        """One window: the --updates steps whose times are `seconds`, one per fixed batch."""
+        seconds = sum(seconds)
+        tokens, lm = (sum(column) for column in zip(*self.counts))
         window = {
             "updates_per_s": self.settings.updates / seconds,
             "tokens_per_s": tokens / seconds,
@@ -177,6 +179,10 @@ class TimedRun:
         }
         self.windows.append(window)
         return window
+
+    def window(self):
+        """--updates steps in a row, one window."""
+        return self.record([self.timed_step(index) for index in range(self.settings.updates)])
 
     def finish(self):
         """Medians and spread of the windows, the largest memory of --repeats untimed steps, and what a batch
@@ -226,14 +232,19 @@ def run_config(name, argv, settings, device):
 
 
 def run_interleaved(configs, settings, device):
-    """Every run built first, then --repeats rounds in which each times one window, the order rotated each
-    round: the windows of one round are minutes apart at most, so a ratio taken within a round is paired."""
+    """Every run built first, then --repeats rounds of --updates steps, each step taken by every run in turn
+    (the order rotated each step): a round's window of each run is made of steps seconds apart, so a ratio
+    taken within a round is paired even when the machine's speed drifts within seconds."""
     runs = [TimedRun(name, argv, settings, device) for name, argv in configs.items()]
     for round_number in range(settings.repeats):
         logger.info("round %d of %d", round_number + 1, settings.repeats)
-        shift = round_number % len(runs)
-        for run in runs[shift:] + runs[:shift]:
-            run.window()
+        seconds = {run.name: [] for run in runs}
+        for index in range(settings.updates):
+            shift = (round_number * settings.updates + index) % len(runs)
+            for run in runs[shift:] + runs[:shift]:
+                seconds[run.name].append(run.timed_step(index))
+        for run in runs:
+            run.record(seconds[run.name])
     return {run.name: run.finish() for run in runs}
 
 

@@ -9,9 +9,10 @@ Same model size and tokens per batch (--max-tokens) everywhere:
   (d) ours, MLM + TLM + NT-Xent with separate unmasked views: mean (the default), first-token and max pooling
   (e) the same with --mlm-on-views: the views' one forward also trains MLM on them
 All runs are built first and warmed up (--warmup updates, not timed); then --repeats rounds, in each of which
-every run times one window of --updates train steps (data loading included), the order rotated each round. A
-ratio is taken within each round and reported as its median and spread, (max - min) / median, so that a drift
-of the machine's speed falls on both sides alike. Then the largest memory of --repeats more steps of each run.
+the runs take turns step by step (data loading included), the order rotated each step, until each has timed a
+window of --updates train steps. A ratio is taken within each round and reported as its median and spread,
+(max - min) / median, so that a drift of the machine's speed falls on both sides alike. Then the largest memory
+of --repeats more steps of each run.
 "Time per LM token" divides by the tokens that carry an MLM/TLM loss (MLM blocks, TLM pairs, masked
 views), so that (d)/(c) shows what the contrastive term costs on top of training the same LM tokens.
 Then NT-Xent alone as the number of gathered negatives grows (256 -> 8192), and the negatives reachable at a
