@@ -73,7 +73,7 @@ def test_interleaved_runs_take_turns_step_by_step(monkeypatch):
     class Run(training.TimedRun):
         def __init__(self, name, argv, settings, device):
             self.name, self.settings, self.device, self.windows = name, settings, device, []
-            self.counts = [(100, 100)] * settings.updates
+            self.tokens = self.lm_tokens = 100 * settings.updates
 
         def timed_step(self, index):
             slow = (len(order) // len(names)) % settings.updates < settings.updates // 2

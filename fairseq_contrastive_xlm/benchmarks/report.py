@@ -141,7 +141,7 @@ def target(name, measured, goal, lower_is_better):
 
 
 def target_lines(settings, ratios, spreads, scaling, step_ms):
-    largest = max(scaling)
+    largest, largest_spread = max(scaling), max(spreads.values())
     lines = [
         target("data_path_b_over_a_tokens_per_s", ratios["b/a tokens/s"], 0.95, lower_is_better=False),
         target(
@@ -169,10 +169,9 @@ def target_lines(settings, ratios, spreads, scaling, step_ms):
             lower_is_better=True,
         ),
         # A ratio is read against its goal only when its rounds agree this well: else more --repeats.
-        target("largest_ratio_spread", max(spreads.values()), 0.03, lower_is_better=True),
+        target("largest_ratio_spread", largest_spread, 0.03, lower_is_better=True),
     ]
     print("\n" + "\n".join(lines))
-    largest_spread = max(spreads.values())
     if largest_spread > 0.03:
         # A window's noise falls as one over the square root of its steps, when the steps' noise is independent.
         needed = math.ceil(settings.updates * (largest_spread / 0.03) ** 2)

@@ -153,7 +153,8 @@ class TimedRun:
         # Every window trains on these same batches: batches differ in length and padding, and windows of
         # different batches differed by more than the ratios being measured.
         self.fixed = [next(self.stream) for _ in range(settings.updates)]
-        self.counts = [(int(sample["ntokens"]), int(lm_tokens(sample))) for sample in self.fixed]
+        self.tokens = sum(int(sample["ntokens"]) for sample in self.fixed)  # what every window trains on
+        self.lm_tokens = sum(int(lm_tokens(sample)) for sample in self.fixed)
         self.windows = []
 
     def timed_step(self, index):
@@ -168,8 +169,7 @@ class TimedRun:
 
     def record(self, seconds):
         """One window: the --updates steps whose times are `seconds`, one per fixed batch."""
-        seconds = sum(seconds)
-        tokens, lm = (sum(column) for column in zip(*self.counts))
+        seconds, tokens, lm = sum(seconds), self.tokens, self.lm_tokens
         window = {
             "updates_per_s": self.settings.updates / seconds,
             "tokens_per_s": tokens / seconds,
