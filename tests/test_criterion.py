@@ -13,7 +13,7 @@ from fairseq_contrastive_xlm.errors import UserInputError
 from fairseq_contrastive_xlm.losses import nt_xent
 from fairseq_contrastive_xlm.modules import segment_attention_mask
 
-from helpers import batch_of, build_criterion, build_model, build_task
+from helpers import batch_of, build_criterion, build_model, build_task, fairseq_trainer
 
 
 @pytest.fixture(scope="module")
@@ -103,9 +103,40 @@ def test_logged_metrics(task):
     assert one["loss"] == pytest.approx(lm + one["ntxent_loss"], abs=2e-3)
 
 
+def test_lambda_warms_up_linearly_then_stays(task):
+    criterion = build_criterion(task, ntxent_weight=2.0, ntxent_weight_warmup_updates=4)
+    weights = []
+    for update in range(6):
+        criterion.set_num_updates(update)
+        weights.append(criterion.weight)
+    assert weights == [0.5, 1.0, 1.5, 2.0, 2.0, 2.0]
+    assert build_criterion(task, ntxent_weight=2.0).weight == 2.0  # no warm-up: the full weight at once
+
+    torch.manual_seed(0)
+    model = build_model(task)
+    batch = batch_of(task, "train", range(8))
+    criterion.set_num_updates(0)
+    loss, sample_size, log = criterion(model, batch)
+    lm = log["mlm_loss"] + log["tlm_loss"]
+    expected = lm / sample_size + 0.5 * log["ntxent_loss"] / log["ntxent_views"]
+    assert (loss / sample_size).item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_fairseq_training_steps_tell_the_criterion_the_update(data_dir, tmp_path):
+    """Through fairseq's Trainer: the task hands each step's update count to the criterion, and λ is logged."""
+    from fairseq_contrastive_xlm.benchmarks.trainer import batches
+
+    trainer = fairseq_trainer(data_dir, tmp_path, "--batch-size", "4", "--ntxent-weight-warmup-updates", "3")
+    stream = batches(trainer)
+    logged = [trainer.train_step([next(stream)])["ntxent_weight"] for _ in range(4)]
+    assert logged == pytest.approx([1 / 3, 2 / 3, 1.0, 1.0], abs=1e-4)
+
+
 def test_rejects_bad_weights(task):
     with pytest.raises(UserInputError, match="ntxent-weight"):
         build_criterion(task, ntxent_weight=-1.0)
+    with pytest.raises(UserInputError, match="ntxent-weight-warmup-updates"):
+        build_criterion(task, ntxent_weight_warmup_updates=-5)
     with pytest.raises(UserInputError, match="ntxent-temperature"):
         build_model(task, ntxent_temperature=0.0)
 

@@ -27,6 +27,14 @@ class MaskedLmNTXentConfig(FairseqDataclass):
         default=1.0,
         metadata={"help": "lambda: weight of the NT-Xent loss beside the MLM/TLM loss; 0 trains on MLM/TLM alone"},
     )
+    ntxent_weight_warmup_updates: int = field(
+        default=0,
+        metadata={
+            "help": "lambda grows linearly over this many updates, from --ntxent-weight / N at the first to "
+            "--ntxent-weight at the N-th (0: the full weight from the first update); the count is fairseq's, which "
+            "--reset-optimizer restarts"
+        },
+    )
     ntxent_mask_duplicates: bool = field(
         default=True,
         metadata={"help": "leave out of NT-Xent denominators the negatives with a view's or its pair's tokens"},
@@ -39,8 +47,18 @@ class MaskedLmNTXentLoss(FairseqCriterion):
         super().__init__(task)
         if cfg.ntxent_weight < 0:
             raise UserInputError(f"--ntxent-weight must be >= 0, got {cfg.ntxent_weight}")
-        self.weight = cfg.ntxent_weight
+        if cfg.ntxent_weight_warmup_updates < 0:
+            raise UserInputError(
+                f"--ntxent-weight-warmup-updates must be >= 0, got {cfg.ntxent_weight_warmup_updates}"
+            )
+        self.full_weight, self.warmup_updates = cfg.ntxent_weight, cfg.ntxent_weight_warmup_updates
+        self.set_num_updates(0)
         self.mask_duplicates = cfg.ntxent_mask_duplicates
+
+    def set_num_updates(self, num_updates):
+        """lambda for the update num_updates (counted from 0): the task calls this before each training step."""
+        ramp = min(1.0, (num_updates + 1) / self.warmup_updates) if self.warmup_updates > 0 else 1.0
+        self.weight = self.full_weight * ramp
 
     def forward(self, model, sample, reduce=True):
         """The loss of a batch {"mlm": ..., "tlm": ..., "ntxent": ...} (data/multi_objective.py), any of them."""
@@ -52,6 +70,7 @@ class MaskedLmNTXentLoss(FairseqCriterion):
             terms += [("views_mlm", *views_mlm)] if views_mlm else []
             log.update(ntxent_loss=ntxent.loss.detach(), ntxent_correct=ntxent.correct, ntxent_views=ntxent.views)
             log.update(ntxent_masked=ntxent.masked, ntxent_temperature=ntxent.temperature * ntxent.views)
+            log.update(ntxent_weight=self.weight * ntxent.views)
         for name, loss, tokens in terms:
             log[f"{name}_loss"], log[f"{name}_sample_size"] = loss.detach(), tokens
         lm_loss, lm_tokens = sum(loss for _, loss, _ in terms) if terms else None, sum(t for _, _, t in terms)
@@ -123,6 +142,7 @@ class MaskedLmNTXentLoss(FairseqCriterion):
             metrics.log_scalar("ntxent_acc", 100.0 * total("ntxent_correct") / views, views, round=2)
             metrics.log_scalar("ntxent_masked", total("ntxent_masked") / views, views, round=3)
             metrics.log_scalar("ntxent_temperature", total("ntxent_temperature") / views, views, round=4)
+            metrics.log_scalar("ntxent_weight", total("ntxent_weight") / views, views, round=4)
 
     @staticmethod
     def logging_outputs_can_be_summed() -> bool:

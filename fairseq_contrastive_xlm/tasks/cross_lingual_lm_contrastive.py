@@ -292,11 +292,14 @@ class CrossLingualLMContrastiveTask(FairseqTask):
         return super().build_model(cfg, from_checkpoint)
 
     def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
-        """fairseq's step. ignore_grad marks fairseq's dummy batch (a copy of an earlier batch, on a worker that ran
+        """fairseq's step; the criterion is told the update, as fairseq tells the model (lambda's warm-up).
+        ignore_grad marks fairseq's dummy batch (a copy of an earlier batch, on a worker that ran
         out of data this epoch): its views must not become negatives of the other workers' pairs nor keys in the
         queue, so its pairs are made inactive (it still runs, to take part in the workers' gathers)."""
         if ignore_grad and "ntxent" in sample:
             sample = {**sample, "ntxent": without_pairs(sample["ntxent"])}
+        if hasattr(unwrap(criterion), "set_num_updates"):
+            unwrap(criterion).set_num_updates(update_num)
         return super().train_step(sample, model, criterion, optimizer, update_num, ignore_grad)
 
     def optimizer_step(self, optimizer, model, update_num):
