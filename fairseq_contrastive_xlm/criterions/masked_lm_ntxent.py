@@ -48,9 +48,7 @@ class MaskedLmNTXentLoss(FairseqCriterion):
         if cfg.ntxent_weight < 0:
             raise UserInputError(f"--ntxent-weight must be >= 0, got {cfg.ntxent_weight}")
         if cfg.ntxent_weight_warmup_updates < 0:
-            raise UserInputError(
-                f"--ntxent-weight-warmup-updates must be >= 0, got {cfg.ntxent_weight_warmup_updates}"
-            )
+            raise UserInputError(f"--ntxent-weight-warmup-updates must be >= 0, got {cfg.ntxent_weight_warmup_updates}")
         self.full_weight, self.warmup_updates = cfg.ntxent_weight, cfg.ntxent_weight_warmup_updates
         self.set_num_updates(0)
         self.mask_duplicates = cfg.ntxent_mask_duplicates
